@@ -1,0 +1,30 @@
+/* blob: media files under the store (originals, HLS output), written under
+ * a temporary name and renamed into place. Paths in records are relative to
+ * the store directory. */
+#ifndef MSP_BLOB_H
+#define MSP_BLOB_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "store.h"
+
+/* Absolute (or store-relative-joined) path of rel inside the store;
+ * malloc'd. rel must not contain ".." components or start with '/'. */
+int msp_blob_path(struct msp_store *st, const char *rel, char **out,
+    struct msp_err *e);
+/* 1 when rel is a safe relative path (no "..", no leading '/', no NUL,
+ * no empty components). */
+int msp_blob_rel_ok(const char *rel);
+/* Write data to rel atomically (temp file, fsync, rename, fsync dir). */
+int msp_blob_write(struct msp_store *st, const char *rel, const void *data,
+    size_t len, struct msp_err *e);
+/* Rename the file or directory at abs path tmp to rel, creating parents. */
+int msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
+    struct msp_err *e);
+/* Remove rel (a file or a whole directory tree); absent is fine. */
+int msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e);
+/* fsync a directory. */
+int msp_blob_sync_dir(const char *dir, struct msp_err *e);
+
+#endif

@@ -1,0 +1,12 @@
+/* hooks: where the domain modules meet. Each module that must follow video
+ * changes in the same transaction, or that has indexes to verify, adds its
+ * function here. */
+#include "catalog.h"
+
+const msp_video_observer msp_video_observers[] = {
+	NULL
+};
+
+const msp_checker msp_checkers[] = {
+	NULL
+};

@@ -1,0 +1,328 @@
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistr.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char id_last[16];
+static int64_t pinned_ms;
+
+int64_t
+msp_now_ms(void)
+{
+	struct timespec ts;
+
+	if (pinned_ms != 0)
+		return pinned_ms;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+msp_now_set(int64_t ms)
+{
+	pinned_ms = ms;
+}
+
+int
+msp_id_new(char out[MSP_ID_LEN + 1])
+{
+	unsigned char b[16];
+	int64_t ms = msp_now_ms();
+	int i, bit;
+
+	if (sodium_init() < 0)
+		return MSP_ENOMEM;
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	randombytes_buf(b + 6, 10);
+	pthread_mutex_lock(&id_lock);
+	/* strictly increasing within the process: same or earlier millisecond
+	 * reuses the last id plus one */
+	if (memcmp(b, id_last, 6) <= 0) {
+		memcpy(b, id_last, 16);
+		for (i = 15; i >= 6; i--)
+			if (++b[i] != 0)
+				break;
+	}
+	memcpy(id_last, b, 16);
+	pthread_mutex_unlock(&id_lock);
+	/* 128 bits -> 26 base32 digits: the first digit holds the top 3 bits */
+	for (i = 0; i < MSP_ID_LEN; i++) {
+		int v = 0, k;
+		for (k = 0; k < 5; k++) {
+			bit = i * 5 + k - 2; /* 130 bits with 2 leading zero bits */
+			v <<= 1;
+			if (bit >= 0)
+				v |= (b[bit / 8] >> (7 - bit % 8)) & 1;
+		}
+		out[i] = b32[v];
+	}
+	out[MSP_ID_LEN] = '\0';
+	return 0;
+}
+
+int
+msp_id_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != MSP_ID_LEN)
+		return 0;
+	if (s[0] < '0' || s[0] > '7')
+		return 0;
+	for (i = 0; i < MSP_ID_LEN; i++)
+		if (strchr(b32, s[i]) == NULL || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+int64_t
+msp_id_ms(const char *id)
+{
+	int64_t ms = 0;
+	int i;
+
+	/* 48 bits of time: the first 10 digits hold 50 bits (2 leading zeros) */
+	for (i = 0; i < 10; i++)
+		ms = (ms << 5) | (int64_t)(strchr(b32, id[i]) - b32);
+	return ms;
+}
+
+void
+msp_time_fmt(int64_t ms, char out[MSP_TIME_LEN + 1])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[96];
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	memcpy(out, buf, MSP_TIME_LEN);
+	out[MSP_TIME_LEN] = '\0';
+}
+
+int
+msp_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *p;
+	long frac = 0;
+	int fd = 0, off = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			if (fd < 3) {
+				frac = frac * 10 + (*p - '0');
+				fd++;
+			}
+			p++;
+		}
+		while (fd < 3) {
+			frac *= 10;
+			fd++;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && p[3] == ':' &&
+	    isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+		    ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	t = timegm(&tm);
+	*ms = ((int64_t)t - off) * 1000 + frac;
+	return 0;
+}
+
+int
+msp_utf8_valid(const char *s, size_t len)
+{
+	if (memchr(s, '\0', len) != NULL)
+		return 0;
+	return u8_check((const uint8_t *)s, len) == NULL;
+}
+
+size_t
+msp_utf8_len(const char *s, size_t len)
+{
+	return u8_mbsnlen((const uint8_t *)s, len);
+}
+
+int
+msp_has_control(const char *s, size_t len, int allow_newline)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\t' || (allow_newline && (c == '\n' || c == '\r')))
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+int
+msp_email_norm(const char *in, char **out, struct msp_err *e)
+{
+	size_t n = strlen(in), i;
+	const char *at;
+	char *s;
+
+	*out = NULL;
+	if (n == 0 || n > 254)
+		return msp_err_set(e, MSP_EINVAL, "email must be 1 to 254 characters");
+	at = strchr(in, '@');
+	if (at == NULL || at == in || strchr(at + 1, '@') != NULL ||
+	    at[1] == '\0' || strchr(at + 1, '.') == NULL ||
+	    at[1] == '.' || in[n - 1] == '.' || at - in > 64)
+		return msp_err_set(e, MSP_EINVAL, "'%s' is not an email address", in);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]", c) != NULL)
+			return msp_err_set(e, MSP_EINVAL,
+			    "email address has an invalid character");
+	}
+	if (strstr(in, "..") != NULL)
+		return msp_err_set(e, MSP_EINVAL, "'%s' is not an email address", in);
+	if ((s = msp_strdup(in)) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		s[i] = (char)tolower((unsigned char)s[i]);
+	*out = s;
+	return 0;
+}
+
+int
+msp_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+char *
+msp_b64url_enc(const void *p, size_t n)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *s = malloc(cap);
+
+	if (s == NULL)
+		return NULL;
+	sodium_bin2base64(s, cap, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return s;
+}
+
+long
+msp_b64url_dec(const char *s, unsigned char **out)
+{
+	size_t n = strlen(s), got;
+	unsigned char *b = malloc(n + 1);
+
+	*out = NULL;
+	if (b == NULL)
+		return -1;
+	if (sodium_base642bin(b, n + 1, s, n, NULL, &got, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+		free(b);
+		return -1;
+	}
+	*out = b;
+	return (long)got;
+}
+
+int
+msp_mkdirs(const char *path, int mode, struct msp_err *e)
+{
+	char *p = msp_strdup(path), *s;
+	int rc = 0;
+
+	if (p == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+				rc = msp_err_set(e, MSP_EIO, "%s: %s", p,
+				    strerror(errno));
+				break;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+char *
+msp_path_join(const char *a, const char *b)
+{
+	return msp_sprintf("%s/%s", a, b);
+}
+
+char *
+msp_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+char *
+msp_sprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}

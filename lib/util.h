@@ -1,0 +1,61 @@
+/* util: ids, time, UTF-8 and small string helpers. */
+#ifndef MSP_UTIL_H
+#define MSP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+/*
+ * Ids: 26 characters of lowercase Crockford base32 (URL-safe): 48 bits of
+ * milliseconds since the epoch, then 80 random bits. Ids sort by creation
+ * time; within one process they are strictly increasing.
+ */
+#define MSP_ID_LEN 26
+int msp_id_new(char out[MSP_ID_LEN + 1]);
+int msp_id_valid(const char *s);
+/* The creation time of an id, in milliseconds since the epoch. */
+int64_t msp_id_ms(const char *id);
+
+/* Milliseconds since the epoch, UTC (MSP_NOW_MS in the environment is not
+ * read here; see msp_now_set). */
+int64_t msp_now_ms(void);
+/* Tests and imports may pin the clock; 0 unpins. */
+void msp_now_set(int64_t ms);
+/* RFC 3339 UTC with milliseconds: 2026-11-24T12:47:04.123Z. */
+#define MSP_TIME_LEN 24
+void msp_time_fmt(int64_t ms, char out[MSP_TIME_LEN + 1]);
+/* Parse RFC 3339 (Z or +hh:mm offset, optional fraction); -1 if invalid. */
+int msp_time_parse(const char *s, int64_t *ms);
+
+/* Valid UTF-8 with no NUL; returns 1 or 0. */
+int msp_utf8_valid(const char *s, size_t len);
+/* Characters (code points) in valid UTF-8. */
+size_t msp_utf8_len(const char *s, size_t len);
+/* 1 when s holds C0 control characters other than tab, LF and CR, or DEL. */
+int msp_has_control(const char *s, size_t len, int allow_newline);
+
+/* Validate and lower-case an email address into out (malloc'd). */
+int msp_email_norm(const char *in, char **out, struct msp_err *e);
+
+/* Parse a non-negative decimal integer with bounds; -1 on junk. */
+int msp_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Base64url without padding (libsodium); returns malloc'd string. */
+char *msp_b64url_enc(const void *p, size_t n);
+/* Decodes into malloc'd buffer; returns length or -1. */
+long msp_b64url_dec(const char *s, unsigned char **out);
+
+/* Make directories like mkdir -p, mode 0755 (or mode). */
+int msp_mkdirs(const char *path, int mode, struct msp_err *e);
+/* Join with '/', malloc'd. */
+char *msp_path_join(const char *a, const char *b);
+
+/* xstrdup that returns NULL on OOM. */
+char *msp_strdup(const char *s);
+/* asprintf-like; returns NULL on error. */
+char *msp_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
