@@ -77,18 +77,18 @@ install: all
 	cp $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	cp $(MAN7) $(DESTDIR)$(PREFIX)/share/man/man7/
 	for t in $(TOOL_SRC:tools/%.c=%); do \
-	    cp completions/msp.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; done
-	cp completions/_msp $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_msp
+	    cp completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	    cp completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; done
 
 uninstall:
 	for t in $(TOOL_SRC:tools/%.c=%); do \
 	    rm -f $(DESTDIR)$(PREFIX)/bin/$$t \
-	        $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; done
+	        $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
+	        $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; done
 	rm -f $(DESTDIR)$(PREFIX)/lib/libmsp.a
 	rm -rf $(DESTDIR)$(PREFIX)/include/msp
 	for m in $(MAN1) $(MAN5) $(MAN7); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
-	rm -f $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_msp
 
 clean:
 	rm -rf $(B)
