@@ -25,6 +25,7 @@ static const struct msp_dbdef dbdefs[MSP_DB_COUNT] = {
 	[MSP_DB_SEARCH] = { "search", NULL },
 	[MSP_DB_SUBS] = { "subscriptions", "subscription" },
 	[MSP_DB_ORDERS] = { "orders", "order" },
+	[MSP_DB_ORDER_IDX] = { "order_index", NULL },
 	[MSP_DB_PAYMENTS] = { "payments", "payment" },
 	[MSP_DB_EVENTS] = { "events", "event" },
 	[MSP_DB_JOBS] = { "jobs", "job" },

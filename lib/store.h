@@ -33,6 +33,8 @@ enum msp_db {
 	MSP_DB_SEARCH,      /* derived: the full-text index */
 	MSP_DB_SUBS,        /* email -> subscription */
 	MSP_DB_ORDERS,      /* order id -> order */
+	MSP_DB_ORDER_IDX,   /* derived: "r\0<razorpay order id>" -> order id,
+	                     * "u\0<email>\0<order id>" -> "" */
 	MSP_DB_PAYMENTS,    /* payment id -> payment */
 	MSP_DB_EVENTS,      /* webhook event id -> event */
 	MSP_DB_JOBS,        /* job id -> job (the durable queue) */
