@@ -297,6 +297,20 @@ msp_txn_abort(struct msp_store *st, MDB_txn *t)
 }
 
 int
+msp_txn_sub(struct msp_store *st, MDB_txn *parent, MDB_txn **tp,
+    struct msp_err *e)
+{
+	return msp_store_mdb_err(mdb_txn_begin(st->env, parent, 0, tp),
+	    st->path, e);
+}
+
+int
+msp_txn_sub_commit(MDB_txn *t, struct msp_err *e)
+{
+	return msp_store_mdb_err(mdb_txn_commit(t), "commit", e);
+}
+
+int
 msp_store_write(struct msp_store *st, msp_txn_fn fn, void *arg,
     struct msp_err *e)
 {

@@ -72,6 +72,12 @@ int msp_txn_begin(struct msp_store *st, int write, MDB_txn **tp,
 int msp_txn_commit(struct msp_store *st, MDB_txn *t, struct msp_err *e);
 void msp_txn_abort(struct msp_store *st, MDB_txn *t);
 
+/* A child of a write transaction, for one step that may fail on its own:
+ * abort it and the parent goes on unchanged. */
+int msp_txn_sub(struct msp_store *st, MDB_txn *parent, MDB_txn **tp,
+    struct msp_err *e);
+int msp_txn_sub_commit(MDB_txn *t, struct msp_err *e);
+
 /* Run fn in one write transaction and commit; replays fn after growing the
  * map when it fills. fn returns 0 to commit, anything else to abort. */
 typedef int (*msp_txn_fn)(MDB_txn *t, void *arg, struct msp_err *e);

@@ -1,4 +1,5 @@
 # Common set-up for the bats suites: a fresh store per test, stdin closed.
+bats_require_minimum_version 1.5.0
 # Tools come from $MSP_BUILD/bin (scripts/runtests puts them on PATH).
 
 setup_store() {

@@ -1,0 +1,349 @@
+#!/usr/bin/env bats
+# msp-catalog: users, videos, listing, export/import, check, bad input.
+
+load helper
+
+setup() {
+	setup_store
+	A=ann@example.com
+	B=bob@example.com
+}
+
+add_users() {
+	msp-catalog user add "$A" --admin >/dev/null
+	msp-catalog user add "$B" >/dev/null
+}
+
+long() { # long TITLE GENRE LANG [extra args]
+	local t=$1 g=$2 l=$3
+	shift 3
+	msp-catalog add -t long --title "$t" -g "$g" --language "$l" --uploaded-by "$A" "$@" | jq -r .id
+}
+
+@test "user add normalises the email and records id, role and time" {
+	run msp-catalog user add Ann@Example.COM --admin
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .email <<<"$output")" = ann@example.com ]
+	[ "$(jq -r .role <<<"$output")" = admin ]
+	[ "$(jq -r .type <<<"$output")" = user ]
+	[[ $(jq -r .id <<<"$output") =~ ^[0-9a-z]{26}$ ]]
+	[[ $(jq -r .createdAt <<<"$output") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z$ ]]
+	run msp-catalog user get ann@EXAMPLE.com
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .role <<<"$output")" = admin ]
+}
+
+@test "duplicate email is refused and the store is unchanged" {
+	add_users
+	before=$(store_sum)
+	run --separate-stderr msp-catalog user add ANN@example.com
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: ann@example.com: user already exists" ]
+	assert_store_unchanged "$before"
+}
+
+@test "invalid emails are refused" {
+	run --separate-stderr msp-catalog user add not-an-email
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: 'not-an-email' is not an email address" ]
+	run --separate-stderr msp-catalog user add 'a b@example.com'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: email address has an invalid character" ]
+}
+
+@test "user list and del; a user with videos cannot be deleted" {
+	add_users
+	long River drama en >/dev/null
+	run msp-catalog user list
+	[ "${#lines[@]}" -eq 2 ]
+	run --separate-stderr msp-catalog user del "$A"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: ann@example.com: user has 1 video; purge them first" ]
+	run msp-catalog user del "$B"
+	[ "$status" -eq 0 ]
+	run --separate-stderr msp-catalog user get "$B"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: bob@example.com: no such user" ]
+}
+
+@test "add from flags and get" {
+	add_users
+	id=$(long River drama en --about 'A long river.' --premium)
+	run msp-catalog get "$id"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.videoType,.title,.language,.genres[0],.isPremium,.status,.uploadedBy,.isDeleted]|join(" ")' <<<"$output")" = "long River en drama true uploaded ann@example.com false" ]
+	run bash -c "echo $id | msp-catalog get"
+	[ "$(jq -r .id <<<"$output")" = "$id" ]
+}
+
+@test "add JSONL passes unknown fields through and reports bad lines by file:line" {
+	add_users
+	cat > in.jsonl <<-'EOF'
+	{"videoType":"short","name":"one","uploadedBy":"bob@example.com","trace":"x1"}
+	{"videoType":"medium","name":"two","uploadedBy":"bob@example.com"}
+	{not json
+	{"videoType":"short","uploadedBy":"bob@example.com"}
+	{"videoType":"short","name":"three","uploadedBy":"nobody@example.com"}
+	{"videoType":"long","title":"T","language":"xx","uploadedBy":"bob@example.com"}
+	{"videoType":"long","title":"T","language":"en","genres":["drama","opera"],"uploadedBy":"bob@example.com"}
+	{"videoType":"long","title":7,"language":"en","uploadedBy":"bob@example.com"}
+	{"videoType":"long","title":"T","language":"en","isPremium":"yes","uploadedBy":"bob@example.com"}
+	[1,2]
+	{"videoType":"short","name":"four","uploadedBy":"bob@example.com"}
+	EOF
+	run --separate-stderr msp-catalog add in.jsonl
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(jq -r .trace <<<"${lines[0]}")" = x1 ]
+	expected="msp-catalog: in.jsonl:2: field 'videoType': expected \"short\" or \"long\", got \"medium\"
+msp-catalog: in.jsonl:3: column 2: quoted object property name expected
+msp-catalog: in.jsonl:4: field 'name': required
+msp-catalog: in.jsonl:5: field 'uploadedBy': nobody@example.com: no such user
+msp-catalog: in.jsonl:6: field 'language': unknown language \"xx\" (an ISO 639-1 code from msp-catalog(1))
+msp-catalog: in.jsonl:7: field 'genres': unknown genre \"opera\" (see msp-catalog(1))
+msp-catalog: in.jsonl:8: field 'title': expected a string, got number
+msp-catalog: in.jsonl:9: field 'isPremium': expected true or false, got string
+msp-catalog: in.jsonl:10: not a JSON object"
+	[ "$stderr" = "$expected" ]
+	run msp-catalog list
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "over-long fields, too many genres, invalid UTF-8 and control characters are refused" {
+	add_users
+	before=$(store_sum)
+	t201=$(printf 'é%.0s' $(seq 201))
+	run --separate-stderr msp-catalog add -t long --title "$t201" --language en --uploaded-by "$A"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: field 'title': longer than 200 characters" ]
+	a5001=$(head -c 5001 /dev/zero | tr '\0' a)
+	run --separate-stderr msp-catalog add -t long --title T --about "$a5001" --language en --uploaded-by "$A"
+	[ "$stderr" = "msp-catalog: field 'about': longer than 5000 characters" ]
+	run --separate-stderr msp-catalog add -t long --title T --language en --uploaded-by "$A" \
+	    -g action -g adventure -g animation -g biography -g comedy -g crime -g documentary -g drama -g family -g fantasy -g history
+	[ "$stderr" = "msp-catalog: field 'genres': at most 10 genres" ]
+	run --separate-stderr msp-catalog add -t long --title $'bad\xff' --language en --uploaded-by "$A"
+	[ "$stderr" = "msp-catalog: field 'title': invalid UTF-8" ]
+	run --separate-stderr msp-catalog add -t long --title $'bell\a' --language en --uploaded-by "$A"
+	[ "$stderr" = "msp-catalog: field 'title': control characters are not allowed" ]
+	printf '{"videoType":"short","name":"\xc3\x28","uploadedBy":"bob@example.com"}\n' > bad.jsonl
+	run --separate-stderr msp-catalog add bad.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: bad.jsonl:1: invalid UTF-8" ]
+	assert_store_unchanged "$before"
+}
+
+@test "unknown video type and missing required fields from flags" {
+	add_users
+	before=$(store_sum)
+	run --separate-stderr msp-catalog add -t medium --name x --uploaded-by "$A"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: field 'videoType': expected \"short\" or \"long\", got \"medium\"" ]
+	run --separate-stderr msp-catalog add -t long --language en --uploaded-by "$A"
+	[ "$stderr" = "msp-catalog: field 'title': required" ]
+	run --separate-stderr msp-catalog add -t short --name x
+	[ "$stderr" = "msp-catalog: field 'uploadedBy': required" ]
+	assert_store_unchanged "$before"
+}
+
+@test "update validates the whole record; unknown video id" {
+	add_users
+	id=$(long River drama en)
+	run msp-catalog update "$id" --set title=Ocean --set genres=comedy,drama --set status=ready --set progress=100
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.title,.genres,.status,.progress]' <<<"$output")" = '["Ocean",["comedy","drama"],"ready",100]' ]
+	before=$(store_sum)
+	run --separate-stderr msp-catalog update "$id" --set progress=101
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: $id: field 'progress': 101 is out of range 0 to 100" ]
+	run --separate-stderr msp-catalog update "$id" --set videoType=short
+	[ "$status" -eq 2 ]
+	run --separate-stderr msp-catalog update 01m86t8wt3s7rtf06k2f0zx6q2 --set title=x
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: 01m86t8wt3s7rtf06k2f0zx6q2: 01m86t8wt3s7rtf06k2f0zx6q2: no such video" ]
+	run --separate-stderr msp-catalog get nonsense
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: nonsense: no such video" ]
+	assert_store_unchanged "$before"
+}
+
+@test "list filters and sorts; genre and language indexes follow updates" {
+	add_users
+	a=$(long Alpha drama en)
+	b=$(long Beta comedy hi)
+	c=$(long Gamma drama hi --premium)
+	msp-catalog add -t short --name clip --uploaded-by "$B" >/dev/null
+	[ "$(msp-catalog list --genre drama | jq -r .title | tr '\n' ' ')" = "Gamma Alpha " ]
+	[ "$(msp-catalog list --genre drama --sort oldest | jq -r .title | tr '\n' ' ')" = "Alpha Gamma " ]
+	[ "$(msp-catalog list --language hi | jq -r .title | tr '\n' ' ')" = "Gamma Beta " ]
+	[ "$(msp-catalog list --type short | jq -r .name)" = clip ]
+	[ "$(msp-catalog list --premium | jq -r .title)" = Gamma ]
+	[ "$(msp-catalog list --free --type long | jq -r .title | tr '\n' ' ')" = "Beta Alpha " ]
+	[ "$(msp-catalog list --uploaded-by BOB@example.com | jq -r .name)" = clip ]
+	msp-catalog update "$a" --set genres=comedy --set language=hi >/dev/null
+	[ "$(msp-catalog list --genre drama | jq -r .title)" = Gamma ]
+	[ "$(msp-catalog list --genre comedy --language hi | jq -r .title | tr "\n" " ")" = "Beta Alpha " ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+}
+
+@test "cursor pages stay stable while others add and delete" {
+	add_users
+	for i in 1 2 3 4 5; do long "T$i" drama en >/dev/null; done
+	run msp-catalog list --genre drama --limit 2
+	[ "$(jq -r 'select(.type=="video").title' <<<"$output" | tr '\n' ' ')" = "T5 T4 " ]
+	cur=$(jq -r 'select(.type=="page").after' <<<"$output")
+	long T6 drama en >/dev/null
+	t3=$(msp-catalog list | jq -r 'select(.title=="T3").id')
+	msp-catalog del "$t3"
+	run msp-catalog list --genre drama --limit 2 --after "$cur"
+	[ "$(jq -r 'select(.type=="video").title' <<<"$output" | tr '\n' ' ')" = "T2 T1 " ]
+	[ -z "$(jq -r 'select(.type=="page")' <<<"$output")" ]
+	run --separate-stderr msp-catalog list --after garbage
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: 'garbage': not a cursor of this listing" ]
+	run --separate-stderr msp-catalog list --sort oldest --after "$cur"
+	[ "$status" -eq 1 ]
+}
+
+@test "soft delete hides a video; purge removes record, indexes and files" {
+	add_users
+	id=$(long River drama en)
+	mkdir -p "$MSP_STORE/media/hls/$id" "$MSP_STORE/media/originals"
+	echo x > "$MSP_STORE/media/hls/$id/master.m3u8"
+	echo y > "$MSP_STORE/media/originals/o.mp4"
+	msp-catalog update "$id" --set sourceBucketFilePath=media/originals/o.mp4 \
+	    --set "destinationBucketFilePath=[\"media/hls/$id/master.m3u8\"]" >/dev/null
+	msp-catalog del "$id"
+	[ -z "$(msp-catalog list)" ]
+	[ "$(msp-catalog list --deleted | jq -r .isDeleted)" = true ]
+	msp-catalog del --purge "$id"
+	[ -z "$(msp-catalog list --deleted)" ]
+	[ ! -e "$MSP_STORE/media/hls/$id" ]
+	[ ! -e "$MSP_STORE/media/originals/o.mp4" ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	run --separate-stderr msp-catalog del "$id"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: $id: no such video" ]
+}
+
+@test "export and import round-trip byte for byte" {
+	add_users
+	long River drama en >/dev/null
+	long Sea comedy hi --premium >/dev/null
+	msp-catalog add -t short --name clip --uploaded-by "$B" >/dev/null
+	msp-catalog export > one.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog import one.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog export > two.jsonl
+	cmp one.jsonl two.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/copy run msp-catalog check
+	[ "$status" -eq 0 ]
+	[ "$(MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog list --genre comedy | jq -r .title)" = Sea ]
+}
+
+@test "import reports bad lines; --strict stops at the first" {
+	add_users
+	msp-catalog export > good.jsonl
+	printf '%s\n' '{"type":"user","v":1,"id":"01m86t8hyxd1yq7dnw1feare5a","email":"c@example.com","role":"root","createdAt":"2026-11-24T12:59:59.837Z"}' \
+	    '{"type":"gizmo"}' > bad.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/c2 run --separate-stderr msp-catalog import bad.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: bad.jsonl:1: field 'role': expected \"user\" or \"admin\", got \"root\"
+msp-catalog: bad.jsonl:2: field 'type': unknown record kind \"gizmo\"" ]
+	cat bad.jsonl good.jsonl > mixed.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/c3 run --separate-stderr msp-catalog import --strict mixed.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(MSP_STORE=$BATS_TEST_TMPDIR/c3 msp-catalog user list)" = "" ]
+}
+
+@test "check finds an index that disagrees with the records" {
+	add_users
+	id=$(long River drama en)
+	command -v mdb_dump >/dev/null || skip "lmdb-utils missing"
+	# plant a stray index entry with LMDB's own tools
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n g\\00western\\00%s\n \nDATA=END\n' "$id" |
+	    mdb_load -T -n -s video_index "$MSP_STORE" 2>/dev/null ||
+	    printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n g\\00western\\00%s\n \nDATA=END\n' "$id" | mdb_load -s video_index "$MSP_STORE"
+	run --separate-stderr msp-catalog check
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"index entry g/western/$id: does not match the video"* ]]
+	[[ "$stderr" == *"1 disagreement between records and indexes"* ]]
+}
+
+@test "a store of a newer schema is refused" {
+	add_users
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n schema\n {"type":"meta","v":1,"key":"schema","value":"99"}\nDATA=END\n' |
+	    mdb_load -s meta "$MSP_STORE"
+	run --separate-stderr msp-catalog user list
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "msp-catalog: $MSP_STORE: store schema 99 is newer than this msp supports (1); upgrade msp" ]
+}
+
+@test "an unwritable store directory gives a clear error" {
+	[ "$(id -u)" -ne 0 ] || skip "root ignores permissions"
+	mkdir -p ro && chmod 555 ro
+	run --separate-stderr msp-catalog -s ro/store user add x@example.com
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "msp-catalog: ro/store: Permission denied" ]
+}
+
+@test "a store path that is a file gives a clear error" {
+	echo x > afile
+	run --separate-stderr msp-catalog -s afile user list
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "msp-catalog: afile: not a directory" ]
+}
+
+@test "the map grows by itself when full" {
+	add_users
+	export MSP_STORE_MAPSIZE=131072
+	for i in $(seq 400); do
+		printf '{"videoType":"long","title":"Title %d with some words","about":"%s","language":"en","genres":["drama"],"uploadedBy":"ann@example.com"}\n' "$i" "$(head -c 300 /dev/zero | tr '\0' x)"
+	done > many.jsonl
+	run msp-catalog add many.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(msp-catalog list | wc -l)" -eq 400 ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+}
+
+@test "two writers at once: no corruption, no lost write" {
+	add_users
+	for w in 1 2; do
+		for i in $(seq 150); do
+			printf '{"videoType":"short","name":"w%d-%d","uploadedBy":"bob@example.com"}\n' "$w" "$i"
+		done > w$w.jsonl
+	done
+	msp-catalog add w1.jsonl > o1 &
+	msp-catalog add w2.jsonl > o2 &
+	wait
+	[ "$(msp-catalog list --type short | wc -l)" -eq 300 ]
+	[ "$(cat o1 o2 | jq -r .id | sort -u | wc -l)" -eq 300 ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+}
+
+@test "stdout errors: /dev/full exits 3, a closed pipe exits quietly" {
+	add_users
+	for i in $(seq 50); do long "T$i" drama en >/dev/null; done
+	run --separate-stderr bash -c 'msp-catalog list > /dev/full'
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "msp-catalog: stdout: No space left on device" ]
+	run --separate-stderr bash -c 'msp-catalog list | head -1'
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+}
+
+@test "usage errors exit 2" {
+	run --separate-stderr msp-catalog
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "msp-catalog: expected a command"* ]]
+	run --separate-stderr msp-catalog frobnicate
+	[ "$status" -eq 2 ]
+	run --separate-stderr msp-catalog list --limit 0
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "msp-catalog: --limit: expected a number from 1 to 1000000, got '0'"* ]]
+	run --separate-stderr msp-catalog list --sort random
+	[ "$status" -eq 2 ]
+}
