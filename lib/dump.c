@@ -4,6 +4,7 @@
 
 #include "catalog.h"
 #include "dump.h"
+#include "jobs.h"
 #include "jsonl.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ const struct msp_kind msp_kinds[] = {
 	{ "meta", meta_import },
 	{ "user", msp_user_import },
 	{ "video", msp_video_import },
+	{ "job", msp_job_import },
 	{ NULL, NULL }
 };
 

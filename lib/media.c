@@ -595,8 +595,8 @@ msp_media_probe(const char *src, struct msp_media_info *info,
 		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
 		goto out;
 	}
-	/* looks at bytes only: no demuxer runs here */
-	rc = av_probe_input_buffer2(pb, &fmt, url, NULL, 0, 0);
+	/* looks at the bytes only (not the name): no demuxer runs here */
+	rc = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, 0);
 	if (rc < 0 || fmt == NULL) {
 		if (rc == AVERROR(ENOMEM)) {
 			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");

@@ -12,7 +12,7 @@
 #include "media.h"
 #include "store.h"
 
-enum { O_TITLE = 256, O_ABOUT, O_LANGUAGE, O_GENRE, O_PREMIUM,
+enum { O_TITLE = 256, O_ABOUT, O_LANGUAGE, O_PREMIUM,
     O_UPLOADED_BY, O_NAME, O_META, O_MAX_SIZE, O_DRY_RUN, O_STRICT };
 
 static const struct msp_opt opts[] = {
@@ -21,7 +21,7 @@ static const struct msp_opt opts[] = {
 	{ "title", O_TITLE, "TEXT", "title of a long video" },
 	{ "about", O_ABOUT, "TEXT", "description of a long video" },
 	{ "language", O_LANGUAGE, "CODE", "language (ISO 639-1 code)" },
-	{ "genre", O_GENRE, "GENRE", "a genre (repeat for more)" },
+	{ "genre", 'g', "GENRE", "a genre (repeat for more)" },
 	{ "premium", O_PREMIUM, NULL, "only for premium subscribers" },
 	{ "uploaded-by", O_UPLOADED_BY, "EMAIL", "the uploading user" },
 	{ "name", O_NAME, "TEXT", "name of a short video" },
@@ -160,7 +160,7 @@ main(int argc, char **argv)
 			json_object_object_add(flags, "language",
 			    json_object_new_string(optarg));
 			break;
-		case O_GENRE:
+		case 'g':
 			if (genres == NULL) {
 				genres = json_object_new_array();
 				json_object_object_add(flags, "genres",
