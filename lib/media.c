@@ -123,6 +123,9 @@ io_err(int rc, int url, struct msp_err *e)
 		return msp_err_set(e, MSP_EPERM, "protocol not allowed (msp "
 		    "reads files and http or https urls only)");
 	av_err(rc, b, sizeof(b));
+	if (url && rc == AVERROR(EINVAL))
+		return msp_err_set(e, MSP_EPERM, "url refused: %s (only http "
+		    "and https are fetched, redirects included)", b);
 	if (rc == AVERROR(ENOENT))
 		return msp_err_set(e, MSP_ENOTFOUND, "%s", b);
 	if (rc == AVERROR(EACCES))
@@ -159,6 +162,10 @@ io_open(const char *src, AVIOContext **pb, char **urlp, const char **wlp,
 	if (!msp_media_is_url(src)) {
 		struct stat sb;
 
+		if (stat(src, &sb) != 0 && errno == ENOENT &&
+		    strstr(src, "://") != NULL)
+			return msp_err_set(e, MSP_EPERM, "unsupported url "
+			    "scheme (msp fetches http and https only)");
 		if (stat(src, &sb) != 0)
 			return io_err(AVERROR(errno), 0, e);
 		if (!S_ISREG(sb.st_mode))
@@ -368,6 +375,8 @@ decode_first(AVFormatContext *ic, int idx, AVFrame *fr, const char *what,
 		goto averr;
 	c->thread_count = 1;
 	c->pkt_timebase = st->time_base;
+	/* no frame buffers beyond the size limit, whatever the header says */
+	c->max_pixels = (int64_t)MSP_MEDIA_MAX_LONG * MSP_MEDIA_MAX_SHORT;
 	if ((rc = avcodec_open2(c, dec, NULL)) < 0)
 		goto averr;
 	for (n = 0; !got && n < DECODE_PACKETS; n++) {
@@ -476,6 +485,18 @@ rotation_of(AVStream *st)
 	return (int)(r < 0 ? r + 360 : r);
 }
 
+/* Dimensions within the limit in either orientation (0: not known yet). */
+static int
+check_size(int w, int h, struct msp_err *e)
+{
+	if ((w > h ? w : h) > MSP_MEDIA_MAX_LONG ||
+	    (w > h ? h : w) > MSP_MEDIA_MAX_SHORT)
+		return msp_err_set(e, MSP_EMEDIA, "dimensions %dx%d exceed the "
+		    "limit of %dx%d", w, h, MSP_MEDIA_MAX_LONG,
+		    MSP_MEDIA_MAX_SHORT);
+	return 0;
+}
+
 static int
 video_facts(AVFormatContext *ic, int vi, struct msp_media_info *info,
     struct msp_err *e)
@@ -499,6 +520,8 @@ video_facts(AVFormatContext *ic, int vi, struct msp_media_info *info,
 	s = av_color_transfer_name(p->color_trc);
 	snprintf(info->color_trc, sizeof(info->color_trc), "%s",
 	    s && p->color_trc != AVCOL_TRC_UNSPECIFIED ? s : "unknown");
+	if ((rc = check_size(p->width, p->height, e)) != 0)
+		return rc;
 	if ((fr = av_frame_alloc()) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	if ((rc = decode_first(ic, vi, fr, "video", e)) != 0)
@@ -521,19 +544,14 @@ video_facts(AVFormatContext *ic, int vi, struct msp_media_info *info,
 		rc = msp_err_set(e, MSP_EMEDIA, "video has no picture size");
 		goto out;
 	}
-	if ((w > h ? w : h) > MSP_MEDIA_MAX_LONG ||
-	    (w > h ? h : w) > MSP_MEDIA_MAX_SHORT) {
-		rc = msp_err_set(e, MSP_EMEDIA, "dimensions %dx%d exceed the "
-		    "limit of %dx%d", w, h, MSP_MEDIA_MAX_LONG,
-		    MSP_MEDIA_MAX_SHORT);
+	if ((rc = check_size(w, h, e)) != 0)
 		goto out;
-	}
 	if (info->fps <= 0) {
 		rc = msp_err_set(e, MSP_EMEDIA, "frame rate unknown");
 		goto out;
 	}
 	if (info->fps > MSP_MEDIA_MAX_FPS) {
-		rc = msp_err_set(e, MSP_EMEDIA, "frame rate %.2f fps is out "
+		rc = msp_err_set(e, MSP_EMEDIA, "frame rate %g fps is out "
 		    "of range (above 0, at most %d)", info->fps,
 		    MSP_MEDIA_MAX_FPS);
 		goto out;

@@ -27,6 +27,12 @@ setup_file() {
 	    -color_trc arib-std-b67 "$d/hlg.mkv"
 	ffmpeg -hide_banner -loglevel error -y -i "$d/clip.mp4" -c copy \
 	    "$d/clip.ts"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i color=size=8192x64:rate=1:duration=1 -c:v libx264 \
+	    -preset ultrafast -pix_fmt yuv420p "$d/wide.mp4"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i color=size=64x48:rate=250:duration=1 -c:v libx264 \
+	    -preset ultrafast -pix_fmt yuv420p "$d/fps250.mp4"
 	printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n' \
 	    > "$d/evil.m3u8"
 	cp "$d/evil.m3u8" "$d/evil.mp4"
@@ -172,6 +178,13 @@ long() { msp-ingest -t long --title Film --language en --genre drama --uploaded-
 	    -t short --name x --uploaded-by "$U"
 }
 
+@test "too large dimensions and too high frame rates are refused" {
+	refused "$M/wide.mp4" "dimensions 8192x64 exceed the limit of 7680x4320" \
+	    -t long --title x --language en -g drama --uploaded-by "$U"
+	refused "$M/fps250.mp4" "frame rate 250 fps is out of range (above 0, at most 240)" \
+	    -t long --title x --language en -g drama --uploaded-by "$U"
+}
+
 @test "audio-only: refused as a short video, accepted as a long one" {
 	refused "$M/audio.mp3" "no video stream: a short video needs one (audio-only files are accepted as long videos)" \
 	    -t short --name x --uploaded-by "$U"
@@ -301,6 +314,37 @@ $M/clip.ts" msp-ingest -t short --name x --uploaded-by "$U"
 	[ "$s3" -eq 1 ]
 	[[ $e3 == "msp-ingest: http://127.0.0.1:$port/missing.mp4: "*404* ]]
 	[ "$(find "$MSP_STORE/media" -type f | wc -l)" -eq 1 ]
+}
+
+@test "an http redirect to file:///etc/passwd and other url schemes are refused" {
+	port=$((20000 + RANDOM % 20000))
+	python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", "file:///etc/passwd")
+        self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$port" &
+	pid=$!
+	for i in $(seq 50); do
+		curl -s "http://127.0.0.1:$port/" -o /dev/null && break
+		sleep 0.1
+	done
+	before=$(store_sum)
+	run --separate-stderr short "http://127.0.0.1:$port/x.mp4"
+	s1=$status
+	e1=$stderr
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	[ "$s1" -eq 1 ]
+	[ "$e1" = "msp-ingest: http://127.0.0.1:$port/x.mp4: url refused: invalid argument (only http and https are fetched, redirects included)" ]
+	assert_store_unchanged "$before"
+	no_media_files
+	refused "ftp://127.0.0.1/x.mp4" "unsupported url scheme (msp fetches http and https only)" \
+	    -t short --name x --uploaded-by "$U"
 }
 
 @test "jobs survive export and import" {
