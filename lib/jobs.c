@@ -12,11 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "jobs.h"
 #include "jsonl.h"
 #include "util.h"
 
 #define WORKER_MAX 200  /* characters in a worker name */
+/* A job whose lease ran out this many times (its worker crashed or was
+ * killed on every try) is not claimed again by msp_job_claim: it fails,
+ * and so does its video. msp_job_claim_video still retries it. */
+#define ATTEMPTS_MAX 3
 #define ERROR_MAX 2000  /* characters kept of a failure reason */
 
 static const char *const states[] = { "queued", "running", "done", "failed",
@@ -354,19 +359,54 @@ struct claim {
 	long lease_ms;
 	MDB_txn *t;
 	json_object *job;   /* result (owned) */
+	json_object *lost;  /* jobs to give up on (owned) */
 };
+
+/* Fail a job that lost its worker ATTEMPTS_MAX times, and its video. */
+static int
+give_up(struct msp_store *st, MDB_txn *t, json_object *j, struct msp_err *e)
+{
+	char why[128];
+	json_object *ch;
+	int rc;
+
+	snprintf(why, sizeof(why), "given up: the worker was lost on each of "
+	    "%d attempts", ATTEMPTS_MAX);
+	json_object_object_add(j, "leaseUntil", NULL);
+	json_object_object_add(j, "error", json_object_new_string(why));
+	if ((rc = job_set_state(st, t, j, "failed", e)) != 0)
+		return rc;
+	if ((ch = json_object_new_object()) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	json_object_object_add(ch, "status", json_object_new_string("failed"));
+	json_object_object_add(ch, "error", json_object_new_string(why));
+	rc = msp_video_update(st, t, sfield(j, "videoId"), ch, NULL, e);
+	json_object_put(ch);
+	return rc == MSP_ENOTFOUND ? 0 : rc;
+}
 
 static int
 claim_expired_fn(const char *id, void *arg, struct msp_err *e)
 {
 	struct claim *c = arg;
-	json_object *j;
+	json_object *j, *x;
 	int rc;
 
 	if ((rc = job_load(c->st, c->t, id, &j, e)) != 0)
 		return rc;
 	if (!lease_expired(j, msp_now_ms())) {
 		json_object_put(j);
+		return 0;
+	}
+	if (json_object_object_get_ex(j, "attempts", &x) &&
+	    json_object_get_int64(x) >= ATTEMPTS_MAX) {
+		/* failed after the scan: the index is not changed under it */
+		if (c->lost == NULL && (c->lost = json_object_new_array()) ==
+		    NULL) {
+			json_object_put(j);
+			return msp_err_set(e, MSP_ENOMEM, "out of memory");
+		}
+		json_object_array_add(c->lost, j);
 		return 0;
 	}
 	c->job = j;
@@ -388,19 +428,25 @@ static int
 claim_txn(MDB_txn *t, void *arg, struct msp_err *e)
 {
 	struct claim *c = arg;
+	size_t i;
 	int rc;
 
 	json_object_put(c->job); /* a replay after the map grew */
-	c->job = NULL;
+	json_object_put(c->lost);
+	c->job = c->lost = NULL;
 	c->t = t;
 	/* a job whose worker vanished is older than any queued one */
 	rc = idx_scan(c->st, t, 's', "running", claim_expired_fn, c, e);
+	for (i = 0; rc == 0 && c->lost != NULL &&
+	    i < json_object_array_length(c->lost); i++)
+		rc = give_up(c->st, t, json_object_array_get_idx(c->lost, i),
+		    e);
 	if (rc == 0 && c->job == NULL)
 		rc = idx_scan(c->st, t, 's', "queued", claim_first_fn, c, e);
 	if (rc != 0)
 		return rc;
 	if (c->job == NULL)
-		return MSP_ENOTFOUND;
+		return 0; /* commit what was given up; the caller says none */
 	return job_take(c->st, t, c->job, c->worker, c->lease_ms, e);
 }
 
@@ -408,17 +454,20 @@ int
 msp_job_claim(struct msp_store *st, const char *worker, long lease_ms,
     json_object **job, struct msp_err *e)
 {
-	struct claim c = { st, worker, NULL, lease_ms, NULL, NULL };
+	struct claim c = { st, worker, NULL, lease_ms, NULL, NULL, NULL };
 	int rc;
 
 	*job = NULL;
 	if ((rc = check_worker(worker, lease_ms, e)) != 0)
 		return rc;
 	rc = msp_store_write(st, claim_txn, &c, e);
+	json_object_put(c.lost);
 	if (rc != 0) {
 		json_object_put(c.job);
 		return rc;
 	}
+	if (c.job == NULL)
+		return MSP_ENOTFOUND;
 	*job = c.job;
 	return 0;
 }
@@ -454,7 +503,7 @@ int
 msp_job_claim_video(struct msp_store *st, const char *video_id,
     const char *worker, long lease_ms, json_object **job, struct msp_err *e)
 {
-	struct claim c = { st, worker, video_id, lease_ms, NULL, NULL };
+	struct claim c = { st, worker, video_id, lease_ms, NULL, NULL, NULL };
 	int rc;
 
 	*job = NULL;

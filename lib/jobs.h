@@ -1,7 +1,9 @@
 /* jobs: the durable transcode queue in the store (MSP_DB_JOBS records,
  * MSP_DB_JOB_IDX order). A job survives restarts; a worker claims it with a
  * lease, and a job whose lease ran out (its worker was killed) is claimed
- * again. Implemented in lib/jobs.c. */
+ * again -- up to 3 attempts: then msp_job_claim fails the job and its
+ * video instead (msp_job_claim_video still retries it). Implemented in
+ * lib/jobs.c. */
 #ifndef MSP_JOBS_H
 #define MSP_JOBS_H
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "jobs.h"
 #include "jsonl.h"
 #include "tap.h"
@@ -183,6 +184,60 @@ main(void)
 	    "finish of a bad id refused");
 	ok(msp_job_enqueue(st, NULL, "x", NULL, &e) == MSP_EINVAL,
 	    "enqueue of a bad video id refused");
+
+	/* a job whose worker is lost 3 times fails, and its video too */
+	{
+		MDB_txn *t;
+		json_object *in, *vid = NULL, *u = NULL;
+		const char *vidid;
+		char jid[MSP_ID_LEN + 1];
+		int k;
+
+		/* finish every job so far: the queue is empty */
+		msp_now_set(t0 + 50000);
+		while (msp_job_claim(st, "drain", 1000, &j, &e) == 0) {
+			msp_job_finish(st, NULL, str(j, "id"), NULL, &e);
+			json_object_put(j);
+		}
+		msp_txn_begin(st, 1, &t, &e);
+		rc = msp_user_add(st, t, "ann@example.com", 0, &u, &e);
+		in = json_tokener_parse("{\"videoType\":\"short\","
+		    "\"name\":\"x\",\"uploadedBy\":\"ann@example.com\"}");
+		if (rc == 0)
+			rc = msp_video_add(st, t, in, &vid, &e);
+		if (rc == 0)
+			rc = msp_job_enqueue(st, t, str(vid, "id"), &j, &e);
+		ok(rc == 0, "a video and its job %s", rc ? e.msg : "");
+		msp_txn_commit(st, t, &e);
+		snprintf(jid, sizeof(jid), "%s", str(j, "id"));
+		json_object_put(j);
+		vidid = str(vid, "id");
+		for (k = 1; k <= 3; k++) {
+			msp_now_set(t0 + 100000 * k);
+			rc = msp_job_claim(st, "crashy", 1000, &j, &e);
+			ok(rc == 0 && strcmp(str(j, "id"), jid) == 0 &&
+			    json_object_get_int(json_object_object_get(j,
+			    "attempts")) == k, "attempt %d claims it", k);
+			json_object_put(j);
+		}
+		msp_now_set(t0 + 500000);
+		rc = msp_job_claim(st, "crashy", 1000, &j, &e);
+		ok(rc == MSP_ENOTFOUND, "after 3 lost workers it is not claimed");
+		rc = msp_job_get(st, NULL, jid, &j, &e);
+		ok(rc == 0 && strcmp(str(j, "state"), "failed") == 0 &&
+		    strstr(str(j, "error"), "3 attempts") != NULL,
+		    "the job failed: %s", str(j, "error"));
+		json_object_put(j);
+		msp_txn_begin(st, 0, &t, &e);
+		rc = msp_video_get(st, t, vidid, &j, &e);
+		msp_txn_abort(st, t);
+		ok(rc == 0 && strcmp(str(j, "status"), "failed") == 0,
+		    "its video failed too");
+		json_object_put(j);
+		json_object_put(in);
+		json_object_put(vid);
+		json_object_put(u);
+	}
 
 	/* import: round trip into a fresh store, indexes rebuilt */
 	{
