@@ -6,6 +6,7 @@
 
 #include "blob.h"
 #include "catalog.h"
+#include "engage.h"
 #include "jsonl.h"
 #include "util.h"
 
@@ -1176,6 +1177,26 @@ walk(struct lister *l, enum msp_db db, const char *p, size_t pn, int desc,
 	return rc;
 }
 
+/* Offer one video of a feed (see msp_engage_feed): 1 taken, 0 skipped. */
+static int
+feed_offer(const char *id, int probe, void *arg, struct msp_err *e)
+{
+	struct lister *l = arg;
+	json_object *v;
+	int rc;
+
+	if (msp_db_get_json(l->st, l->t, MSP_DB_VIDEOS, id, MSP_ID_LEN, &v,
+	    NULL) != 0)
+		return 0;
+	if (!matches(l->q, v)) {
+		json_object_put(v);
+		return 0;
+	}
+	rc = probe ? 0 : l->fn(v, l->arg, e);
+	json_object_put(v);
+	return rc < 0 ? rc : 1;
+}
+
 int
 msp_video_list(struct msp_store *st, MDB_txn *t,
     const struct msp_video_query *q, msp_each_fn fn, void *arg, char **next,
@@ -1186,13 +1207,11 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 	const char *val = NULL;
 	unsigned char *cur = NULL;
 	int desc = q->sort != MSP_SORT_OLDEST, rc;
+	int feed = q->sort == MSP_SORT_LIKES || q->sort == MSP_SORT_RATING;
 	long n;
 
 	*next = NULL;
-	if (q->sort == MSP_SORT_LIKES || q->sort == MSP_SORT_RATING)
-		return msp_err_set(e, MSP_EINVAL, "sort by likes or rating is "
-		    "not available");
-	if (q->after != NULL) {
+	if (q->after != NULL && !feed) {
 		n = msp_b64url_dec(q->after, &cur);
 		if (n != MSP_ID_LEN + 2 || cur[0] != (desc ? 'n' : 'o') ||
 		    cur[1] != ':') {
@@ -1244,7 +1263,11 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 		if (norm != NULL)
 			q2.uploaded_by = norm;
 		l.q = &q2;
-		if (f != 0) {
+		if (feed) {
+			/* by likes or rating: the orders lib/engage keeps */
+			rc = msp_engage_feed(st, t, q->sort, q->after, q->limit,
+			    feed_offer, &l, next, e);
+		} else if (f != 0) {
 			size_t vn = strlen(val);
 			if ((p = malloc(vn + 3)) == NULL) {
 				free(norm);

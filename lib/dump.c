@@ -4,6 +4,7 @@
 
 #include "catalog.h"
 #include "dump.h"
+#include "engage.h"
 #include "jobs.h"
 #include "jsonl.h"
 #include "util.h"
@@ -39,6 +40,8 @@ const struct msp_kind msp_kinds[] = {
 	{ "user", msp_user_import },
 	{ "video", msp_video_import },
 	{ "job", msp_job_import },
+	{ "like", msp_like_import },
+	{ "rating", msp_rating_import },
 	{ NULL, NULL }
 };
 

@@ -205,7 +205,7 @@ find_user(struct msp_store *st, MDB_txn *t, const char *user, char **email,
 	free(*email);
 	*email = NULL;
 	if (rc == MSP_ENOTFOUND)
-		return msp_err_set(e, MSP_ENOTFOUND, "%s: unknown user", user);
+		return msp_err_set(e, MSP_ENOTFOUND, "%s: no such user", user);
 	return rc;
 }
 
@@ -221,10 +221,10 @@ find_video(struct msp_store *st, MDB_txn *t, const char *id, enum vkind want,
 
 	*out = NULL;
 	if (!msp_id_valid(id))
-		return msp_err_set(e, MSP_ENOTFOUND, "%.100s: unknown video", id);
+		return msp_err_set(e, MSP_ENOTFOUND, "%.100s: no such video", id);
 	rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id), &v, e);
 	if (rc == MSP_ENOTFOUND)
-		return msp_err_set(e, MSP_ENOTFOUND, "%s: unknown video", id);
+		return msp_err_set(e, MSP_ENOTFOUND, "%s: no such video", id);
 	if (rc != 0)
 		return rc;
 	k = video_kind(v);
@@ -482,7 +482,7 @@ cursor_dec(const char *s, char tag, size_t want, unsigned char *buf,
 	    (want != 0 && (size_t)n != want) || (size_t)n > cap ||
 	    (tag != 0 && (n < 1 || b[0] != (unsigned char)tag))) {
 		free(b);
-		return msp_err_set(e, MSP_EINVAL, "%.100s: not a cursor of "
+		return msp_err_set(e, MSP_EINVAL, "'%.100s': not a cursor of "
 		    "this listing", s);
 	}
 	memcpy(buf, b, (size_t)n);
@@ -944,6 +944,15 @@ msp_rating_summary(struct msp_store *st, MDB_txn *t, const char *video,
 }
 
 static int
+in_set(const char *const *set, const char *s)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(*set, s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 has_genre(json_object *v, const char *genre)
 {
 	json_object *g;
@@ -977,6 +986,12 @@ msp_rating_top(struct msp_store *st, MDB_txn *t, const char *genre,
 	long taken = 0;
 	int rc;
 
+	if (genre != NULL && !in_set(msp_genres, genre))
+		return msp_err_set(e, MSP_EINVAL, "genre '%.100s': unknown",
+		    genre);
+	if (language != NULL && !in_set(msp_languages, language))
+		return msp_err_set(e, MSP_EINVAL, "language '%.100s': unknown",
+		    language);
 	pre.n = 0;
 	key_add(&pre, "r", 2);
 	prefix_end(&end, &pre);
@@ -1099,7 +1114,7 @@ msp_engage_feed(struct msp_store *st, MDB_txn *t, enum msp_sort sort,
 		memcpy(id, cur + 9, MSP_ID_LEN);
 		id[MSP_ID_LEN] = '\0';
 		if (!msp_id_valid(id))
-			return msp_err_set(e, MSP_EINVAL, "%.100s: not a cursor "
+			return msp_err_set(e, MSP_EINVAL, "'%.100s': not a cursor "
 			    "of this listing", after);
 		feed_key(&from, tag, get64(cur + 1), id);
 	} else {
@@ -1706,17 +1721,7 @@ done:
 	return rc;
 }
 
-/* ---- batches of lines --------------------------------------------------- */
-
-struct batch {
-	struct msp_store *st;
-	struct msp_engage_op *ops;
-	size_t n;
-	int del_default;
-	int rating;
-	int strict;
-	size_t done; /* ops applied (all, unless strict stopped early) */
-};
+/* ---- lines ------------------------------------------------------------ */
 
 static int
 op_name(json_object *in, const char *add, int del_default, int *del,
@@ -1740,248 +1745,125 @@ op_name(json_object *in, const char *add, int del_default, int *del,
 	return 0;
 }
 
-static int
-like_line(struct msp_store *st, MDB_txn *t, struct msp_engage_op *op,
-    int del_default)
+/* The answer to an unlike or a removed rating. */
+static json_object *
+removed_new(const char *type, const char *video, const char *user,
+    const char *status)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL || set_str(o, "type", type) != 0 ||
+	    set_int(o, "v", 1) != 0 || set_str(o, "videoId", video) != 0 ||
+	    set_str(o, "user", user) != 0 ||
+	    set_str(o, "status", status) != 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+msp_like_line(struct msp_store *st, MDB_txn *t, json_object *in,
+    json_object **out, void *arg, struct msp_err *e)
 {
 	const char *user, *video;
 	uint64_t count = 0;
-	json_object *out = NULL;
-	struct msp_err *e = &op->err;
+	json_object *o = NULL;
 	int rc, del;
 
-	if ((rc = msp_record_check(op->in, "like", 0, e)) != 0 ||
-	    (rc = op_name(op->in, "add", del_default, &del, e)) != 0 ||
-	    (rc = msp_field_str(op->in, "user", 1, 0, 0, &user, e)) != 0 ||
-	    (rc = msp_field_str(op->in, "videoId", 1, 0, 0, &video, e)) != 0)
+	*out = NULL;
+	if ((rc = msp_record_check(in, "like", 0, e)) != 0 ||
+	    (rc = op_name(in, "add", arg != NULL && *(int *)arg, &del,
+	    e)) != 0 ||
+	    (rc = msp_field_str(in, "user", 1, 0, 0, &user, e)) != 0 ||
+	    (rc = msp_field_str(in, "videoId", 1, 0, 0, &video, e)) != 0)
 		return rc;
 	if (!del) {
-		rc = msp_like_add(st, t, user, video, &out, &count, e);
+		rc = msp_like_add(st, t, user, video, &o, &count, e);
 	} else {
 		rc = msp_like_del(st, t, user, video, NULL, &count, e);
-		if (rc == 0 && ((out = json_object_new_object()) == NULL ||
-		    set_str(out, "type", "like") != 0 ||
-		    set_int(out, "v", 1) != 0 ||
-		    set_str(out, "videoId", video) != 0 ||
-		    set_str(out, "user", user) != 0 ||
-		    set_str(out, "status", "unliked") != 0))
+		if (rc == 0 && (o = removed_new("like", video, user,
+		    "unliked")) == NULL)
 			rc = oom(e);
 	}
-	if (rc == 0 && set_int(out, "likes", (int64_t)count) != 0)
+	if (rc == 0 && set_int(o, "likes", (int64_t)count) != 0)
 		rc = oom(e);
 	if (rc == 0)
-		op->out = out;
+		*out = o;
 	else
-		json_object_put(out);
+		json_object_put(o);
 	return rc;
 }
 
-static int
-rating_line(struct msp_store *st, MDB_txn *t, struct msp_engage_op *op,
-    int del_default)
+int
+msp_rating_line(struct msp_store *st, MDB_txn *t, json_object *in,
+    json_object **out, void *arg, struct msp_err *e)
 {
 	const char *user, *video;
-	json_object *out = NULL;
-	struct msp_err *e = &op->err;
+	json_object *o = NULL;
 	uint64_t count, sum;
 	long long r = 0;
 	int rc, del;
 
-	if ((rc = msp_record_check(op->in, "rating", 0, e)) != 0 ||
-	    (rc = op_name(op->in, "set", del_default, &del, e)) != 0 ||
-	    (rc = msp_field_str(op->in, "user", 1, 0, 0, &user, e)) != 0 ||
-	    (rc = msp_field_str(op->in, "videoId", 1, 0, 0, &video, e)) != 0)
+	*out = NULL;
+	if ((rc = msp_record_check(in, "rating", 0, e)) != 0 ||
+	    (rc = op_name(in, "set", arg != NULL && *(int *)arg, &del,
+	    e)) != 0 ||
+	    (rc = msp_field_str(in, "user", 1, 0, 0, &user, e)) != 0 ||
+	    (rc = msp_field_str(in, "videoId", 1, 0, 0, &video, e)) != 0)
 		return rc;
-	if (!del && (rc = msp_field_int(op->in, "rating", 1, MSP_RATING_MIN,
+	if (!del && (rc = msp_field_int(in, "rating", 1, MSP_RATING_MIN,
 	    MSP_RATING_MAX, &r, e)) != 0)
 		return rc;
 	if (!del) {
-		rc = msp_rating_set(st, t, user, video, (int)r, &out, e);
+		rc = msp_rating_set(st, t, user, video, (int)r, &o, e);
 	} else {
 		rc = msp_rating_del(st, t, user, video, NULL, e);
-		if (rc == 0 && ((out = json_object_new_object()) == NULL ||
-		    set_str(out, "type", "rating") != 0 ||
-		    set_int(out, "v", 1) != 0 ||
-		    set_str(out, "videoId", video) != 0 ||
-		    set_str(out, "user", user) != 0 ||
-		    set_str(out, "status", "removed") != 0))
+		if (rc == 0 && (o = removed_new("rating", video, user,
+		    "removed")) == NULL)
 			rc = oom(e);
 	}
 	if (rc == 0) {
 		msp_rating_counter(st, t, video, &count, &sum);
-		if (add_average(out, count, sum) != 0)
+		if (add_average(o, count, sum) != 0)
 			rc = oom(e);
 	}
 	if (rc == 0)
-		op->out = out;
+		*out = o;
 	else
-		json_object_put(out);
+		json_object_put(o);
 	return rc;
 }
 
-static int
-batch_fn(MDB_txn *t, void *arg, struct msp_err *e)
-{
-	struct batch *b = arg;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < b->n; i++) {
-		struct msp_engage_op *op = &b->ops[i];
-
-		op->rc = 0;
-		json_object_put(op->out);
-		op->out = NULL;
-		msp_err_clear(&op->err);
-		rc = b->rating ? rating_line(b->st, t, op, b->del_default) :
-		    like_line(b->st, t, op, b->del_default);
-		op->rc = rc;
-		if (rc != 0 && msp_err_exit(rc) == 3) {
-			/* the store failed: nothing of the batch is kept */
-			if (e != NULL)
-				*e = op->err;
-			return rc;
-		}
-		if (rc != 0 && op->where[0] != '\0')
-			msp_err_prefix(&op->err, "%s", op->where);
-		if (rc != 0 && b->strict)
-			break;
-	}
-	b->done = i < b->n ? i + 1 : b->n;
-	return 0;
-}
+struct apply {
+	struct msp_store *st;
+	msp_line_fn fn;
+	json_object *in;
+	void *arg;
+	json_object *out;
+};
 
 static int
-batch_run(struct msp_store *st, struct msp_engage_op *ops, size_t n,
-    int del_default, int rating, int strict, size_t *done,
-    struct msp_err *e)
+apply_fn(MDB_txn *t, void *arg, struct msp_err *e)
 {
-	struct batch b = { st, ops, n, del_default, rating, strict, 0 };
-	int rc = 0;
+	struct apply *a = arg;
 
-	if (n > 0)
-		rc = msp_store_write(st, batch_fn, &b, e);
-	if (done != NULL)
-		*done = b.done;
-	return rc;
+	json_object_put(a->out);
+	a->out = NULL;
+	return a->fn(a->st, t, a->in, &a->out, a->arg, e);
 }
 
 int
-msp_like_batch(struct msp_store *st, struct msp_engage_op *ops, size_t n,
-    int del_default, struct msp_err *e)
+msp_engage_apply(struct msp_store *st, msp_line_fn fn, json_object *in,
+    void *arg, json_object **out, struct msp_err *e)
 {
-	return batch_run(st, ops, n, del_default, 0, 0, NULL, e);
-}
+	struct apply a = { st, fn, in, arg, NULL };
+	int rc = msp_store_write(st, apply_fn, &a, e);
 
-int
-msp_rating_batch(struct msp_store *st, struct msp_engage_op *ops, size_t n,
-    int del_default, struct msp_err *e)
-{
-	return batch_run(st, ops, n, del_default, 1, 0, NULL, e);
-}
-
-void
-msp_engage_ops_clear(struct msp_engage_op *ops, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		json_object_put(ops[i].in);
-		json_object_put(ops[i].out);
-		ops[i].in = ops[i].out = NULL;
-		ops[i].rc = 0;
-		ops[i].where[0] = '\0';
-		msp_err_clear(&ops[i].err);
-	}
-}
-
-/* Apply the n lines read so far and report them. Returns the number of
- * refused lines, or a negative MSP_E* code when the store failed. */
-static int
-stream_flush(struct msp_store *st, struct msp_engage_op *ops, size_t n,
-    int rating, int del_default, int strict, msp_engage_out_fn out,
-    msp_engage_bad_fn bad, void *arg, int *stop, struct msp_err *e)
-{
-	size_t done, i;
-	int rc, nbad = 0;
-
-	rc = batch_run(st, ops, n, del_default, rating, strict, &done, e);
 	if (rc != 0) {
-		msp_engage_ops_clear(ops, n);
-		return rc;
+		json_object_put(a.out);
+		a.out = NULL;
 	}
-	for (i = 0; i < done; i++) {
-		if (ops[i].rc != 0) {
-			nbad++;
-			if (bad != NULL)
-				bad(ops[i].err.msg, arg);
-			if (strict)
-				*stop = 1;
-		} else if (out != NULL && ops[i].out != NULL) {
-			out(ops[i].out, arg);
-		}
-	}
-	msp_engage_ops_clear(ops, n);
-	return nbad;
-}
-
-int
-msp_engage_stream(struct msp_store *st, FILE *in, const char *name,
-    int rating, int del_default, int strict, msp_engage_out_fn out,
-    msp_engage_bad_fn bad, void *arg, struct msp_err *e)
-{
-	struct msp_engage_op *ops;
-	struct msp_jsonl *r = NULL;
-	struct msp_err le;
-	json_object *o;
-	size_t n = 0;
-	int rc, nbad = 0, stop = 0;
-
-	if ((ops = calloc(MSP_ENGAGE_BATCH, sizeof(*ops))) == NULL)
-		return oom(e);
-	if ((rc = msp_jsonl_open(&r, in, name, e)) != 0)
-		goto done;
-	while (!stop) {
-		msp_err_clear(&le);
-		rc = msp_jsonl_read(r, &o, &le);
-		if (rc == 1) {
-			ops[n].in = o;
-			snprintf(ops[n].where, sizeof(ops[n].where), "%s",
-			    msp_jsonl_where(r));
-			if (++n < MSP_ENGAGE_BATCH)
-				continue;
-		} else if (rc == MSP_EIO) {
-			if (e != NULL)
-				*e = le;
-			goto done;
-		}
-		/* a full batch, a bad line or the end: apply what we have */
-		if (n > 0) {
-			int got = stream_flush(st, ops, n, rating, del_default,
-			    strict, out, bad, arg, &stop, e);
-			n = 0;
-			if (got < 0) {
-				rc = got;
-				goto done;
-			}
-			nbad += got;
-		}
-		if (rc == 0)
-			break;
-		if (rc == MSP_EINVAL && !stop) {
-			nbad++;
-			if (bad != NULL)
-				bad(le.msg, arg);
-			if (strict)
-				stop = 1;
-		}
-		if (msp_stop_requested())
-			break;
-	}
-	rc = nbad;
-done:
-	msp_engage_ops_clear(ops, n);
-	free(ops);
-	msp_jsonl_close(r);
+	*out = a.out;
 	return rc;
 }

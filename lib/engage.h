@@ -18,10 +18,10 @@
 #define MSP_ENGAGE_H
 
 #include <stdint.h>
-#include <stdio.h>
 #include <json.h>
 #include <lmdb.h>
 
+#include "batch.h"
 #include "catalog.h"
 #include "err.h"
 #include "store.h"
@@ -102,46 +102,22 @@ int msp_rating_top(struct msp_store *st, MDB_txn *t, const char *genre,
     const char *language, long limit, msp_each_fn fn, void *arg,
     struct msp_err *e);
 
-/* ---- streams of lines ------------------------------------------------- */
-
-/* One input line of a batch: the caller fills in and where; the batch
- * fills rc, err and out (a record to print, or NULL). */
-struct msp_engage_op {
-	json_object *in;    /* the line (owned by the caller) */
-	char where[96];     /* "file:line", for messages */
-	int rc;             /* 0 or the MSP_E* code of this line */
-	struct msp_err err; /* its message, "where: input: reason" */
-	json_object *out;   /* put by msp_engage_ops_clear */
-};
-/*
- * Apply n lines in one write transaction: likes ({"user","videoId",
- * "op":"add"|"del"}, op defaulting to del_default ? "del" : "add") or
- * ratings ({"user","videoId","rating","op":"set"|"del"}). A line that is
- * refused leaves the store unchanged and is reported in its op; the call
- * itself fails only for store errors, and then nothing is written.
- */
-int msp_like_batch(struct msp_store *st, struct msp_engage_op *ops, size_t n,
-    int del_default, struct msp_err *e);
-int msp_rating_batch(struct msp_store *st, struct msp_engage_op *ops,
-    size_t n, int del_default, struct msp_err *e);
-/* Put every op's in and out and reset them. */
-void msp_engage_ops_clear(struct msp_engage_op *ops, size_t n);
+/* ---- lines ------------------------------------------------------------- */
 
 /*
- * Read JSON lines from in (named name in messages) and apply them in
- * transactions of MSP_ENGAGE_BATCH lines: likes, or ratings when rating is
- * set. out gets each result record and bad each refused line, in input
- * order (neither keeps its argument). strict: stop at the first refused
- * line (the lines before it are kept). Stops between transactions when
- * msp_stop_requested(). Returns the number of refused lines, or a negative
- * MSP_E* code when the store failed (the current batch is then not kept).
+ * One input line, as a msp_line_fn for msp_batch_run (lib/batch.h): a like
+ * {"user","videoId","op":"add"|"del"} or a rating {"user","videoId",
+ * "rating","op":"set"|"del"}; arg (an int *, may be NULL) set means the
+ * op defaults to "del". *out is the record to show: the like or rating
+ * with the video's "likes", or "averageRating" and "ratingCount", after.
  */
-#define MSP_ENGAGE_BATCH 1000
-typedef void (*msp_engage_out_fn)(json_object *rec, void *arg);
-typedef void (*msp_engage_bad_fn)(const char *msg, void *arg);
-int msp_engage_stream(struct msp_store *st, FILE *in, const char *name,
-    int rating, int del_default, int strict, msp_engage_out_fn out,
-    msp_engage_bad_fn bad, void *arg, struct msp_err *e);
+int msp_like_line(struct msp_store *st, MDB_txn *t, json_object *in,
+    json_object **out, void *arg, struct msp_err *e);
+int msp_rating_line(struct msp_store *st, MDB_txn *t, json_object *in,
+    json_object **out, void *arg, struct msp_err *e);
+/* Apply one such line in its own write transaction. */
+int msp_engage_apply(struct msp_store *st, msp_line_fn fn, json_object *in,
+    void *arg, json_object **out, struct msp_err *e);
 
 /* ---- what other modules call ------------------------------------------ */
 

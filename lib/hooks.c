@@ -2,11 +2,14 @@
  * changes in the same transaction, or that has indexes to verify, adds its
  * function here. */
 #include "catalog.h"
+#include "engage.h"
 
 const msp_video_observer msp_video_observers[] = {
+	msp_engage_observe,
 	NULL
 };
 
 const msp_checker msp_checkers[] = {
+	msp_engage_check,
 	NULL
 };

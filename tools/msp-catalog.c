@@ -8,6 +8,7 @@
 #include "batch.h"
 #include "blob.h"
 #include "catalog.h"
+#include "engage.h"
 #include "cli.h"
 #include "dump.h"
 #include "jsonl.h"
@@ -394,6 +395,8 @@ get_cmd(struct msp_store *st, int argc, char **argv)
 		if ((rc = msp_txn_begin(st, 0, &t, &e)) != 0)
 			fail(rc, &e);
 		rc = msp_video_get(st, t, id, &v, &e);
+		if (rc == 0 && (rc = msp_engage_decorate(st, t, v, &e)) != 0)
+			json_object_put(v);
 		msp_txn_abort(st, t);
 		if (rc != 0) {
 			fail(rc, &e);
@@ -456,9 +459,28 @@ update_cmd(struct msp_store *st, struct flags *fl, int argc, char **argv)
 	json_object_put(o.out);
 }
 
+struct shown {
+	struct msp_store *st;
+	MDB_txn *t;
+};
+
+/* A video as shown: with its likes or ratings (lib/engage). */
+static int
+video_cb(json_object *v, void *arg, struct msp_err *e)
+{
+	struct shown *s = arg;
+	int rc;
+
+	if ((rc = msp_engage_decorate(s->st, s->t, v, e)) != 0)
+		return rc;
+	msp_cli_emit(v);
+	return 0;
+}
+
 static void
 list_cmd(struct msp_store *st, struct flags *fl, int argc)
 {
+	struct shown shown;
 	struct msp_video_query q;
 	struct msp_err e;
 	MDB_txn *t;
@@ -493,7 +515,9 @@ list_cmd(struct msp_store *st, struct flags *fl, int argc)
 		    "rating, got '%s'", fl->sort);
 	if ((rc = msp_txn_begin(st, 0, &t, &e)) != 0)
 		fail(rc, &e);
-	rc = msp_video_list(st, t, &q, emit_cb, NULL, &next, &e);
+	shown.st = st;
+	shown.t = t;
+	rc = msp_video_list(st, t, &q, video_cb, &shown, &next, &e);
 	msp_txn_abort(st, t);
 	if (rc != 0) {
 		fail(rc, &e);

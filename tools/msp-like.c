@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "batch.h"
 #include "engage.h"
 #include "jsonl.h"
 #include "store.h"
@@ -56,11 +57,36 @@ on_out(json_object *rec, void *arg)
 }
 
 static void
-on_bad(const char *msg, void *arg)
+on_bad(const char *msg, int code, void *arg)
 {
 	(void)arg;
 	msp_warn("%s", msg);
-	status = 1;
+	if (msp_err_exit(code) > status)
+		status = msp_err_exit(code);
+}
+
+/* Lines on stdin, in transactions of up to 1000 lines. */
+static void
+run_stream(int del, int strict)
+{
+	struct msp_batch b;
+	struct msp_jsonl *r;
+	struct msp_err e;
+	int rc;
+
+	msp_err_clear(&e);
+	memset(&b, 0, sizeof(b));
+	b.strict = strict;
+	b.fn = msp_like_line;
+	b.arg = &del;
+	b.emit = on_out;
+	b.report = on_bad;
+	if ((rc = msp_jsonl_open(&r, stdin, "-", &e)) != 0)
+		msp_die(3, "%s", e.msg);
+	rc = msp_batch_run(st, r, &b, &e);
+	msp_jsonl_close(r);
+	if (rc != 0)
+		msp_die(msp_err_exit(rc), "%s", e.msg);
 }
 
 static int
@@ -83,7 +109,7 @@ emit_next(const char *next)
 		msp_die(3, "out of memory");
 	json_object_object_add(o, "type", json_object_new_string("page"));
 	json_object_object_add(o, "v", json_object_new_int(1));
-	json_object_object_add(o, "next", json_object_new_string(next));
+	json_object_object_add(o, "after", json_object_new_string(next));
 	msp_cli_emit(o);
 	json_object_put(o);
 }
@@ -92,34 +118,28 @@ emit_next(const char *next)
 static void
 cmd_change(int del, int argc, char **argv, int strict)
 {
-	struct msp_engage_op op;
+	json_object *in, *out;
 	struct msp_err e;
 	int rc;
 
-	msp_err_clear(&e);
 	if (argc == 0) {
-		rc = msp_engage_stream(st, stdin, "-", 0, del, strict, on_out,
-		    on_bad, NULL, &e);
-		if (rc < 0)
-			msp_die(msp_err_exit(rc), "%s", e.msg);
+		run_stream(del, strict);
 		return;
 	}
 	if (argc != 2)
 		msp_cli_usage_error("%s takes USER VIDEO, or lines on stdin",
 		    del ? "del" : "add");
-	memset(&op, 0, sizeof(op));
-	if ((op.in = json_object_new_object()) == NULL)
+	msp_err_clear(&e);
+	if ((in = json_object_new_object()) == NULL)
 		msp_die(3, "out of memory");
-	json_object_object_add(op.in, "user", json_object_new_string(argv[0]));
-	json_object_object_add(op.in, "videoId",
-	    json_object_new_string(argv[1]));
-	if ((rc = msp_like_batch(st, &op, 1, del, &e)) != 0)
+	json_object_object_add(in, "user", json_object_new_string(argv[0]));
+	json_object_object_add(in, "videoId", json_object_new_string(argv[1]));
+	rc = msp_engage_apply(st, msp_like_line, in, &del, &out, &e);
+	json_object_put(in);
+	if (rc != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
-	if (op.rc != 0)
-		on_bad(op.err.msg, NULL);
-	else
-		msp_cli_emit(op.out);
-	msp_engage_ops_clear(&op, 1);
+	msp_cli_emit(out);
+	json_object_put(out);
 }
 
 static void
@@ -134,7 +154,7 @@ count_one(MDB_txn *t, const char *id)
 	if ((rc = msp_like_count(st, t, id, &n, &e)) != 0) {
 		if (msp_err_exit(rc) == 3)
 			msp_die(3, "%s", e.msg);
-		on_bad(e.msg, NULL);
+		on_bad(e.msg, rc, NULL);
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL)

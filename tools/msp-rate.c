@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "batch.h"
 #include "engage.h"
 #include "jsonl.h"
 #include "store.h"
@@ -45,11 +46,36 @@ on_out(json_object *rec, void *arg)
 }
 
 static void
-on_bad(const char *msg, void *arg)
+on_bad(const char *msg, int code, void *arg)
 {
 	(void)arg;
 	msp_warn("%s", msg);
-	status = 1;
+	if (msp_err_exit(code) > status)
+		status = msp_err_exit(code);
+}
+
+/* Lines on stdin, in transactions of up to 1000 lines. */
+static void
+run_stream(int del, int strict)
+{
+	struct msp_batch b;
+	struct msp_jsonl *r;
+	struct msp_err e;
+	int rc;
+
+	msp_err_clear(&e);
+	memset(&b, 0, sizeof(b));
+	b.strict = strict;
+	b.fn = msp_rating_line;
+	b.arg = &del;
+	b.emit = on_out;
+	b.report = on_bad;
+	if ((rc = msp_jsonl_open(&r, stdin, "-", &e)) != 0)
+		msp_die(3, "%s", e.msg);
+	rc = msp_batch_run(st, r, &b, &e);
+	msp_jsonl_close(r);
+	if (rc != 0)
+		msp_die(msp_err_exit(rc), "%s", e.msg);
 }
 
 static int
@@ -76,17 +102,14 @@ open_store(const char *dir)
 static void
 cmd_change(int del, int argc, char **argv, int strict)
 {
-	struct msp_engage_op op;
+	json_object *in, *out;
 	struct msp_err e;
 	int rc, rating = 0;
 
 	msp_err_clear(&e);
 	if (argc == 0) {
 		open_store(store_dir);
-		rc = msp_engage_stream(st, stdin, "-", 1, del, strict, on_out,
-		    on_bad, NULL, &e);
-		if (rc < 0)
-			msp_die(msp_err_exit(rc), "%s", e.msg);
+		run_stream(del, strict);
 		return;
 	}
 	if (del && argc != 2)
@@ -96,22 +119,19 @@ cmd_change(int del, int argc, char **argv, int strict)
 	if (!del && msp_rating_parse(argv[2], &rating, &e) != 0)
 		msp_die(1, "%s", e.msg);
 	open_store(store_dir);
-	memset(&op, 0, sizeof(op));
-	if ((op.in = json_object_new_object()) == NULL)
+	if ((in = json_object_new_object()) == NULL)
 		msp_die(3, "out of memory");
-	json_object_object_add(op.in, "user", json_object_new_string(argv[0]));
-	json_object_object_add(op.in, "videoId",
-	    json_object_new_string(argv[1]));
+	json_object_object_add(in, "user", json_object_new_string(argv[0]));
+	json_object_object_add(in, "videoId", json_object_new_string(argv[1]));
 	if (!del)
-		json_object_object_add(op.in, "rating",
+		json_object_object_add(in, "rating",
 		    json_object_new_int(rating));
-	if ((rc = msp_rating_batch(st, &op, 1, del, &e)) != 0)
+	rc = msp_engage_apply(st, msp_rating_line, in, &del, &out, &e);
+	json_object_put(in);
+	if (rc != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
-	if (op.rc != 0)
-		on_bad(op.err.msg, NULL);
-	else
-		msp_cli_emit(op.out);
-	msp_engage_ops_clear(&op, 1);
+	msp_cli_emit(out);
+	json_object_put(out);
 }
 
 static void
