@@ -1,0 +1,348 @@
+/* File delivery: /hls/... from the store's media/hls/<videoId>/ trees
+ * (signed URLs for premium videos) and the web front's files. Files go out
+ * with sendfile (MHD_create_response_from_fd), Range, ETag, Last-Modified
+ * and Cache-Control. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "blob.h"
+#include "catalog.h"
+#include "internal.h"
+#include "util.h"
+
+static const struct {
+	const char *ext, *type;
+} types[] = {
+	{ ".m3u8", "application/vnd.apple.mpegurl" },
+	{ ".ts", "video/mp2t" },
+	{ ".m4s", "video/iso.segment" },
+	{ ".mp4", "video/mp4" },
+	{ ".m4a", "audio/mp4" },
+	{ ".aac", "audio/aac" },
+	{ ".vtt", "text/vtt; charset=utf-8" },
+	{ ".jpg", "image/jpeg" },
+	{ ".png", "image/png" },
+	{ ".html", "text/html; charset=utf-8" },
+	{ ".js", "text/javascript; charset=utf-8" },
+	{ ".css", "text/css; charset=utf-8" },
+	{ ".json", "application/json" },
+	{ ".svg", "image/svg+xml" },
+	{ NULL, NULL }
+};
+
+static const char *
+content_type(const char *path)
+{
+	size_t n = strlen(path), i;
+
+	for (i = 0; types[i].ext != NULL; i++) {
+		size_t m = strlen(types[i].ext);
+		if (n > m && strcmp(path + n - m, types[i].ext) == 0)
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+static void
+http_date(time_t t, char out[40])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* "bytes=A-B", "bytes=A-", "bytes=-N": 1 with [*off, *off + *len) set,
+ * 0 to send the whole file (absent, several ranges), -1 unsatisfiable. */
+static int
+parse_range(const char *h, long long size, long long *off, long long *len)
+{
+	long long a, b;
+	char *end;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0)
+		return 0;
+	h += 6;
+	if (strchr(h, ',') != NULL)
+		return 0;
+	while (*h == ' ')
+		h++;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end != '\0' || b <= 0)
+			return -1;
+		if (b > size)
+			b = size;
+		*off = size - b;
+		*len = b;
+		return size > 0 ? 1 : -1;
+	}
+	if (*h < '0' || *h > '9')
+		return -1;
+	a = strtoll(h, &end, 10);
+	if (*end != '-')
+		return -1;
+	h = end + 1;
+	if (*h == '\0') {
+		b = size - 1;
+	} else {
+		if (*h < '0' || *h > '9')
+			return -1;
+		b = strtoll(h, &end, 10);
+		if (*end != '\0' || b < a)
+			return -1;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+static int
+etag_match(const char *inm, const char *etag)
+{
+	const char *p;
+	size_t n = strlen(etag);
+
+	if (inm == NULL)
+		return 0;
+	if (strcmp(inm, "*") == 0)
+		return 1;
+	for (p = inm; (p = strstr(p, etag)) != NULL; p += n)
+		return 1;
+	return 0;
+}
+
+void
+msp_reply_file(struct msp_req *r, const char *path, const char *cache)
+{
+	struct MHD_Response *resp;
+	struct stat sb;
+	char etag[80], lm[40], cr[96];
+	long long off = 0, len;
+	const char *ims, *ifr;
+	unsigned status = 200;
+	int fd, rg;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			msp_reply_error(r, 404, "%s: not found", r->url);
+		else
+			msp_reply_error(r, 403, "%s: not readable", r->url);
+		return;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		msp_reply_error(r, 404, "%s: not found", r->url);
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx\"",
+	    (unsigned long long)sb.st_ino, (unsigned long long)sb.st_size,
+	    (unsigned long long)sb.st_mtime);
+	http_date(sb.st_mtime, lm);
+	ims = msp_req_header(r, "If-Modified-Since");
+	if (etag_match(msp_req_header(r, "If-None-Match"), etag) ||
+	    (msp_req_header(r, "If-None-Match") == NULL && ims != NULL &&
+	    strcmp(ims, lm) == 0)) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL) {
+			MHD_add_response_header(resp, "ETag", etag);
+			MHD_add_response_header(resp, "Last-Modified", lm);
+			MHD_add_response_header(resp, "Cache-Control", cache);
+		}
+		msp_reply(r, 304, resp);
+		return;
+	}
+	len = sb.st_size;
+	ifr = msp_req_header(r, "If-Range");
+	rg = (ifr == NULL || strcmp(ifr, etag) == 0 || strcmp(ifr, lm) == 0) ?
+	    parse_range(msp_req_header(r, "Range"), sb.st_size, &off, &len) :
+	    0;
+	if (rg < 0) {
+		close(fd);
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL)
+			MHD_add_response_header(resp, "Content-Range", cr);
+		msp_reply(r, 416, resp);
+		return;
+	}
+	if (rg > 0) {
+		status = 206;
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", off,
+		    off + len - 1, (long long)sb.st_size);
+	}
+	/* MHD owns fd from here and sends it with sendfile */
+	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
+	    (uint64_t)off);
+	if (resp == NULL) {
+		close(fd);
+		msp_reply(r, 500, NULL);
+		return;
+	}
+	if (strcmp(r->method, "HEAD") != 0)
+		r->bytes = (uint64_t)len;
+	MHD_add_response_header(resp, "Content-Type", content_type(path));
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Last-Modified", lm);
+	MHD_add_response_header(resp, "Cache-Control", cache);
+	if (status == 206)
+		MHD_add_response_header(resp, "Content-Range", cr);
+	msp_reply(r, status, resp);
+}
+
+/* A relative path a client may ask for: safe (no "..", no absolute, no
+ * empty parts) and no hidden names (temporary files start with a dot). */
+static int
+rel_ok(const char *rel)
+{
+	const char *p;
+
+	if (!msp_blob_rel_ok(rel) || rel[0] == '.' || strstr(rel, "/.") ||
+	    strchr(rel, '\\') != NULL)
+		return 0;
+	for (p = rel; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* GET /hls/<videoId>[/<token>]/<file> */
+void
+msp_route_hls(struct msp_req *r)
+{
+	struct msp_store *st = r->h->st;
+	const char *rest = r->rest, *slash, *rel;
+	char vid[MSP_ID_LEN + 1], *path = NULL, *tok = NULL, *hrel = NULL;
+	json_object *v = NULL, *x;
+	struct msp_err e;
+	MDB_txn *t;
+	int premium = 0, rc;
+
+	slash = strchr(rest, '/');
+	if (slash == NULL || slash - rest != MSP_ID_LEN) {
+		msp_reply_error(r, 404, "%s: not found", r->url);
+		return;
+	}
+	memcpy(vid, rest, MSP_ID_LEN);
+	vid[MSP_ID_LEN] = '\0';
+	rel = slash + 1;
+	if (!msp_id_valid(vid)) {
+		msp_reply_error(r, 404, "%s: not found", r->url);
+		return;
+	}
+	slash = strchr(rel, '/');
+	if (slash != NULL) {
+		tok = msp_sprintf("%.*s", (int)(slash - rel), rel);
+		if (tok == NULL) {
+			msp_reply(r, 500, NULL);
+			return;
+		}
+		if (msp_auth_url_is_token(tok))
+			rel = slash + 1;
+		else {
+			free(tok);
+			tok = NULL;
+		}
+	}
+	if (!rel_ok(rel)) {
+		msp_reply_error(r, 400, "path: not a file inside the video");
+		goto out;
+	}
+	if ((rc = msp_txn_begin(st, 0, &t, &e)) != 0) {
+		msp_reply_err(r, &e);
+		goto out;
+	}
+	rc = msp_video_get(st, t, vid, &v, &e);
+	msp_txn_abort(st, t);
+	if (rc == MSP_ENOTFOUND || (rc == 0 && !msp_video_visible(v))) {
+		msp_reply_error(r, 404, "%s: not found", r->url);
+		goto out;
+	}
+	if (rc != 0) {
+		msp_reply_err(r, &e);
+		goto out;
+	}
+	if (json_object_object_get_ex(v, "isPremium", &x))
+		premium = json_object_get_boolean(x);
+	if (premium) {
+		if (tok == NULL) {
+			msp_reply_error(r, 403, "premium video: a signed URL "
+			    "is required");
+			goto out;
+		}
+		if (msp_auth_url_check(st, vid, tok, &e) != 0) {
+			msp_reply_err(r, &e);
+			goto out;
+		}
+	}
+	if ((hrel = msp_sprintf("media/hls/%s/%s", vid, rel)) == NULL ||
+	    msp_blob_path(st, hrel, &path, &e) != 0) {
+		msp_reply_error(r, 400, "path: not a file inside the video");
+		goto out;
+	}
+	{
+		size_t n = strlen(rel);
+		int playlist = n > 5 && strcmp(rel + n - 5, ".m3u8") == 0;
+		const char *cache = playlist ? "no-cache" : premium ?
+		    "private, max-age=31536000, immutable" :
+		    "public, max-age=31536000, immutable";
+		msp_reply_file(r, path, cache);
+	}
+out:
+	json_object_put(v);
+	free(hrel);
+	free(path);
+	free(tok);
+}
+
+/* The web front: a fixed set of files. */
+void
+msp_route_static(struct msp_req *r)
+{
+	static const struct {
+		const char *url, *file;
+	} files[] = {
+		{ "/", "index.html" },
+		{ "/app.js", "app.js" },
+		{ "/style.css", "style.css" },
+		{ "/vendor/hls.min.js", "node_modules/hls.js/dist/hls.min.js" },
+		{ NULL, NULL }
+	};
+	size_t i;
+	char *p;
+
+	if (r->h->c.web_dir == NULL) {
+		msp_reply_error(r, 404, "%s: no web front (--web)", r->url);
+		return;
+	}
+	for (i = 0; files[i].url != NULL; i++)
+		if (strcmp(files[i].url, r->url) == 0)
+			break;
+	if (files[i].url == NULL) {
+		msp_reply_error(r, 404, "%s: no such route", r->url);
+		return;
+	}
+	if ((p = msp_sprintf("%s/%s", r->h->c.web_dir, files[i].file)) ==
+	    NULL) {
+		msp_reply(r, 500, NULL);
+		return;
+	}
+	msp_reply_file(r, p, "no-cache");
+	free(p);
+}

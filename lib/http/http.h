@@ -1,0 +1,47 @@
+/* http: msp-serve's HTTP surface on libmicrohttpd. Routes turn a request
+ * into the library call the matching tool makes and its answer into JSON;
+ * they hold no rules of their own. See msp-serve(1) for the routes. */
+#ifndef MSP_HTTP_H
+#define MSP_HTTP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "store.h"
+
+struct msp_http_conf {
+	const char *listen;        /* "HOST:PORT", "[V6]:PORT"; port 0: any */
+	unsigned threads;          /* request threads */
+	unsigned max_conns;        /* open connections, in all */
+	unsigned per_ip;           /* open connections per client address */
+	unsigned idle_timeout;     /* s a connection may sit idle */
+	unsigned request_timeout;  /* s for a request's head (and JSON body) */
+	size_t header_max;         /* bytes of a request head */
+	size_t body_max;           /* bytes of a JSON body */
+	long long upload_max;      /* bytes of an uploaded file */
+	long session_ttl;          /* s */
+	long url_ttl;              /* s a signed media URL stays good */
+	const char *const *cors;   /* allowed origins, NULL-terminated */
+	const char *web_dir;       /* the web front's files, or NULL */
+	FILE *access_log;          /* combined log format, or NULL */
+	unsigned workers;          /* transcode worker threads */
+	const char *ladder;        /* transcode ladder (see msp-transcode) */
+	unsigned grace;            /* s to let requests finish on stop */
+	int secure_cookie;         /* mark the session cookie Secure */
+};
+
+void msp_http_conf_default(struct msp_http_conf *c);
+
+struct msp_http;
+/* Start listening and serving (threads of its own); st stays the caller's
+ * and must outlive the server. */
+int msp_http_start(struct msp_http **hp, struct msp_store *st,
+    const struct msp_http_conf *c, struct msp_err *e);
+/* The port actually bound (for --listen with port 0). */
+unsigned msp_http_port(const struct msp_http *h);
+/* Graceful stop: accept no more connections, let requests in flight end
+ * (at most conf.grace seconds), stop the workers, free everything. */
+void msp_http_stop(struct msp_http *h);
+
+#endif

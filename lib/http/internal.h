@@ -1,0 +1,131 @@
+/* http internals shared by the server core, the routes, file delivery
+ * and the workers. Not installed. */
+#ifndef MSP_HTTP_INTERNAL_H
+#define MSP_HTTP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json.h>
+#include <microhttpd.h>
+
+#include "err.h"
+#include "http.h"
+#include "store.h"
+
+struct msp_req;
+typedef void (*msp_route_fn)(struct msp_req *r);
+
+/* Route flags */
+#define R_AUTH    0x01 /* a session is required (401 without) */
+#define R_JSON    0x02 /* the body is a JSON object (may be empty: {}) */
+#define R_UPLOAD  0x04 /* the body is a file, streamed to the store */
+#define R_PREFIX  0x08 /* path is a prefix; the rest is r->rest */
+#define R_ADMIN   0x10 /* only admins */
+
+struct msp_route {
+	const char *method;  /* "GET" also answers HEAD */
+	const char *path;
+	msp_route_fn fn;
+	int flags;
+	const char *label;   /* for /metrics; defaults to path */
+};
+extern const struct msp_route msp_routes[];
+extern const size_t msp_nroutes;
+
+struct msp_conn; /* one client connection (server.c) */
+
+struct msp_http {
+	struct MHD_Daemon *d;
+	struct msp_store *st;
+	struct msp_http_conf c;
+	unsigned port;
+
+	pthread_mutex_t mu;        /* metrics, log, conns */
+	uint64_t (*hits)[6];       /* [route + extra][status class] */
+	uint64_t *bytes;           /* [route + extra] */
+	uint64_t *status_hits;     /* [route + extra][600] */
+	long inflight;
+	struct msp_conn *conns;
+	long nconns;
+	int stopping;
+	pthread_t reaper;
+	int reaper_on;
+
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;        /* workers wait here for new jobs */
+	int wstop;
+	long jobs_done, jobs_failed;
+};
+
+struct msp_req {
+	struct msp_http *h;
+	struct MHD_Connection *conn;
+	struct msp_conn *mc;
+	const struct msp_route *route;
+	int route_idx;             /* index into the metrics; see route_label */
+	char *raw_uri;             /* as sent, for the log */
+	const char *method;
+	const char *url;           /* unescaped path */
+	const char *rest;          /* after a prefix route's path */
+	int64_t t0;
+	int started;
+	int done;                  /* a response was queued */
+	int status;
+	uint64_t bytes;
+
+	/* body */
+	char *body;
+	size_t blen, bcap;
+	int too_big;
+	json_object *json;         /* parsed body (R_JSON) */
+
+	/* upload */
+	int fd;
+	char *tmp;                 /* absolute temp path of the upload */
+	long long ulen;
+	struct MHD_PostProcessor *pp;
+	json_object *fields;       /* form fields and metadata */
+	char *file_name;
+
+	/* identity */
+	json_object *user;         /* from the session, or NULL */
+	const char *email;         /* the user's */
+	int admin;
+	char *token;               /* session token from the request */
+
+	struct MHD_Response *resp;
+};
+
+/* Answers. Each queues the response once (later calls do nothing). */
+void msp_reply_json(struct msp_req *r, unsigned status, json_object *o);
+void msp_reply_error(struct msp_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a library error to a status: EINVAL 400, ENOTFOUND 404, EEXIST 409,
+ * EPERM 403, EAGAIN 429, EMEDIA 422, ENET 502, others 500 (logged). */
+void msp_reply_err(struct msp_req *r, const struct msp_err *e);
+/* A prepared response (takes ownership). */
+void msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp);
+/* Serve a file (range, ETag, Last-Modified); cache: the Cache-Control. */
+void msp_reply_file(struct msp_req *r, const char *path, const char *cache);
+/* Add the CORS and security headers every answer carries. */
+void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
+
+const char *msp_req_header(struct msp_req *r, const char *name);
+const char *msp_req_arg(struct msp_req *r, const char *name);
+
+/* The routes (routes.c, hls.c). */
+void msp_route_health(struct msp_req *r);
+void msp_route_metrics(struct msp_req *r);
+void msp_route_hls(struct msp_req *r);
+void msp_route_static(struct msp_req *r);
+
+/* Workers (worker.c). */
+int msp_workers_start(struct msp_http *h, struct msp_err *e);
+void msp_workers_stop(struct msp_http *h);
+void msp_workers_wake(struct msp_http *h);
+
+#endif

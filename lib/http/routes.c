@@ -1,0 +1,174 @@
+/* The route table and the account routes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "catalog.h"
+#include "internal.h"
+#include "jsonl.h"
+#include "util.h"
+
+static void route_signup(struct msp_req *r);
+static void route_login(struct msp_req *r);
+static void route_logout(struct msp_req *r);
+static void route_me(struct msp_req *r);
+
+const struct msp_route msp_routes[] = {
+	{ "GET", "/health", msp_route_health, 0, NULL },
+	{ "GET", "/metrics", msp_route_metrics, 0, NULL },
+	{ "POST", "/auth/signup", route_signup, R_JSON, NULL },
+	{ "POST", "/auth/login", route_login, R_JSON, NULL },
+	{ "POST", "/auth/logout", route_logout, R_AUTH | R_JSON, NULL },
+	{ "GET", "/me", route_me, R_AUTH, NULL },
+	{ "GET", "/hls/", msp_route_hls, R_PREFIX, "/hls/*" },
+	{ "GET", "/", msp_route_static, 0, NULL },
+	{ "GET", "/app.js", msp_route_static, 0, NULL },
+	{ "GET", "/style.css", msp_route_static, 0, NULL },
+	{ "GET", "/vendor/hls.min.js", msp_route_static, 0, NULL },
+};
+const size_t msp_nroutes = sizeof(msp_routes) / sizeof(msp_routes[0]);
+
+/* A required string field, or a 400 naming it. */
+static const char *
+want_str(struct msp_req *r, const char *field, size_t max)
+{
+	struct msp_err e;
+	const char *s = NULL;
+
+	if (msp_field_str(r->json, field, 1, max, 0, &s, &e) != 0) {
+		msp_reply_error(r, 400, "%s", e.msg);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+route_signup(struct msp_req *r)
+{
+	const char *email, *pw;
+	json_object *u = NULL;
+	struct msp_err e;
+
+	if ((email = want_str(r, "email", 254)) == NULL ||
+	    (pw = want_str(r, "password", MSP_PASSWORD_MAX)) == NULL)
+		return;
+	if (msp_auth_signup(r->h->st, email, pw, &u, &e) != 0) {
+		msp_reply_err(r, &e);
+		return;
+	}
+	msp_reply_json(r, 201, u);
+	json_object_put(u);
+}
+
+static void
+route_login(struct msp_req *r)
+{
+	const char *email, *pw;
+	json_object *s = NULL, *o, *x, *u = NULL;
+	struct MHD_Response *resp;
+	struct msp_err e;
+	char *tok = NULL, *cookie;
+	int rc;
+
+	if ((email = want_str(r, "email", 254)) == NULL ||
+	    (pw = want_str(r, "password", MSP_PASSWORD_MAX)) == NULL)
+		return;
+	rc = msp_auth_login(r->h->st, email, pw, r->h->c.session_ttl, &tok,
+	    &s, &e);
+	if (rc == MSP_EPERM) {
+		msp_reply_error(r, 401, "%s", e.msg);
+		return;
+	}
+	if (rc == MSP_EAGAIN) {
+		char ra[16];
+		o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(
+		    e.msg));
+		json_object_object_add(o, "status", json_object_new_int(429));
+		x = NULL;
+		snprintf(ra, sizeof(ra), "%d", MSP_LOGIN_LOCK);
+		{
+			const char *js = json_object_to_json_string_length(o,
+			    JSON_C_TO_STRING_PLAIN, NULL);
+			resp = MHD_create_response_from_buffer(strlen(js),
+			    (void *)js, MHD_RESPMEM_MUST_COPY);
+		}
+		json_object_put(o);
+		if (resp != NULL) {
+			MHD_add_response_header(resp, "Retry-After", ra);
+			MHD_add_response_header(resp, "Content-Type",
+			    "application/json; charset=utf-8");
+		}
+		msp_reply(r, 429, resp);
+		return;
+	}
+	if (rc != 0) {
+		msp_reply_err(r, &e);
+		return;
+	}
+	if (msp_auth_session(r->h->st, tok, &u, &e) != 0) {
+		free(tok);
+		json_object_put(s);
+		msp_reply_err(r, &e);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "token", json_object_new_string(tok));
+	if (json_object_object_get_ex(s, "expiresAt", &x))
+		json_object_object_add(o, "expiresAt", json_object_get(x));
+	json_object_object_add(o, "user", u);
+	cookie = msp_sprintf("msp_session=%s; Path=/; Max-Age=%ld; HttpOnly; "
+	    "SameSite=Strict%s", tok, r->h->c.session_ttl,
+	    r->h->c.secure_cookie ? "; Secure" : "");
+	r->email = NULL;
+	{
+		const char *js = json_object_to_json_string_length(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    NULL);
+		resp = MHD_create_response_from_buffer(strlen(js), (void *)js,
+		    MHD_RESPMEM_MUST_COPY);
+		r->bytes = strlen(js);
+	}
+	if (resp != NULL) {
+		MHD_add_response_header(resp, "Content-Type",
+		    "application/json; charset=utf-8");
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		if (cookie != NULL)
+			MHD_add_response_header(resp, "Set-Cookie", cookie);
+	}
+	msp_reply(r, 200, resp);
+	free(cookie);
+	free(tok);
+	json_object_put(s);
+	json_object_put(o);
+}
+
+static void
+route_logout(struct msp_req *r)
+{
+	struct MHD_Response *resp;
+	struct msp_err e;
+	static const char ok[] = "{\"status\":\"signed out\"}\n";
+
+	if (msp_auth_logout(r->h->st, r->token, &e) != 0) {
+		msp_reply_err(r, &e);
+		return;
+	}
+	resp = MHD_create_response_from_buffer(sizeof(ok) - 1, (void *)ok,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp != NULL) {
+		MHD_add_response_header(resp, "Content-Type",
+		    "application/json; charset=utf-8");
+		MHD_add_response_header(resp, "Set-Cookie", "msp_session=; "
+		    "Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+		r->bytes = sizeof(ok) - 1;
+	}
+	msp_reply(r, 200, resp);
+}
+
+static void
+route_me(struct msp_req *r)
+{
+	msp_reply_json(r, 200, r->user);
+}
