@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "catalog.h"
 #include "dump.h"
 #include "engage.h"
@@ -42,6 +43,8 @@ const struct msp_kind msp_kinds[] = {
 	{ "job", msp_job_import },
 	{ "like", msp_like_import },
 	{ "rating", msp_rating_import },
+	{ "credential", msp_credential_import },
+	{ "session", msp_session_import },
 	{ NULL, NULL }
 };
 

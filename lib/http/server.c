@@ -576,6 +576,7 @@ parse_json_body(struct msp_req *r)
 	}
 	if ((tok = json_tokener_new_ex(32)) == NULL)
 		return -1;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	r->json = json_tokener_parse_ex(tok, r->body, (int)r->blen);
 	je = json_tokener_get_error(tok);
 	if (r->json == NULL || je != json_tokener_success ||
@@ -921,17 +922,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		} else if (r->route->flags & R_JSON) {
 			rc = body_append(r, upload_data, n);
 		}
-		if (rc != 0) {
-			msp_reply_error(r, 500, "internal error");
-			return MHD_YES;
-		}
-		if (r->too_big) {
-			msp_reply_error(r, 413, "body: larger than %lld bytes",
-			    (r->route->flags & R_UPLOAD) ?
-			    r->h->c.upload_max : (long long)r->h->c.body_max);
-			return MHD_YES;
-		}
-		return MHD_YES;
+		/* an answer cannot be queued while the body streams in: a
+		 * write error ends the connection, an oversize body is
+		 * read and dropped, then answered with 413 */
+		return rc == 0 ? MHD_YES : MHD_NO;
 	}
 	end_call(r);
 	return MHD_YES;
@@ -1043,7 +1037,6 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 	    MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    MHD_OPTION_END);
 	if (h->d == NULL) {
 		rc = msp_err_set(e, MSP_EIO, "%s: cannot listen (address in "

@@ -1,0 +1,353 @@
+#!/usr/bin/env bats
+# msp-serve over curl: every route's answers and error codes, sessions,
+# authorization, signed HLS delivery, limits and bad input.
+
+load helper
+load serve_helper
+
+setup() {
+	setup_store
+	msp-catalog user add owner@example.org >/dev/null
+}
+
+teardown() {
+	stop_server
+}
+
+# a ready video with a small HLS tree: mkvideo [msp-catalog add flags] -> id
+mkvideo() {
+	local id
+	id=$(msp-catalog add --type long --title "A film" --about "about" \
+	    --language en -g drama --uploaded-by owner@example.org \
+	    --status ready "$@" | jq -r .id) || return 1
+	mkdir -p "$MSP_STORE/media/hls/$id/v0"
+	printf '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n' \
+	    > "$MSP_STORE/media/hls/$id/master.m3u8"
+	printf '#EXTM3U\n#EXTINF:3,\nseg0.ts\n#EXT-X-ENDLIST\n' \
+	    > "$MSP_STORE/media/hls/$id/v0/index.m3u8"
+	head -c 1000 /dev/urandom > "$MSP_STORE/media/hls/$id/v0/seg0.ts"
+	echo "$id"
+}
+
+@test "health, metrics, unknown route 404, wrong method 405 with Allow" {
+	start_server
+	req GET /health
+	[ "$code" = 200 ] && [ "$(jq -r .status <<<"$body")" = ok ]
+	req GET /nope
+	[ "$code" = 404 ] && [ "$(jq -r .error <<<"$body")" = "/nope: no such route" ]
+	run curl -s -i -X DELETE "$U/health"
+	[[ "$output" == *"405 Method Not Allowed"* ]]
+	[[ "$output" == *"Allow: GET, HEAD"* ]]
+	req POST /auth/login
+	req GET /auth/login
+	[ "$code" = 405 ]
+	req GET /metrics
+	[ "$code" = 200 ]
+	grep -q '^msp_http_requests_total{method="GET",route="/health",status="200"} 1$' <<<"$body"
+	grep -q 'route="/auth/login",status="405"} 1$' <<<"$body"
+	grep -q '^msp_transcode_queue_length 0$' <<<"$body"
+	grep -q '^# TYPE msp_http_requests_total counter$' <<<"$body"
+}
+
+@test "signup: created, duplicate 409, bad fields 400 naming the field; store unchanged" {
+	start_server
+	req POST /auth/signup -d '{"email":"Ann@Example.org","password":"correct horse battery"}'
+	[ "$code" = 201 ]
+	[ "$(jq -r .email <<<"$body")" = ann@example.org ]
+	[ "$(jq -r .role <<<"$body")" = user ]
+	before=$(store_sum)
+	req POST /auth/signup -d '{"email":"ann@example.org","password":"another long one"}'
+	[ "$code" = 409 ] && [ "$(jq -r .error <<<"$body")" = "ann@example.org: already signed up" ]
+	req POST /auth/signup -d '{"email":"bob@example.org","password":"short"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'password': shorter than 10 characters" ]
+	req POST /auth/signup -d '{"email":"bob@example.org"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'password': required" ]
+	req POST /auth/signup -d '{"email":42,"password":"correct horse"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'email': expected a string, got number" ]
+	req POST /auth/signup -d '{"email":"not-an-email","password":"correct horse"}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'email': "* ]]
+	req POST /auth/signup -d '{"email":"bob@example.org",'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "body: malformed JSON: unexpected end of input" ]
+	req POST /auth/signup -d '{"email":"bob@example.org",}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "body: malformed JSON at byte "* ]]
+	req POST /auth/signup -d '["bob"]'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "body: expected a JSON object, got array" ]
+	assert_store_unchanged "$before"
+}
+
+@test "oversize bodies get 413 (with Content-Length and chunked); headers too large 431" {
+	start_server --max-body 1024 --max-header 2048
+	before=$(store_sum)
+	big=$(head -c 5000 /dev/zero | tr '\0' a)
+	req POST /auth/signup -d "{\"email\":\"$big\"}"
+	[ "$code" = 413 ] && [ "$(jq -r .error <<<"$body")" = "body: larger than 1024 bytes" ]
+	req POST /auth/signup -H 'Transfer-Encoding: chunked' -d "{\"email\":\"$big\"}"
+	[ "$code" = 413 ] && [ "$(jq -r .error <<<"$body")" = "body: larger than 1024 bytes" ]
+	req GET /health -H "X-Big: $big"
+	[ "$code" = 431 ]
+	req GET /health
+	[ "$code" = 200 ]
+	assert_store_unchanged "$before"
+}
+
+@test "login: token and cookie; wrong password and unknown user 401; /me by bearer and cookie" {
+	start_server
+	req POST /auth/signup -d '{"email":"ann@example.org","password":"correct horse battery"}'
+	run curl -s -i -X POST "$U/auth/login" -d '{"email":"ANN@example.org","password":"correct horse battery"}'
+	[[ "$output" == *"HTTP/1.1 200"* ]]
+	[[ "$output" == *"Set-Cookie: msp_session="*"; HttpOnly; SameSite=Strict"* ]]
+	tok=$(tail -1 <<<"$output" | jq -r .token)
+	[ ${#tok} -eq 43 ]
+	req GET /me -H "Authorization: Bearer $tok"
+	[ "$code" = 200 ] && [ "$(jq -r .email <<<"$body")" = ann@example.org ]
+	req GET /me -H "Cookie: msp_session=$tok"
+	[ "$code" = 200 ]
+	req POST /auth/login -d '{"email":"ann@example.org","password":"wrong horse battery"}'
+	[ "$code" = 401 ] && [ "$(jq -r .error <<<"$body")" = "invalid email or password" ]
+	req POST /auth/login -d '{"email":"zed@example.org","password":"wrong horse battery"}'
+	[ "$code" = 401 ] && [ "$(jq -r .error <<<"$body")" = "invalid email or password" ]
+	req POST /auth/login -d '{"email":"ann@example.org"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'password': required" ]
+	# the token is stored hashed, never in clear
+	! msp-catalog export | grep -q "$tok"
+	msp-catalog export | jq -e 'select(.type == "session") | .id | length == 64' >/dev/null
+	! msp-catalog export | grep -q 'correct horse'
+	msp-catalog export | grep -q '^{"type":"credential","v":1,"email":"ann@example.org","hash":"\$argon2id\$'
+}
+
+@test "no session, forged and expired tokens get 401; logout ends the session" {
+	start_server --session-ttl 1
+	tok=$(signup_login ann@example.org)
+	req GET /me
+	[ "$code" = 401 ] && [ "$(jq -r .error <<<"$body")" = "sign in first: no session" ]
+	req GET /me -H "Authorization: Bearer ${tok%?}x"
+	[ "$code" = 401 ] && [ "$(jq -r .error <<<"$body")" = "invalid session token" ]
+	req GET /me -H "Authorization: Bearer short"
+	[ "$code" = 401 ]
+	sleep 1.2
+	req GET /me -H "Authorization: Bearer $tok"
+	[ "$code" = 401 ] && [ "$(jq -r .error <<<"$body")" = "session expired" ]
+	stop_server
+	start_server
+	tok=$(curl -s -X POST "$U/auth/login" -d '{"email":"ann@example.org","password":"correct horse battery"}' | jq -r .token)
+	req POST /auth/logout -H "Authorization: Bearer $tok"
+	[ "$code" = 200 ]
+	req GET /me -H "Authorization: Bearer $tok"
+	[ "$code" = 401 ]
+	req POST /auth/logout -H "Authorization: Bearer $tok"
+	[ "$code" = 401 ]
+}
+
+@test "login is rate limited: 429 with Retry-After after 5 failures, even with the right password" {
+	start_server
+	tok=$(signup_login ann@example.org)
+	for i in 1 2 3 4 5; do
+		req POST /auth/login -d '{"email":"ann@example.org","password":"wrong horse battery"}'
+		[ "$code" = 401 ]
+	done
+	run curl -s -i -X POST "$U/auth/login" -d '{"email":"ann@example.org","password":"correct horse battery"}'
+	[[ "$output" == *"HTTP/1.1 429"* ]]
+	[[ "$output" == *"Retry-After: 60"* ]]
+	[[ "$output" == *'"error":"ann@example.org: too many failed logins; try again later"'* ]]
+	# the open session still works
+	req GET /me -H "Authorization: Bearer $tok"
+	[ "$code" = 200 ]
+}
+
+@test "hls: a free ready video is public with type, length, ETag, Last-Modified, Cache-Control" {
+	id=$(mkvideo)
+	start_server
+	run curl -s -i "$U/hls/$id/master.m3u8"
+	[[ "$output" == *"HTTP/1.1 200"* ]]
+	[[ "$output" == *"Content-Type: application/vnd.apple.mpegurl"* ]]
+	[[ "$output" == *"Cache-Control: no-cache"* ]]
+	[[ "$output" == *"ETag: \""* ]]
+	[[ "$output" == *"Last-Modified: "*" GMT"* ]]
+	[[ "$output" == *"v0/index.m3u8"* ]]
+	run curl -s -i "$U/hls/$id/v0/seg0.ts"
+	[[ "$output" == *"Content-Type: video/mp2t"* ]]
+	[[ "$output" == *"Cache-Control: public, max-age=31536000, immutable"* ]]
+	[[ "$output" == *"Content-Length: 1000"* ]]
+	[[ "$output" == *"Accept-Ranges: bytes"* ]]
+	curl -s "$U/hls/$id/v0/seg0.ts" | cmp - "$MSP_STORE/media/hls/$id/v0/seg0.ts"
+}
+
+@test "hls: Range gives 206 and the right bytes, bad range 416, If-None-Match 304, HEAD" {
+	id=$(mkvideo)
+	start_server
+	f="$MSP_STORE/media/hls/$id/v0/seg0.ts"
+	run curl -s -i -H 'Range: bytes=100-199' "$U/hls/$id/v0/seg0.ts"
+	[[ "$output" == *"HTTP/1.1 206"* ]]
+	[[ "$output" == *"Content-Range: bytes 100-199/1000"* ]]
+	[[ "$output" == *"Content-Length: 100"* ]]
+	cmp <(curl -s -H 'Range: bytes=100-199' "$U/hls/$id/v0/seg0.ts") <(tail -c +101 "$f" | head -c 100)
+	cmp <(curl -s -H 'Range: bytes=-10' "$U/hls/$id/v0/seg0.ts") <(tail -c 10 "$f")
+	cmp <(curl -s -H 'Range: bytes=990-' "$U/hls/$id/v0/seg0.ts") <(tail -c 10 "$f")
+	run curl -s -i -H 'Range: bytes=5000-6000' "$U/hls/$id/v0/seg0.ts"
+	[[ "$output" == *"HTTP/1.1 416"* ]]
+	[[ "$output" == *"Content-Range: bytes */1000"* ]]
+	etag=$(curl -s -I "$U/hls/$id/v0/seg0.ts" | sed -n 's/^ETag: \(.*\)\r$/\1/p')
+	[ -n "$etag" ]
+	req GET "/hls/$id/v0/seg0.ts" -H "If-None-Match: $etag"
+	[ "$code" = 304 ] && [ -z "$body" ]
+	lm=$(curl -s -I "$U/hls/$id/v0/seg0.ts" | sed -n 's/^Last-Modified: \(.*\)\r$/\1/p')
+	req GET "/hls/$id/v0/seg0.ts" -H "If-Modified-Since: $lm"
+	[ "$code" = 304 ]
+	run curl -s -I "$U/hls/$id/v0/seg0.ts"
+	[[ "$output" == *"HTTP/1.1 200"* ]] && [[ "$output" == *"Content-Length: 1000"* ]]
+}
+
+@test "hls: not-ready, deleted and unknown videos and missing files give 404" {
+	id=$(mkvideo)
+	pid=$(mkvideo --status processing)
+	did=$(mkvideo)
+	msp-catalog del "$did" >/dev/null
+	start_server
+	req GET "/hls/$pid/master.m3u8"
+	[ "$code" = 404 ]
+	req GET "/hls/$did/master.m3u8"
+	[ "$code" = 404 ]
+	req GET "/hls/01m86te51ydk76temc97kvb7dk/master.m3u8"
+	[ "$code" = 404 ]
+	req GET "/hls/$id/nothing.ts"
+	[ "$code" = 404 ]
+	req GET "/hls/$id/v0"
+	[ "$code" = 404 ]
+	req GET "/hls/nonsense"
+	[ "$code" = 404 ]
+}
+
+@test "hls: path traversal with .., %2e%2e, absolute paths, NUL and hidden files is refused" {
+	id=$(mkvideo)
+	echo secret > "$MSP_STORE/media/hls/$id/.tmp-secret"
+	start_server
+	for p in "/hls/$id/../../../etc/passwd" "/hls/$id/v0/../../$id/master.m3u8" \
+	    "/hls/$id/%2e%2e/%2e%2e/data.mdb" "/hls/$id/%2E%2E%2Fdata.mdb" \
+	    "/hls/$id//etc/passwd" "/hls/$id/%2fetc%2fpasswd" \
+	    "/hls/$id/master.m3u8%00.ts" "/hls/$id/v0/seg0.ts%00" \
+	    "/hls/$id/.tmp-secret" "/hls/$id/v0/./seg0.ts" "/hls/..%2f..%2fdata.mdb"; do
+		run curl -s --path-as-is -o "$BATS_TEST_TMPDIR/got" -w '%{http_code}' "$U$p"
+		[[ "$output" == 400 || "$output" == 404 ]] || { echo "$p: $output"; return 1; }
+		! grep -q -e root: -e secret -e EXTM3U "$BATS_TEST_TMPDIR/got" || { echo "$p leaked"; return 1; }
+	done
+	run curl -s --path-as-is -w '%{http_code}' -o /dev/null "$U/hls/$id/%2e%2e/x"
+	[ "$output" = 400 ]
+	run curl -s --path-as-is -w '%{http_code}' -o /dev/null "$U/hls/$id/master.m3u8%00.ts"
+	[ "$output" = 400 ]
+}
+
+@test "hls: premium needs a signed URL; forged, other video's and expired tokens 403" {
+	id=$(mkvideo --premium)
+	other=$(mkvideo --premium)
+	start_server
+	req GET "/hls/$id/master.m3u8"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "premium video: a signed URL is required" ]
+	path=$(msp-serve --sign "$id")
+	[[ "$path" == "/hls/$id/"*"/" ]]
+	req GET "${path}master.m3u8"
+	[ "$code" = 200 ] && [[ "$body" == *"v0/index.m3u8"* ]]
+	req GET "${path}v0/seg0.ts"
+	[ "$code" = 200 ]
+	run curl -s -I "$U${path}v0/seg0.ts"
+	[[ "$output" == *"Cache-Control: private"* ]]
+	tok=${path#/hls/$id/}; tok=${tok%/}
+	exp=${tok%%.*}; mac=${tok#*.}
+	req GET "/hls/$id/$exp.${mac%?}A/master.m3u8"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "forged media token" ]
+	req GET "/hls/$id/$((exp + 1000)).$mac/master.m3u8"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "forged media token" ]
+	req GET "/hls/$other/$tok/master.m3u8"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "forged media token" ]
+	old=$(msp-serve --sign "$id" --url-ttl 0)
+	req GET "${old}master.m3u8"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "expired media token" ]
+}
+
+@test "CORS: same-origin by default; allowed origins get headers; cross-site cookie writes refused" {
+	start_server
+	run curl -s -i -H 'Origin: http://evil.example' "$U/health"
+	[[ "$output" != *"Access-Control-Allow-Origin"* ]]
+	stop_server
+	start_server --cors http://app.example
+	run curl -s -i -H 'Origin: http://app.example' "$U/health"
+	[[ "$output" == *"Access-Control-Allow-Origin: http://app.example"* ]]
+	[[ "$output" == *"Vary: Origin"* ]]
+	run curl -s -i -X OPTIONS -H 'Origin: http://app.example' \
+	    -H 'Access-Control-Request-Method: POST' "$U/auth/login"
+	[[ "$output" == *"HTTP/1.1 204"* ]]
+	[[ "$output" == *"Access-Control-Allow-Methods: POST"* ]]
+	run curl -s -i -X OPTIONS -H 'Origin: http://evil.example' "$U/auth/login"
+	[[ "$output" == *"HTTP/1.1 403"* ]]
+	[[ "$output" != *"Access-Control-Allow-Origin"* ]]
+	tok=$(signup_login ann@example.org)
+	req POST /auth/logout -H "Cookie: msp_session=$tok" -H 'Origin: http://evil.example'
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "origin not allowed" ]
+	req GET /me -H "Cookie: msp_session=$tok" -H "Origin: $U"
+	[ "$code" = 200 ]
+	run msp-serve --cors '*'
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--cors: '*' is not an origin"* ]]
+}
+
+@test "a slow client sending a byte a second is dropped after the timeout while others are served" {
+	start_server --request-timeout 2
+	python3 - "$PORT" > "$BATS_TEST_TMPDIR/slow" 2>&1 <<-'EOF' &
+	import socket, sys, time
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	t0 = time.time()
+	try:
+	    for ch in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 20:
+	        s.send(bytes([ch]))
+	        time.sleep(0.5)
+	    print("not dropped")
+	except OSError:
+	    print("dropped")
+	EOF
+	slow=$!
+	for i in 1 2 3; do
+		req GET /health
+		[ "$code" = 200 ]
+		sleep 0.3
+	done
+	wait "$slow"
+	[ "$(cat "$BATS_TEST_TMPDIR/slow")" = dropped ]
+	req GET /health
+	[ "$code" = 200 ]
+}
+
+@test "access log in combined format; SIGTERM stops cleanly with status 0" {
+	start_server
+	tok=$(signup_login ann@example.org)
+	curl -s -A 'agent/1' -e 'http://ref.example/' -H "Authorization: Bearer $tok" "$U/me" >/dev/null
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+	st=$?
+	SERVE_PID=
+	[ "$st" -eq 0 ]
+	grep -Eq '^127\.0\.0\.1 - ann@example\.org \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} [+-][0-9]{4}\] "GET /me HTTP/1\.1" 200 [0-9]+ "http://ref\.example/" "agent/1"$' \
+	    "$BATS_TEST_TMPDIR/access.log"
+	grep -q '"POST /auth/signup HTTP/1.1" 201' "$BATS_TEST_TMPDIR/access.log"
+}
+
+@test "usage errors: bad --listen, bad numbers, unknown option; a busy port" {
+	run msp-serve --threads 0
+	[ "$status" -eq 2 ] && [[ "$output" == *"--threads: '0' is not a number from 1 to 256"* ]]
+	run msp-serve -l nonsense
+	[ "$status" -eq 1 ] && [[ "$output" == *"msp-serve: --listen 'nonsense': expected HOST:PORT or [IPV6]:PORT"* ]]
+	start_server
+	run msp-serve -l "127.0.0.1:$PORT"
+	[ "$status" -eq 3 ] || [ "$status" -eq 1 ]
+	[[ "$output" == *"127.0.0.1:$PORT: cannot listen"* ]]
+	run msp-serve --sign nothing
+	[ "$status" -eq 1 ] && [[ "$output" == *"'nothing': not a video id"* ]]
+}
+
+@test "--passwd sets a password an admin made user can log in with" {
+	run bash -c 'echo "a new long password" | msp-serve --passwd owner@example.org'
+	[ "$status" -eq 0 ]
+	run bash -c 'echo "short" | msp-serve --passwd owner@example.org'
+	[ "$status" -eq 1 ] && [[ "$output" == *"owner@example.org: field 'password': shorter than 10 characters"* ]]
+	start_server
+	req POST /auth/login -d '{"email":"owner@example.org","password":"a new long password"}'
+	[ "$code" = 200 ]
+}
