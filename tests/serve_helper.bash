@@ -19,11 +19,20 @@ start_server() {
 	U="http://127.0.0.1:$PORT"
 }
 
+# stop_server: SIGTERM, then the exit status must be 0 and the server's
+# stderr free of sanitizer reports
 stop_server() {
+	local st=0
 	if [ -n "${SERVE_PID:-}" ]; then
 		kill "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
+		wait "$SERVE_PID" 2>/dev/null || st=$?
 		SERVE_PID=
+		if [ "$st" -ne 0 ] || grep -q -e 'Sanitizer' -e 'runtime error' \
+		    "$BATS_TEST_TMPDIR/serve.err"; then
+			echo "msp-serve exited $st" >&2
+			cat "$BATS_TEST_TMPDIR/serve.err" >&2
+			return 1
+		fi
 	fi
 }
 
