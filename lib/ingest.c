@@ -107,21 +107,6 @@ msp_ingest_write(struct msp_ingest *in, const void *p, size_t n,
 	return 0;
 }
 
-/* Remove the directories begin made when they hold nothing else. */
-static void
-tidy_dirs(struct msp_ingest *in)
-{
-	char *s;
-
-	if (in->dir == NULL || rmdir(in->dir) != 0)
-		return;
-	if ((s = strrchr(in->dir, '/')) != NULL) {
-		*s = '\0';
-		rmdir(in->dir); /* media/, when empty */
-		*s = '/';
-	}
-}
-
 void
 msp_ingest_abort(struct msp_ingest *in)
 {
@@ -131,7 +116,6 @@ msp_ingest_abort(struct msp_ingest *in)
 		close(in->fd);
 	if (in->tmp != NULL)
 		unlink(in->tmp);
-	tidy_dirs(in);
 	free(in->tmp);
 	free(in->dir);
 	free(in->name);
@@ -287,13 +271,7 @@ out:
 	json_object_put(r.job);
 	free(rel);
 	free(abs);
-	if (rc == 0) {
-		/* keep the directories: the original is in them */
-		unlink(in->tmp);
-		free(in->dir);
-		in->dir = NULL;
-	}
-	msp_ingest_abort(in);
+	msp_ingest_abort(in); /* removes the temporary name */
 	return rc;
 }
 
