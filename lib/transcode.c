@@ -1,0 +1,1866 @@
+/* transcode: the engine. See transcode.h for the shape; in short:
+ *
+ *   main thread:  demux video -> decode -> graph (rotate, split, scale per
+ *                 rung) -> a small frame queue per rung; poster and sprite
+ *                 thumbnails are taken from the graph's outputs
+ *   rung threads: force keyframes on the segment grid -> libx264 -> mux
+ *                 (fMP4 fragments or MPEG-TS) through a custom AVIO that
+ *                 writes one file per segment; interleave the shared AAC
+ *                 packets; publish segments and playlists
+ *   audio thread: its own demuxer -> decode -> resample -> AAC -> the
+ *                 shared packet list (read by every rung)
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+
+#include "blob.h"
+#include "hls.h"
+#include "transcode.h"
+#include "util.h"
+
+#define QCAP 4              /* frames queued per rung */
+#define AUDIO_AHEAD 30.0    /* seconds the audio thread may run ahead */
+#define AUDIO_RATE 128000
+#define THUMB_LONG 160      /* long side of a sprite thumbnail */
+#define THUMB_MAX 200
+#define SPRITE_COLS 10
+
+struct tc;
+
+struct rung {
+	struct tc *tc;
+	int idx;
+	struct msp_rung_size sz;
+	char name[32];
+	char *dir, *tmp; /* outdir/name and tmpdir/name */
+	AVFilterContext *sink;
+	/* frame queue, main thread -> this rung */
+	AVFrame *q[QCAP];
+	int qh, qn, qeof;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	AVCodecContext *enc;
+	AVFormatContext *oc;
+	AVStream *vst, *ast;
+	FILE *cur;
+	int64_t cur_bytes;
+	int io_err;
+	struct msp_hls_seg *segs; /* under tc->mu */
+	int nseg, segcap;
+	int seg_data;
+	int64_t seg_start, next_cut, next_force, max_end, last_pts;
+	size_t aidx;              /* next shared audio packet; under tc->mu */
+	int adone;
+	char codecs[48];
+	atomic_long done_ms;      /* media time muxed */
+	atomic_long frames;
+	int rc;
+	struct msp_err err;
+	pthread_t th;
+	int started;
+};
+
+struct tc {
+	const struct msp_tc_opts *o;
+	const char *in, *outdir, *tmpdir;
+	AVFormatContext *ic;
+	AVCodecContext *vdec;
+	int vi, ai;
+	int64_t start;           /* AV_TIME_BASE */
+	double duration;         /* seconds, 0 if unknown */
+	AVRational fr;
+	int rotation, dw, dh;
+	int64_t seg_ms;
+	AVFilterGraph *graph;
+	AVFilterContext *src;
+	struct rung r[MSP_LADDER_MAX];
+	int nr;
+	int64_t vlast;           /* last decoded pts (stream tb) */
+	double vdecoded;         /* seconds decoded */
+
+	/* audio */
+	AVFormatContext *aic;
+	AVCodecContext *adec, *aenc;
+	SwrContext *swr;
+	AVAudioFifo *fifo;
+	int64_t a_pts;
+	int a_have_pts;
+	pthread_t ath;
+	int astarted;
+	AVPacket **apk;          /* shared packets; under mu */
+	size_t an, acap, afreed;
+	int aeof, arc;
+	struct msp_err aerr;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int abort_;
+	atomic_int playable;
+	int pub_err;
+	struct msp_err perr;
+
+	/* poster and thumbnails (main thread) */
+	AVFrame *poster;
+	int poster_done;
+	AVFrame *thumbs[THUMB_MAX];
+	int nthumb, tw, th;
+	double thumb_iv, next_thumb;
+	struct SwsContext *tsws;
+	struct timespec t0;
+};
+
+static double
+elapsed(const struct tc *tc)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - tc->t0.tv_sec) +
+	    (double)(t.tv_nsec - tc->t0.tv_nsec) / 1e9;
+}
+
+static int
+averr(struct msp_err *e, int code, int ret, const char *what)
+{
+	char buf[AV_ERROR_MAX_STRING_SIZE];
+
+	av_strerror(ret, buf, sizeof(buf));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return msp_err_set(e, code, "%s: %s", what, buf);
+}
+
+static int
+oom(struct msp_err *e)
+{
+	return msp_err_set(e, MSP_ENOMEM, "out of memory");
+}
+
+/* ---- per-segment output through a custom AVIO ---------------------- */
+
+static int
+io_write(void *opaque, uint8_t *buf, int n)
+{
+	struct rung *r = opaque;
+
+	if (r->cur == NULL)
+		return n; /* the trailer: not needed */
+	if (fwrite(buf, 1, (size_t)n, r->cur) != (size_t)n) {
+		r->io_err = errno ? errno : EIO;
+		return AVERROR(EIO);
+	}
+	r->cur_bytes += n;
+	return n;
+}
+
+static void
+seg_name(const struct rung *r, int i, char *out, size_t n)
+{
+	snprintf(out, n, r->tc->o->format == MSP_TC_FMP4 ? "seg%05d.m4s" :
+	    "seg%05d.ts", i);
+}
+
+static int
+file_open(struct rung *r, const char *name, struct msp_err *e)
+{
+	char *p = msp_sprintf("%s/%s.tmp", r->tmp, name);
+
+	if (p == NULL)
+		return oom(e);
+	r->cur = fopen(p, "wb");
+	if (r->cur == NULL) {
+		msp_err_set(e, MSP_EIO, "%s: %s", p, strerror(errno));
+		free(p);
+		return MSP_EIO;
+	}
+	free(p);
+	r->cur_bytes = 0;
+	return 0;
+}
+
+static int
+file_close(struct rung *r, const char *name, struct msp_err *e)
+{
+	char *a = msp_sprintf("%s/%s.tmp", r->tmp, name);
+	char *b = msp_sprintf("%s/%s", r->dir, name);
+	int rc = 0, bad;
+
+	bad = fclose(r->cur) != 0 || r->io_err != 0;
+	r->cur = NULL;
+	if (a == NULL || b == NULL)
+		rc = oom(e);
+	else if (bad)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", a,
+		    strerror(r->io_err ? r->io_err : errno));
+	else if (rename(a, b) != 0)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", b, strerror(errno));
+	free(a);
+	free(b);
+	return rc;
+}
+
+/* ---- playlists ------------------------------------------------------- */
+
+static const char *
+uri_fmt(const struct tc *tc)
+{
+	return tc->o->format == MSP_TC_FMP4 ? "seg%05d.m4s" : "seg%05d.ts";
+}
+
+static int
+write_variant(struct rung *r, int event, struct msp_err *e)
+{
+	struct tc *tc = r->tc;
+	int target = msp_hls_target(r->segs, r->nseg,
+	    (double)tc->seg_ms / 1000);
+	char *s;
+	int rc;
+
+	/* during EVENT the target must not change later: keep ceil(segment)
+	 * unless a longer segment already forced it up */
+	s = msp_hls_variant(r->segs, r->nseg, target, uri_fmt(tc),
+	    tc->o->format == MSP_TC_FMP4 ? "init.mp4" : NULL, event);
+	if (s == NULL)
+		return oom(e);
+	rc = msp_hls_write_file(r->tmp, r->dir, "index.m3u8", s, strlen(s),
+	    !event, e);
+	free(s);
+	return rc;
+}
+
+static double
+fps_of(const struct tc *tc)
+{
+	return tc->fr.num > 0 && tc->fr.den > 0 ? av_q2d(tc->fr) : 0;
+}
+
+/* final: measured rates; else nominal ones where larger */
+static int
+write_master(struct tc *tc, int final, struct msp_err *e)
+{
+	struct msp_hls_stream s[MSP_LADDER_MAX];
+	char uris[MSP_LADDER_MAX][48];
+	char *m;
+	int i, rc;
+
+	for (i = 0; i < tc->nr; i++) {
+		struct rung *r = &tc->r[i];
+		long peak, avg, nominal;
+
+		msp_hls_rates(r->segs, r->nseg, &peak, &avg);
+		nominal = (r->enc ? r->sz.bitrate : 0) +
+		    (tc->aenc ? AUDIO_RATE : 0);
+		if (!final) {
+			nominal = nominal + nominal / 10;
+			if (peak < nominal)
+				peak = nominal;
+			if (avg < nominal)
+				avg = nominal;
+		}
+		snprintf(uris[i], sizeof(uris[i]), "%s/index.m3u8", r->name);
+		s[i].bandwidth = peak;
+		s[i].avg_bandwidth = avg;
+		s[i].w = r->enc ? r->sz.w : 0;
+		s[i].h = r->enc ? r->sz.h : 0;
+		s[i].fps = r->enc ? fps_of(tc) : 0;
+		s[i].codecs = r->codecs;
+		s[i].uri = uris[i];
+	}
+	if ((m = msp_hls_master(s, tc->nr)) == NULL)
+		return oom(e);
+	rc = msp_hls_write_file(tc->tmpdir, tc->outdir, "master.m3u8", m,
+	    strlen(m), final, e);
+	free(m);
+	return rc;
+}
+
+/* A rung finished segment seg: record it; once every rung has one, the
+ * EVENT playlists and the master appear. Under tc->mu. */
+static int
+publish_locked(struct rung *r, struct msp_hls_seg seg, struct msp_err *e)
+{
+	struct tc *tc = r->tc;
+	int i, rc;
+
+	if (r->nseg == r->segcap) {
+		int cap = r->segcap ? r->segcap * 2 : 64;
+		struct msp_hls_seg *p = realloc(r->segs,
+		    (size_t)cap * sizeof(*p));
+		if (p == NULL)
+			return oom(e);
+		r->segs = p;
+		r->segcap = cap;
+	}
+	r->segs[r->nseg++] = seg;
+	if (atomic_load(&tc->playable))
+		return write_variant(r, 1, e);
+	for (i = 0; i < tc->nr; i++)
+		if (tc->r[i].nseg == 0)
+			return 0;
+	for (i = 0; i < tc->nr; i++)
+		if ((rc = write_variant(&tc->r[i], 1, e)) != 0)
+			return rc;
+	if ((rc = write_master(tc, 0, e)) != 0)
+		return rc;
+	atomic_store(&tc->playable, 1);
+	return 0;
+}
+
+/* ---- muxing ---------------------------------------------------------- */
+
+static int64_t
+grid(const struct tc *tc, int64_t k, AVRational tb)
+{
+	return av_rescale_q(k * tc->seg_ms, (AVRational){ 1, 1000 }, tb);
+}
+
+/* the first grid point after pts */
+static int64_t
+grid_next(const struct tc *tc, int64_t pts, AVRational tb)
+{
+	int64_t ms = av_rescale_q_rnd(pts, tb, (AVRational){ 1, 1000 },
+	    AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
+	int64_t k = ms >= 0 ? ms / tc->seg_ms : 0; /* before 0: segment 0 */
+	int64_t g = grid(tc, k + 1, tb);
+
+	while (g <= pts) /* rounding */
+		g = grid(tc, ++k + 1, tb);
+	return g;
+}
+
+static int
+cut(struct rung *r, int64_t end, AVRational tb, int last, struct msp_err *e)
+{
+	struct tc *tc = r->tc;
+	struct msp_hls_seg seg;
+	char name[32];
+	int ret, rc;
+
+	if ((ret = av_write_frame(r->oc, NULL)) < 0)
+		return averr(e, MSP_EIO, ret, r->name);
+	avio_flush(r->oc->pb);
+	if (r->io_err)
+		return msp_err_set(e, MSP_EIO, "%s: %s", r->tmp,
+		    strerror(r->io_err));
+	seg_name(r, r->nseg, name, sizeof(name));
+	seg.bytes = r->cur_bytes;
+	seg.dur = (double)(end - r->seg_start) * av_q2d(tb);
+	if ((rc = file_close(r, name, e)) != 0)
+		return rc;
+	pthread_mutex_lock(&tc->mu);
+	rc = publish_locked(r, seg, e);
+	pthread_mutex_unlock(&tc->mu);
+	if (rc != 0 || last)
+		return rc;
+	seg_name(r, r->nseg, name, sizeof(name));
+	if ((rc = file_open(r, name, e)) != 0)
+		return rc;
+	if (tc->o->format == MSP_TC_TS)
+		av_opt_set(r->oc->priv_data, "mpegts_flags", "+resend_headers",
+		    0);
+	r->seg_start = end;
+	r->seg_data = 0;
+	return 0;
+}
+
+static int
+mux(struct rung *r, AVPacket *pkt, AVRational tb, AVStream *st,
+    struct msp_err *e)
+{
+	int ret;
+
+	av_packet_rescale_ts(pkt, tb, st->time_base);
+	pkt->stream_index = st->index;
+	if ((ret = av_write_frame(r->oc, pkt)) < 0)
+		return averr(e, MSP_EIO, ret, r->name);
+	r->seg_data = 1;
+	return 0;
+}
+
+/* Mux the shared audio packets that come before (pts < t, strict) or at
+ * (dts <= t) t in tb; all of them when tb.num == 0. Waits for the audio
+ * thread when the next packet is not there yet. */
+static int
+mux_audio(struct rung *r, int64_t t, AVRational tb, int strict,
+    struct msp_err *e)
+{
+	struct tc *tc = r->tc;
+	AVPacket *p;
+	int rc = 0;
+
+	if (tc->aenc == NULL)
+		return 0;
+	pthread_mutex_lock(&tc->mu);
+	for (;;) {
+		if (r->aidx < tc->an) {
+			AVPacket *a = tc->apk[r->aidx];
+			if (tb.num != 0) {
+				int c = av_compare_ts(a->pts,
+				    tc->aenc->time_base, t, tb);
+				if (strict ? c >= 0 : c > 0)
+					break;
+			}
+			p = av_packet_clone(a);
+			r->aidx++;
+			pthread_cond_broadcast(&tc->cv);
+			pthread_mutex_unlock(&tc->mu);
+			if (p == NULL)
+				return oom(e);
+			rc = mux(r, p, tc->aenc->time_base, r->ast, e);
+			av_packet_free(&p);
+			if (rc != 0)
+				return rc;
+			pthread_mutex_lock(&tc->mu);
+			continue;
+		}
+		if (tc->aeof || atomic_load(&tc->abort_))
+			break;
+		pthread_cond_wait(&tc->cv, &tc->mu);
+	}
+	pthread_mutex_unlock(&tc->mu);
+	return rc;
+}
+
+static int
+mux_video(struct rung *r, AVPacket *pkt, struct msp_err *e)
+{
+	AVRational tb = r->enc->time_base;
+	int64_t dur = pkt->duration > 0 ? pkt->duration :
+	    av_rescale_q(1, av_inv_q(r->tc->fr), tb);
+	int rc;
+
+	if ((pkt->flags & AV_PKT_FLAG_KEY) && pkt->pts >= r->next_cut) {
+		if (r->seg_data) {
+			if ((rc = mux_audio(r, pkt->pts, tb, 1, e)) != 0 ||
+			    (rc = cut(r, pkt->pts, tb, 0, e)) != 0)
+				return rc;
+		} else {
+			r->seg_start = pkt->pts;
+		}
+		r->next_cut = grid_next(r->tc, pkt->pts, tb);
+	}
+	if ((rc = mux_audio(r, pkt->dts, tb, 0, e)) != 0)
+		return rc;
+	if (pkt->pts + dur > r->max_end)
+		r->max_end = pkt->pts + dur;
+	atomic_store(&r->done_ms, (long)av_rescale_q(pkt->pts, tb,
+	    (AVRational){ 1, 1000 }));
+	return mux(r, pkt, tb, r->vst, e);
+}
+
+static int
+encode(struct rung *r, AVFrame *f, struct msp_err *e)
+{
+	AVPacket *pkt;
+	int ret, rc = 0;
+
+	if ((ret = avcodec_send_frame(r->enc, f)) < 0)
+		return averr(e, MSP_EMEDIA, ret, r->name);
+	if ((pkt = av_packet_alloc()) == NULL)
+		return oom(e);
+	for (;;) {
+		ret = avcodec_receive_packet(r->enc, pkt);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			break;
+		if (ret < 0) {
+			rc = averr(e, MSP_EMEDIA, ret, r->name);
+			break;
+		}
+		rc = mux_video(r, pkt, e);
+		av_packet_unref(pkt);
+		if (rc != 0)
+			break;
+	}
+	av_packet_free(&pkt);
+	return rc;
+}
+
+static AVFrame *
+q_pop(struct rung *r, int *eof)
+{
+	AVFrame *f = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->qn == 0 && !r->qeof)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->qn > 0) {
+		f = r->q[r->qh];
+		r->qh = (r->qh + 1) % QCAP;
+		r->qn--;
+		pthread_cond_broadcast(&r->cv);
+	}
+	*eof = f == NULL;
+	pthread_mutex_unlock(&r->mu);
+	return f;
+}
+
+/* Takes f (NULL: end of stream). */
+static void
+q_push(struct rung *r, AVFrame *f)
+{
+	pthread_mutex_lock(&r->mu);
+	if (f == NULL) {
+		r->qeof = 1;
+	} else {
+		while (r->qn == QCAP)
+			pthread_cond_wait(&r->cv, &r->mu);
+		r->q[(r->qh + r->qn) % QCAP] = f;
+		r->qn++;
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+rung_stop_audio(struct rung *r)
+{
+	pthread_mutex_lock(&r->tc->mu);
+	r->adone = 1;
+	pthread_cond_broadcast(&r->tc->cv);
+	pthread_mutex_unlock(&r->tc->mu);
+}
+
+static int
+rung_finish(struct rung *r, AVRational tb, struct msp_err *e)
+{
+	int rc;
+
+	if ((rc = mux_audio(r, 0, (AVRational){ 0, 1 }, 0, e)) != 0)
+		return rc;
+	if (!r->seg_data && r->nseg > 0) {
+		/* nothing since the last cut (cannot happen with video) */
+		fclose(r->cur);
+		r->cur = NULL;
+		return 0;
+	}
+	if ((rc = cut(r, r->max_end, tb, 1, e)) != 0)
+		return rc;
+	av_write_trailer(r->oc); /* goes nowhere: r->cur is NULL */
+	return 0;
+}
+
+/* stop everything: this rung cannot go on */
+static void
+rung_fail(struct rung *r)
+{
+	pthread_mutex_lock(&r->tc->mu);
+	r->adone = 1;
+	atomic_store(&r->tc->abort_, 1);
+	pthread_cond_broadcast(&r->tc->cv);
+	pthread_mutex_unlock(&r->tc->mu);
+}
+
+static void *
+rung_video(void *arg)
+{
+	struct rung *r = arg;
+	AVFrame *f;
+	int eof;
+
+	for (;;) {
+		f = q_pop(r, &eof);
+		if (eof)
+			break;
+		if (r->rc != 0 || atomic_load(&r->tc->abort_)) {
+			av_frame_free(&f);
+			continue;
+		}
+		if (f->pts >= r->next_force) {
+			f->pict_type = AV_PICTURE_TYPE_I;
+			r->next_force = grid_next(r->tc, f->pts,
+			    r->enc->time_base);
+		} else {
+			f->pict_type = AV_PICTURE_TYPE_NONE;
+		}
+		r->rc = encode(r, f, &r->err);
+		av_frame_free(&f);
+		atomic_fetch_add(&r->frames, 1);
+		if (r->rc != 0)
+			rung_fail(r);
+	}
+	if (r->rc == 0 && !atomic_load(&r->tc->abort_))
+		r->rc = encode(r, NULL, &r->err);
+	if (r->rc == 0 && !atomic_load(&r->tc->abort_))
+		r->rc = rung_finish(r, r->enc->time_base, &r->err);
+	if (r->rc != 0)
+		rung_fail(r);
+	rung_stop_audio(r);
+	return NULL;
+}
+
+/* audio only: one variant, cut on the grid */
+static void *
+rung_audio(void *arg)
+{
+	struct rung *r = arg;
+	struct tc *tc = r->tc;
+	AVRational tb = tc->aenc->time_base;
+	AVPacket *p;
+
+	for (;;) {
+		pthread_mutex_lock(&tc->mu);
+		while (r->aidx >= tc->an && !tc->aeof &&
+		    !atomic_load(&tc->abort_))
+			pthread_cond_wait(&tc->cv, &tc->mu);
+		if (r->aidx >= tc->an || atomic_load(&tc->abort_)) {
+			pthread_mutex_unlock(&tc->mu);
+			break;
+		}
+		p = av_packet_clone(tc->apk[r->aidx++]);
+		pthread_cond_broadcast(&tc->cv);
+		pthread_mutex_unlock(&tc->mu);
+		if (p == NULL) {
+			r->rc = oom(&r->err);
+			break;
+		}
+		if (p->pts >= r->next_cut) {
+			if (r->seg_data)
+				r->rc = cut(r, p->pts, tb, 0, &r->err);
+			else
+				r->seg_start = p->pts;
+			r->next_cut = grid_next(tc, p->pts, tb);
+		}
+		if (p->pts + p->duration > r->max_end)
+			r->max_end = p->pts + p->duration;
+		atomic_store(&r->done_ms, (long)av_rescale_q(p->pts, tb,
+		    (AVRational){ 1, 1000 }));
+		if (r->rc == 0)
+			r->rc = mux(r, p, tb, r->ast, &r->err);
+		av_packet_free(&p);
+		if (r->rc != 0)
+			break;
+	}
+	if (r->rc == 0 && !atomic_load(&tc->abort_)) {
+		if (!r->seg_data)
+			r->rc = msp_err_set(&r->err, MSP_EMEDIA,
+			    "no audio could be decoded");
+		else
+			r->rc = rung_finish(r, tb, &r->err);
+	}
+	if (r->rc != 0)
+		rung_fail(r);
+	rung_stop_audio(r);
+	return NULL;
+}
+
+/* ---- audio ----------------------------------------------------------- */
+
+static int
+audio_put(struct tc *tc, AVPacket *p)
+{
+	size_t i, lo;
+
+	pthread_mutex_lock(&tc->mu);
+	for (;;) { /* do not run too far ahead of the slowest rung */
+		lo = tc->an;
+		for (i = 0; i < (size_t)tc->nr; i++)
+			if (!tc->r[i].adone && tc->r[i].aidx < lo)
+				lo = tc->r[i].aidx;
+		if (lo >= tc->an || atomic_load(&tc->abort_) ||
+		    av_compare_ts(p->pts - tc->apk[lo]->pts,
+		    tc->aenc->time_base, (int64_t)AUDIO_AHEAD,
+		    (AVRational){ 1, 1 }) < 0)
+			break;
+		pthread_cond_wait(&tc->cv, &tc->mu);
+	}
+	for (; tc->afreed < lo; tc->afreed++) /* consumed by every rung */
+		av_packet_free(&tc->apk[tc->afreed]);
+	if (tc->an == tc->acap) {
+		size_t cap = tc->acap ? tc->acap * 2 : 1024;
+		AVPacket **n = realloc(tc->apk, cap * sizeof(*n));
+		if (n == NULL) {
+			pthread_mutex_unlock(&tc->mu);
+			av_packet_free(&p);
+			return MSP_ENOMEM;
+		}
+		tc->apk = n;
+		tc->acap = cap;
+	}
+	tc->apk[tc->an++] = p;
+	pthread_cond_broadcast(&tc->cv);
+	pthread_mutex_unlock(&tc->mu);
+	return 0;
+}
+
+static int
+audio_encode(struct tc *tc, AVFrame *f, struct msp_err *e)
+{
+	AVPacket *p;
+	int ret;
+
+	if ((ret = avcodec_send_frame(tc->aenc, f)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "audio encoder");
+	for (;;) {
+		if ((p = av_packet_alloc()) == NULL)
+			return oom(e);
+		ret = avcodec_receive_packet(tc->aenc, p);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+			av_packet_free(&p);
+			return 0;
+		}
+		if (ret < 0) {
+			av_packet_free(&p);
+			return averr(e, MSP_EMEDIA, ret, "audio encoder");
+		}
+		if (audio_put(tc, p) != 0)
+			return oom(e);
+	}
+}
+
+/* Encode whole encoder frames from the fifo (all of it when flush). */
+static int
+audio_drain(struct tc *tc, int flush, struct msp_err *e)
+{
+	int fs = tc->aenc->frame_size, n, rc;
+	AVFrame *f;
+
+	while ((n = av_audio_fifo_size(tc->fifo)) >= fs || (flush && n > 0)) {
+		if (n > fs)
+			n = fs;
+		if ((f = av_frame_alloc()) == NULL)
+			return oom(e);
+		f->nb_samples = n;
+		f->format = tc->aenc->sample_fmt;
+		f->sample_rate = tc->aenc->sample_rate;
+		if (av_channel_layout_copy(&f->ch_layout,
+		    &tc->aenc->ch_layout) < 0 || av_frame_get_buffer(f, 0) < 0) {
+			av_frame_free(&f);
+			return oom(e);
+		}
+		av_audio_fifo_read(tc->fifo, (void **)f->data, n);
+		f->pts = tc->a_pts;
+		tc->a_pts += n;
+		rc = audio_encode(tc, f, e);
+		av_frame_free(&f);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+audio_frame(struct tc *tc, AVFrame *in, struct msp_err *e)
+{
+	uint8_t **buf = NULL;
+	int n, out, ret, rc;
+
+	if (!tc->a_have_pts && in != NULL) {
+		int64_t p = in->best_effort_timestamp;
+		AVRational tb = tc->aic->streams[tc->ai]->time_base;
+		if (p == AV_NOPTS_VALUE)
+			p = 0;
+		else
+			p -= av_rescale_q(tc->start, AV_TIME_BASE_Q, tb);
+		tc->a_pts = av_rescale_q(p, tb, tc->aenc->time_base);
+		tc->a_have_pts = 1;
+	}
+	n = in ? in->nb_samples : 0;
+	out = swr_get_out_samples(tc->swr, n);
+	if (out <= 0)
+		return 0;
+	if (av_samples_alloc_array_and_samples(&buf, NULL,
+	    tc->aenc->ch_layout.nb_channels, out, tc->aenc->sample_fmt, 0) < 0)
+		return oom(e);
+	ret = swr_convert(tc->swr, buf, out,
+	    in ? (const uint8_t **)in->extended_data : NULL, n);
+	if (ret < 0) {
+		rc = averr(e, MSP_EMEDIA, ret, "audio resampler");
+	} else if (ret > 0 &&
+	    av_audio_fifo_write(tc->fifo, (void **)buf, ret) < ret) {
+		rc = oom(e);
+	} else {
+		rc = audio_drain(tc, 0, e);
+	}
+	av_freep(&buf[0]);
+	av_freep(&buf);
+	return rc;
+}
+
+static int
+audio_decode(struct tc *tc, AVPacket *pkt, AVFrame *f, struct msp_err *e)
+{
+	int ret, rc;
+
+	if ((ret = avcodec_send_packet(tc->adec, pkt)) < 0 &&
+	    ret != AVERROR_EOF)
+		return 0; /* corrupt packet: skip */
+	for (;;) {
+		ret = avcodec_receive_frame(tc->adec, f);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			return 0;
+		if (ret < 0)
+			return 0;
+		rc = audio_frame(tc, f, e);
+		av_frame_unref(f);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static void *
+audio_main(void *arg)
+{
+	struct tc *tc = arg;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *f = av_frame_alloc();
+	int rc = 0, ret;
+
+	if (pkt == NULL || f == NULL) {
+		rc = oom(&tc->aerr);
+		goto out;
+	}
+	while (rc == 0 && !atomic_load(&tc->abort_)) {
+		ret = av_read_frame(tc->aic, pkt);
+		if (ret < 0)
+			break; /* end, or a truncated file: keep what we have */
+		if (pkt->stream_index == tc->ai)
+			rc = audio_decode(tc, pkt, f, &tc->aerr);
+		av_packet_unref(pkt);
+	}
+	if (rc == 0)
+		rc = audio_decode(tc, NULL, f, &tc->aerr);
+	if (rc == 0 && tc->a_have_pts)
+		rc = audio_frame(tc, NULL, &tc->aerr);
+	if (rc == 0)
+		rc = audio_drain(tc, 1, &tc->aerr);
+	if (rc == 0)
+		rc = audio_encode(tc, NULL, &tc->aerr);
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	pthread_mutex_lock(&tc->mu);
+	tc->arc = rc;
+	tc->aeof = 1;
+	pthread_cond_broadcast(&tc->cv);
+	pthread_mutex_unlock(&tc->mu);
+	return NULL;
+}
+
+static int
+open_input(const char *in, AVFormatContext **ic, struct msp_err *e)
+{
+	AVDictionary *d = NULL;
+	int ret;
+
+	av_dict_set(&d, "protocol_whitelist", "file", 0);
+	ret = avformat_open_input(ic, in, NULL, &d);
+	av_dict_free(&d);
+	if (ret < 0)
+		return averr(e, MSP_EMEDIA, ret, "cannot open");
+	if ((ret = avformat_find_stream_info(*ic, NULL)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "cannot read streams");
+	return 0;
+}
+
+static int
+audio_setup(struct tc *tc, struct msp_err *e)
+{
+	static const int rates[] = { 48000, 44100, 32000, 24000, 22050, 16000,
+	    0 };
+	AVStream *st;
+	const AVCodec *dc, *ec;
+	AVChannelLayout lay;
+	int i, rate, ret;
+
+	if (open_input(tc->in, &tc->aic, e) != 0)
+		return MSP_EMEDIA;
+	for (i = 0; i < (int)tc->aic->nb_streams; i++)
+		tc->aic->streams[i]->discard = i == tc->ai ? AVDISCARD_DEFAULT :
+		    AVDISCARD_ALL;
+	st = tc->aic->streams[tc->ai];
+	if ((dc = avcodec_find_decoder(st->codecpar->codec_id)) == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no decoder for audio codec "
+		    "%s", avcodec_get_name(st->codecpar->codec_id));
+	if ((tc->adec = avcodec_alloc_context3(dc)) == NULL)
+		return oom(e);
+	avcodec_parameters_to_context(tc->adec, st->codecpar);
+	tc->adec->pkt_timebase = st->time_base;
+	if ((ret = avcodec_open2(tc->adec, dc, NULL)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "audio decoder");
+	if ((ec = avcodec_find_encoder_by_name("aac")) == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no aac encoder");
+	if ((tc->aenc = avcodec_alloc_context3(ec)) == NULL)
+		return oom(e);
+	rate = 48000;
+	for (i = 0; rates[i] != 0; i++)
+		if (rates[i] == tc->adec->sample_rate)
+			rate = rates[i];
+	av_channel_layout_default(&lay, tc->adec->ch_layout.nb_channels >= 2 ?
+	    2 : 1);
+	tc->aenc->sample_rate = rate;
+	tc->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+	av_channel_layout_copy(&tc->aenc->ch_layout, &lay);
+	tc->aenc->bit_rate = AUDIO_RATE;
+	tc->aenc->time_base = (AVRational){ 1, rate };
+	tc->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	if ((ret = avcodec_open2(tc->aenc, ec, NULL)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "audio encoder");
+	ret = swr_alloc_set_opts2(&tc->swr, &lay, AV_SAMPLE_FMT_FLTP, rate,
+	    &tc->adec->ch_layout, tc->adec->sample_fmt,
+	    tc->adec->sample_rate, 0, NULL);
+	if (ret < 0 || (ret = swr_init(tc->swr)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "audio resampler");
+	if ((tc->fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP,
+	    lay.nb_channels, 4096)) == NULL)
+		return oom(e);
+	return 0;
+}
+
+/* ---- video set-up ---------------------------------------------------- */
+
+static int
+rotation_of(AVStream *st)
+{
+	const int32_t *m = (const int32_t *)av_stream_get_side_data(st,
+	    AV_PKT_DATA_DISPLAYMATRIX, NULL);
+	double r;
+	int d;
+
+	if (m == NULL)
+		return 0;
+	r = -av_display_rotation_get(m);
+	if (isnan(r))
+		return 0;
+	d = (int)lround(r / 90) * 90 % 360;
+	return d < 0 ? d + 360 : d;
+}
+
+static int
+graph_setup(struct tc *tc, struct msp_err *e)
+{
+	AVStream *st = tc->ic->streams[tc->vi];
+	AVCodecContext *d = tc->vdec;
+	AVFilterInOut *outs = NULL, *ins = NULL;
+	char args[512], *desc = NULL, *p;
+	size_t cap = 4096;
+	int i, ret, rc = 0;
+	AVRational sar = d->sample_aspect_ratio;
+
+	if ((tc->graph = avfilter_graph_alloc()) == NULL)
+		return oom(e);
+	if (sar.num <= 0 || sar.den <= 0)
+		sar = (AVRational){ 1, 1 };
+	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:"
+	    "time_base=%d/%d:pixel_aspect=%d/%d", d->width, d->height,
+	    d->pix_fmt, st->time_base.num, st->time_base.den, sar.num,
+	    sar.den);
+	if ((ret = avfilter_graph_create_filter(&tc->src,
+	    avfilter_get_by_name("buffer"), "in", args, NULL, tc->graph)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "filter graph");
+	if ((desc = malloc(cap)) == NULL)
+		return oom(e);
+	p = desc;
+	p += snprintf(p, 64, "%s", tc->rotation == 90 ? "transpose=clock," :
+	    tc->rotation == 180 ? "hflip,vflip," :
+	    tc->rotation == 270 ? "transpose=cclock," : "");
+	p += snprintf(p, 64, "split=%d", tc->nr);
+	for (i = 0; i < tc->nr; i++)
+		p += snprintf(p, 16, "[s%d]", i);
+	for (i = 0; i < tc->nr; i++)
+		p += snprintf(p, 128, ";[s%d]scale=%d:%d,setsar=1,"
+		    "format=yuv420p[o%d]", i, tc->r[i].sz.w, tc->r[i].sz.h, i);
+	for (i = tc->nr - 1; i >= 0; i--) {
+		AVFilterInOut *io;
+		char name[16];
+		snprintf(name, sizeof(name), "o%d", i);
+		if ((ret = avfilter_graph_create_filter(&tc->r[i].sink,
+		    avfilter_get_by_name("buffersink"), name, NULL, NULL,
+		    tc->graph)) < 0) {
+			rc = averr(e, MSP_EMEDIA, ret, "filter graph");
+			goto out;
+		}
+		if ((io = avfilter_inout_alloc()) == NULL) {
+			rc = oom(e);
+			goto out;
+		}
+		io->name = av_strdup(name);
+		io->filter_ctx = tc->r[i].sink;
+		io->pad_idx = 0;
+		io->next = ins;
+		ins = io;
+	}
+	if ((outs = avfilter_inout_alloc()) == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	outs->name = av_strdup("in");
+	outs->filter_ctx = tc->src;
+	outs->pad_idx = 0;
+	if ((ret = avfilter_graph_parse_ptr(tc->graph, desc, &ins, &outs,
+	    NULL)) < 0 || (ret = avfilter_graph_config(tc->graph, NULL)) < 0)
+		rc = averr(e, MSP_EMEDIA, ret, "filter graph");
+out:
+	avfilter_inout_free(&ins);
+	avfilter_inout_free(&outs);
+	free(desc);
+	return rc;
+}
+
+static int
+venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
+{
+	const AVCodec *c = avcodec_find_encoder_by_name("libx264");
+	AVDictionary *d = NULL;
+	char x264[128];
+	double fps = fps_of(tc);
+	int keyint, ret;
+
+	if (c == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no libx264 encoder");
+	if ((r->enc = avcodec_alloc_context3(c)) == NULL)
+		return oom(e);
+	keyint = (int)lround(fps * (double)tc->seg_ms / 1000);
+	if (keyint < 1)
+		keyint = 1;
+	r->enc->width = r->sz.w;
+	r->enc->height = r->sz.h;
+	r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+	r->enc->sample_aspect_ratio = (AVRational){ 1, 1 };
+	r->enc->time_base = av_buffersink_get_time_base(r->sink);
+	r->enc->framerate = tc->fr;
+	r->enc->bit_rate = r->sz.bitrate;
+	r->enc->rc_max_rate = r->sz.bitrate;
+	r->enc->rc_buffer_size = (int)(2 * r->sz.bitrate);
+	r->enc->gop_size = keyint;
+	r->enc->keyint_min = keyint;
+	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
+	r->enc->thread_count = 0;
+	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
+	av_dict_set(&d, "preset", tc->o->preset, 0);
+	av_dict_set(&d, "forced-idr", "1", 0);
+	av_dict_set(&d, "x264-params", x264, 0);
+	ret = avcodec_open2(r->enc, c, &d);
+	av_dict_free(&d);
+	if (ret < 0)
+		return averr(e, MSP_EMEDIA, ret, "video encoder");
+	if (msp_hls_avc1(r->enc->extradata, (size_t)r->enc->extradata_size,
+	    r->codecs) != 0)
+		snprintf(r->codecs, sizeof(r->codecs), "avc1.640028");
+	if (tc->aenc != NULL)
+		strcat(r->codecs, ",mp4a.40.2");
+	return 0;
+}
+
+static int
+mux_setup(struct tc *tc, struct rung *r, struct msp_err *e)
+{
+	AVDictionary *d = NULL;
+	uint8_t *buf;
+	int ret, rc;
+
+	if (msp_mkdirs(r->dir, 0755, e) != 0 || msp_mkdirs(r->tmp, 0755, e))
+		return MSP_EIO;
+	ret = avformat_alloc_output_context2(&r->oc, NULL,
+	    tc->o->format == MSP_TC_FMP4 ? "mp4" : "mpegts", NULL);
+	if (ret < 0)
+		return averr(e, MSP_EMEDIA, ret, "muxer");
+	if ((buf = av_malloc(65536)) == NULL)
+		return oom(e);
+	r->oc->pb = avio_alloc_context(buf, 65536, 1, r, NULL, io_write,
+	    NULL);
+	if (r->oc->pb == NULL) {
+		av_free(buf);
+		return oom(e);
+	}
+	r->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+	if (r->enc != NULL) {
+		if ((r->vst = avformat_new_stream(r->oc, NULL)) == NULL)
+			return oom(e);
+		avcodec_parameters_from_context(r->vst->codecpar, r->enc);
+		r->vst->time_base = r->enc->time_base;
+		r->vst->avg_frame_rate = tc->fr;
+	}
+	if (tc->aenc != NULL) {
+		if ((r->ast = avformat_new_stream(r->oc, NULL)) == NULL)
+			return oom(e);
+		avcodec_parameters_from_context(r->ast->codecpar, tc->aenc);
+		r->ast->time_base = tc->aenc->time_base;
+	}
+	if (tc->o->format == MSP_TC_FMP4) {
+		av_dict_set(&d, "movflags", "frag_custom+empty_moov+"
+		    "default_base_moof+cmaf", 0);
+		if ((rc = file_open(r, "init.mp4", e)) != 0)
+			return rc;
+	} else {
+		if ((rc = file_open(r, "seg00000.ts", e)) != 0)
+			return rc;
+	}
+	ret = avformat_write_header(r->oc, &d);
+	av_dict_free(&d);
+	if (ret < 0)
+		return averr(e, MSP_EMEDIA, ret, "muxer");
+	if (tc->o->format == MSP_TC_FMP4) {
+		avio_flush(r->oc->pb);
+		if ((rc = file_close(r, "init.mp4", e)) != 0 ||
+		    (rc = file_open(r, "seg00000.m4s", e)) != 0)
+			return rc;
+	}
+	r->next_cut = INT64_MIN;
+	r->next_force = INT64_MIN;
+	r->max_end = INT64_MIN;
+	r->last_pts = INT64_MIN;
+	return 0;
+}
+
+/* ---- poster, thumbnails ------------------------------------------ */
+
+static int
+jpeg_write(struct tc *tc, const AVFrame *src, const char *name,
+    struct msp_err *e)
+{
+	const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+	AVCodecContext *cx = NULL;
+	struct SwsContext *sws = NULL;
+	AVFrame *f = NULL;
+	AVPacket *pkt = NULL;
+	int ret, rc = 0;
+
+	if (c == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no mjpeg encoder");
+	if ((cx = avcodec_alloc_context3(c)) == NULL ||
+	    (f = av_frame_alloc()) == NULL || (pkt = av_packet_alloc()) == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	cx->width = src->width;
+	cx->height = src->height;
+	cx->pix_fmt = AV_PIX_FMT_YUVJ420P;
+	cx->time_base = (AVRational){ 1, 25 };
+	cx->flags |= AV_CODEC_FLAG_QSCALE;
+	cx->global_quality = 3 * FF_QP2LAMBDA;
+	if ((ret = avcodec_open2(cx, c, NULL)) < 0) {
+		rc = averr(e, MSP_EMEDIA, ret, name);
+		goto out;
+	}
+	f->width = src->width;
+	f->height = src->height;
+	f->format = AV_PIX_FMT_YUVJ420P;
+	if (av_frame_get_buffer(f, 0) < 0) {
+		rc = oom(e);
+		goto out;
+	}
+	sws = sws_getContext(src->width, src->height, src->format, f->width,
+	    f->height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL, NULL, NULL);
+	if (sws == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0,
+	    src->height, f->data, f->linesize);
+	f->pts = 0;
+	f->quality = cx->global_quality;
+	if ((ret = avcodec_send_frame(cx, f)) < 0 ||
+	    (ret = avcodec_send_frame(cx, NULL)) < 0 ||
+	    (ret = avcodec_receive_packet(cx, pkt)) < 0) {
+		rc = averr(e, MSP_EMEDIA, ret, name);
+		goto out;
+	}
+	rc = msp_hls_write_file(tc->tmpdir, tc->outdir, name,
+	    (const char *)pkt->data, (size_t)pkt->size, 1, e);
+out:
+	sws_freeContext(sws);
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	avcodec_free_context(&cx);
+	return rc;
+}
+
+static void
+take_frames(struct tc *tc, AVFrame *f, int rung)
+{
+	double t = (double)f->pts *
+	    av_q2d(av_buffersink_get_time_base(tc->r[rung].sink));
+
+	if (rung == tc->nr - 1 && !tc->poster_done) {
+		double want = tc->duration > 0 ? tc->duration / 10 : 0;
+		if (tc->poster == NULL || t >= want) {
+			av_frame_free(&tc->poster);
+			tc->poster = av_frame_clone(f);
+			tc->poster_done = t >= want;
+		}
+	}
+	if (rung == 0 && t >= tc->next_thumb && tc->nthumb < THUMB_MAX) {
+		AVFrame *th = av_frame_alloc();
+		if (th == NULL)
+			return;
+		th->width = tc->tw;
+		th->height = tc->th;
+		th->format = AV_PIX_FMT_YUV420P;
+		tc->tsws = sws_getCachedContext(tc->tsws, f->width, f->height,
+		    f->format, tc->tw, tc->th, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
+		    NULL, NULL, NULL);
+		if (tc->tsws == NULL || av_frame_get_buffer(th, 0) < 0) {
+			av_frame_free(&th);
+			return;
+		}
+		sws_scale(tc->tsws, (const uint8_t *const *)f->data,
+		    f->linesize, 0, f->height, th->data, th->linesize);
+		tc->thumbs[tc->nthumb++] = th;
+		while (tc->next_thumb <= t)
+			tc->next_thumb += tc->thumb_iv;
+	}
+}
+
+static void
+vtt_time(double t, char out[32])
+{
+	long ms = lround(t * 1000);
+
+	snprintf(out, 32, "%02ld:%02ld:%02ld.%03ld", ms / 3600000,
+	    ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+}
+
+static int
+sprite_write(struct tc *tc, double end, struct msp_err *e)
+{
+	int cols = tc->nthumb < SPRITE_COLS ? tc->nthumb : SPRITE_COLS;
+	int rows = (tc->nthumb + cols - 1) / cols, i, y, rc;
+	AVFrame *s = av_frame_alloc();
+	char *vtt = NULL, a[32], b[32];
+	size_t len = 0, cap = 64 + (size_t)tc->nthumb * 96;
+
+	if (s == NULL || (vtt = malloc(cap)) == NULL) {
+		av_frame_free(&s);
+		return oom(e);
+	}
+	s->width = cols * tc->tw;
+	s->height = rows * tc->th;
+	s->format = AV_PIX_FMT_YUV420P;
+	if (av_frame_get_buffer(s, 0) < 0) {
+		av_frame_free(&s);
+		free(vtt);
+		return oom(e);
+	}
+	memset(s->data[0], 16, (size_t)s->linesize[0] * (size_t)s->height);
+	memset(s->data[1], 128, (size_t)s->linesize[1] * (size_t)s->height / 2);
+	memset(s->data[2], 128, (size_t)s->linesize[2] * (size_t)s->height / 2);
+	len += (size_t)snprintf(vtt, cap, "WEBVTT\n");
+	for (i = 0; i < tc->nthumb; i++) {
+		AVFrame *t = tc->thumbs[i];
+		int x0 = i % cols * tc->tw, y0 = i / cols * tc->th;
+		double t1 = (i + 1) * tc->thumb_iv;
+		for (y = 0; y < tc->th; y++)
+			memcpy(s->data[0] + (size_t)(y0 + y) * s->linesize[0] +
+			    x0, t->data[0] + (size_t)y * t->linesize[0],
+			    (size_t)tc->tw);
+		for (y = 0; y < tc->th / 2; y++) {
+			memcpy(s->data[1] + (size_t)(y0 / 2 + y) *
+			    s->linesize[1] + x0 / 2, t->data[1] +
+			    (size_t)y * t->linesize[1], (size_t)tc->tw / 2);
+			memcpy(s->data[2] + (size_t)(y0 / 2 + y) *
+			    s->linesize[2] + x0 / 2, t->data[2] +
+			    (size_t)y * t->linesize[2], (size_t)tc->tw / 2);
+		}
+		if (i == tc->nthumb - 1 || t1 > end)
+			t1 = end > i * tc->thumb_iv ? end : t1;
+		vtt_time(i * tc->thumb_iv, a);
+		vtt_time(t1, b);
+		len += (size_t)snprintf(vtt + len, cap - len, "\n%s --> %s\n"
+		    "sprite.jpg#xywh=%d,%d,%d,%d\n", a, b, x0, y0, tc->tw,
+		    tc->th);
+	}
+	rc = jpeg_write(tc, s, "sprite.jpg", e);
+	if (rc == 0)
+		rc = msp_hls_write_file(tc->tmpdir, tc->outdir, "sprite.vtt",
+		    vtt, len, 1, e);
+	av_frame_free(&s);
+	free(vtt);
+	return rc;
+}
+
+/* ---- the main loop --------------------------------------------------- */
+
+static int
+report(struct tc *tc, double *last, int force)
+{
+	struct msp_tc_progress p;
+	double now = elapsed(tc), done = -1;
+	long frames = -1;
+	int i;
+
+	if (tc->o->progress == NULL || (!force && now - *last < 1.0))
+		return 0;
+	*last = now;
+	for (i = 0; i < tc->nr; i++) {
+		double d = (double)atomic_load(&tc->r[i].done_ms) / 1000;
+		long fr = atomic_load(&tc->r[i].frames);
+		if (done < 0 || d < done)
+			done = d;
+		if (frames < 0 || fr < frames)
+			frames = fr;
+	}
+	if (done < 0)
+		done = 0;
+	p.percent = tc->duration > 0 ? 100 * done / tc->duration : 0;
+	if (p.percent > 99.9)
+		p.percent = 99.9;
+	if (p.percent < 0)
+		p.percent = 0;
+	p.elapsed = now;
+	p.fps = now > 0 && frames > 0 ? (double)frames / now : 0;
+	p.speed = now > 0 ? done / now : 0;
+	p.playable = atomic_load(&tc->playable);
+	return tc->o->progress(&p, tc->o->arg);
+}
+
+static int
+stop(struct tc *tc)
+{
+	return msp_stop_requested() || atomic_load(&tc->abort_);
+}
+
+static int
+pull(struct tc *tc, struct msp_err *e)
+{
+	AVFrame *f;
+	int i, ret;
+
+	for (i = 0; i < tc->nr; i++) {
+		for (;;) {
+			if ((f = av_frame_alloc()) == NULL)
+				return oom(e);
+			ret = av_buffersink_get_frame(tc->r[i].sink, f);
+			if (ret < 0) {
+				av_frame_free(&f);
+				if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+					break;
+				return averr(e, MSP_EMEDIA, ret, "filter graph");
+			}
+			take_frames(tc, f, i);
+			q_push(&tc->r[i], f);
+		}
+	}
+	return 0;
+}
+
+static int
+video_frame(struct tc *tc, AVFrame *f, struct msp_err *e)
+{
+	AVRational tb = tc->ic->streams[tc->vi]->time_base;
+	int64_t pts = f->best_effort_timestamp;
+	int ret;
+
+	if (pts == AV_NOPTS_VALUE)
+		pts = tc->vlast == INT64_MIN ? 0 : tc->vlast + 1;
+	else
+		pts -= av_rescale_q(tc->start, AV_TIME_BASE_Q, tb);
+	if (tc->vlast != INT64_MIN && pts <= tc->vlast)
+		pts = tc->vlast + 1; /* the encoder needs strictly increasing */
+	tc->vlast = pts;
+	f->pts = pts;
+	tc->vdecoded = (double)pts * av_q2d(tb);
+	if ((ret = av_buffersrc_add_frame_flags(tc->src, f, 0)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "filter graph");
+	return pull(tc, e);
+}
+
+static int
+video_decode(struct tc *tc, AVPacket *pkt, AVFrame *f, struct msp_err *e)
+{
+	int ret, rc;
+
+	if ((ret = avcodec_send_packet(tc->vdec, pkt)) < 0 &&
+	    ret != AVERROR_EOF && ret != AVERROR(EAGAIN))
+		return 0; /* corrupt packet: skip it */
+	for (;;) {
+		ret = avcodec_receive_frame(tc->vdec, f);
+		if (ret < 0) /* EAGAIN, EOF, or a broken frame */
+			return 0;
+		rc = video_frame(tc, f, e);
+		av_frame_unref(f);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int
+video_loop(struct tc *tc, struct msp_err *e)
+{
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *f = av_frame_alloc();
+	double last = 0;
+	int rc = 0, ret, said = 0;
+
+	if (pkt == NULL || f == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	while (rc == 0) {
+		if (stop(tc)) {
+			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
+			break;
+		}
+		ret = av_read_frame(tc->ic, pkt);
+		if (ret < 0)
+			break;
+		if (pkt->stream_index == tc->vi)
+			rc = video_decode(tc, pkt, f, e);
+		av_packet_unref(pkt);
+		if (rc == 0 && !said && atomic_load(&tc->playable)) {
+			said = 1;
+			if (report(tc, &last, 1) != 0)
+				rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
+		} else if (rc == 0 && report(tc, &last, 0) != 0) {
+			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
+		}
+	}
+	if (rc == 0)
+		rc = video_decode(tc, NULL, f, e);
+	if (rc == 0) {
+		if ((ret = av_buffersrc_add_frame_flags(tc->src, NULL, 0)) < 0)
+			rc = averr(e, MSP_EMEDIA, ret, "filter graph");
+		else
+			rc = pull(tc, e);
+	}
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	return rc;
+}
+
+static int
+wait_loop(struct tc *tc, struct msp_err *e)
+{
+	double last = 0;
+	int said = 0, i, done;
+
+	for (;;) {
+		struct timespec ts = { 0, 50000000 };
+		if (stop(tc))
+			return msp_err_set(e, MSP_EAGAIN, "interrupted");
+		pthread_mutex_lock(&tc->mu);
+		for (done = 1, i = 0; i < tc->nr; i++)
+			if (!tc->r[i].adone)
+				done = 0;
+		pthread_mutex_unlock(&tc->mu);
+		if (done)
+			return 0;
+		if (!said && atomic_load(&tc->playable)) {
+			said = 1;
+			if (report(tc, &last, 1) != 0)
+				return msp_err_set(e, MSP_EAGAIN,
+				    "interrupted");
+		} else if (report(tc, &last, 0) != 0) {
+			return msp_err_set(e, MSP_EAGAIN, "interrupted");
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+setup(struct tc *tc, struct msp_err *e)
+{
+	const AVCodec *dc = NULL;
+	AVStream *st;
+	int i, rc, ret, vi, dw, dh;
+	struct msp_rung_size sz[MSP_LADDER_MAX];
+
+	if ((rc = open_input(tc->in, &tc->ic, e)) != 0)
+		return rc;
+	vi = av_find_best_stream(tc->ic, AVMEDIA_TYPE_VIDEO, -1, -1, &dc, 0);
+	if (vi >= 0 && (tc->ic->streams[vi]->disposition &
+	    AV_DISPOSITION_ATTACHED_PIC))
+		vi = -1; /* cover art: an audio file */
+	tc->vi = vi;
+	tc->ai = av_find_best_stream(tc->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
+	    0);
+	if (tc->ai < 0)
+		tc->ai = -1;
+	if (tc->vi < 0 && tc->ai < 0)
+		return msp_err_set(e, MSP_EMEDIA, "no video or audio stream");
+	tc->start = tc->ic->start_time != AV_NOPTS_VALUE ?
+	    tc->ic->start_time : 0;
+	tc->duration = tc->ic->duration > 0 ?
+	    (double)tc->ic->duration / AV_TIME_BASE : 0;
+	tc->vlast = INT64_MIN;
+	for (i = 0; i < (int)tc->ic->nb_streams; i++)
+		tc->ic->streams[i]->discard = i == tc->vi ? AVDISCARD_DEFAULT :
+		    AVDISCARD_ALL;
+	if (tc->ai >= 0 && (rc = audio_setup(tc, e)) != 0)
+		return rc;
+	if (tc->vi < 0) {
+		tc->nr = 1;
+		snprintf(tc->r[0].name, sizeof(tc->r[0].name), "audio");
+		tc->fr = (AVRational){ 0, 1 };
+		snprintf(tc->r[0].codecs, sizeof(tc->r[0].codecs), "mp4a.40.2");
+		tc->r[0].sz.bitrate = 0;
+	} else {
+		st = tc->ic->streams[tc->vi];
+		if (dc == NULL)
+			return msp_err_set(e, MSP_EMEDIA, "no decoder for video "
+			    "codec %s", avcodec_get_name(st->codecpar->codec_id));
+		if ((tc->vdec = avcodec_alloc_context3(dc)) == NULL)
+			return oom(e);
+		avcodec_parameters_to_context(tc->vdec, st->codecpar);
+		tc->vdec->pkt_timebase = st->time_base;
+		tc->vdec->thread_count = 0;
+		if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
+			return averr(e, MSP_EMEDIA, ret, "video decoder");
+		if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
+		    tc->vdec->pix_fmt == AV_PIX_FMT_NONE)
+			return msp_err_set(e, MSP_EMEDIA, "video stream without "
+			    "a picture size");
+		if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+			tc->duration = (double)st->duration *
+			    av_q2d(st->time_base);
+		tc->fr = av_guess_frame_rate(tc->ic, st, NULL);
+		if (tc->fr.num <= 0 || tc->fr.den <= 0 ||
+		    av_q2d(tc->fr) > 240)
+			tc->fr = (AVRational){ 25, 1 };
+		tc->rotation = rotation_of(st);
+		msp_hls_display_size(tc->vdec->width, tc->vdec->height,
+		    st->codecpar->sample_aspect_ratio.num,
+		    st->codecpar->sample_aspect_ratio.den, tc->rotation, &dw,
+		    &dh);
+		tc->dw = dw;
+		tc->dh = dh;
+		tc->nr = msp_hls_rungs(&tc->o->ladder, dw, dh, sz);
+		for (i = 0; i < tc->nr; i++) {
+			tc->r[i].sz = sz[i];
+			snprintf(tc->r[i].name, sizeof(tc->r[i].name), "%dp",
+			    sz[i].height);
+		}
+		if ((rc = graph_setup(tc, e)) != 0)
+			return rc;
+		for (i = 0; i < tc->nr; i++)
+			if ((rc = venc_setup(tc, &tc->r[i], e)) != 0)
+				return rc;
+		/* thumbnails: long side THUMB_LONG, one every thumb_iv s */
+		if (sz[0].w >= sz[0].h) {
+			tc->tw = THUMB_LONG;
+			tc->th = 2 * (int)lround((double)THUMB_LONG * sz[0].h /
+			    sz[0].w / 2);
+		} else {
+			tc->th = THUMB_LONG;
+			tc->tw = 2 * (int)lround((double)THUMB_LONG * sz[0].w /
+			    sz[0].h / 2);
+		}
+		if (tc->tw < 2)
+			tc->tw = 2;
+		if (tc->th < 2)
+			tc->th = 2;
+		tc->thumb_iv = tc->duration > 0 ?
+		    ceil(tc->duration / 100) : 2;
+		if (tc->thumb_iv < 1)
+			tc->thumb_iv = 1;
+	}
+	for (i = 0; i < tc->nr; i++) {
+		struct rung *r = &tc->r[i];
+		r->tc = tc;
+		r->idx = i;
+		r->dir = msp_sprintf("%s/%s", tc->outdir, r->name);
+		r->tmp = msp_sprintf("%s/%s", tc->tmpdir, r->name);
+		if (r->dir == NULL || r->tmp == NULL)
+			return oom(e);
+		if ((rc = mux_setup(tc, r, e)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+start_threads(struct tc *tc, struct msp_err *e)
+{
+	int i;
+
+	if (tc->aenc != NULL) {
+		if (pthread_create(&tc->ath, NULL, audio_main, tc) != 0)
+			return msp_err_set(e, MSP_ENOMEM, "cannot start thread");
+		tc->astarted = 1;
+	}
+	for (i = 0; i < tc->nr; i++) {
+		if (pthread_create(&tc->r[i].th, NULL, tc->vi >= 0 ? rung_video :
+		    rung_audio, &tc->r[i]) != 0)
+			return msp_err_set(e, MSP_ENOMEM, "cannot start thread");
+		tc->r[i].started = 1;
+	}
+	return 0;
+}
+
+static void
+join_threads(struct tc *tc, int abort)
+{
+	int i;
+
+	if (abort) {
+		pthread_mutex_lock(&tc->mu);
+		atomic_store(&tc->abort_, 1);
+		pthread_cond_broadcast(&tc->cv);
+		pthread_mutex_unlock(&tc->mu);
+	}
+	for (i = 0; i < tc->nr; i++) {
+		if (!tc->r[i].started)
+			continue;
+		q_push(&tc->r[i], NULL);
+		pthread_join(tc->r[i].th, NULL);
+		tc->r[i].started = 0;
+	}
+	if (tc->astarted) {
+		pthread_mutex_lock(&tc->mu);
+		atomic_store(&tc->abort_, 1); /* nobody reads it any more */
+		pthread_cond_broadcast(&tc->cv);
+		pthread_mutex_unlock(&tc->mu);
+		pthread_join(tc->ath, NULL);
+		tc->astarted = 0;
+	}
+}
+
+static json_object *
+details(struct tc *tc)
+{
+	json_object *o = json_object_new_object(), *lad, *x;
+	int i;
+
+	if (o == NULL || (lad = json_object_new_array()) == NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_add(o, "format", json_object_new_string(
+	    tc->o->format == MSP_TC_FMP4 ? "fmp4" : "ts"));
+	json_object_object_add(o, "segment", json_object_new_double(
+	    (double)tc->seg_ms / 1000));
+	json_object_object_add(o, "master", json_object_new_string(
+	    "master.m3u8"));
+	if (tc->vi >= 0) {
+		json_object_object_add(o, "width", json_object_new_int(tc->dw));
+		json_object_object_add(o, "height", json_object_new_int(tc->dh));
+		json_object_object_add(o, "fps", json_object_new_double(
+		    round(fps_of(tc) * 1000) / 1000));
+		json_object_object_add(o, "poster",
+		    json_object_new_string("poster.jpg"));
+		json_object_object_add(o, "sprite",
+		    json_object_new_string("sprite.jpg"));
+		json_object_object_add(o, "thumbnails",
+		    json_object_new_string("sprite.vtt"));
+	}
+	json_object_object_add(o, "audio", json_object_new_boolean(
+	    tc->aenc != NULL));
+	json_object_object_add(o, "ladder", lad);
+	for (i = 0; i < tc->nr; i++) {
+		struct rung *r = &tc->r[i];
+		long peak, avg;
+		double dur = 0;
+		int k;
+		char pl[48];
+
+		for (k = 0; k < r->nseg; k++)
+			dur += r->segs[k].dur;
+		if (i == 0)
+			json_object_object_add(o, "duration",
+			    json_object_new_double(round(dur * 1000) / 1000));
+		msp_hls_rates(r->segs, r->nseg, &peak, &avg);
+		snprintf(pl, sizeof(pl), "%s/index.m3u8", r->name);
+		if ((x = json_object_new_object()) == NULL)
+			continue;
+		json_object_object_add(x, "name", json_object_new_string(
+		    r->name));
+		if (r->enc != NULL) {
+			json_object_object_add(x, "width",
+			    json_object_new_int(r->sz.w));
+			json_object_object_add(x, "height",
+			    json_object_new_int(r->sz.h));
+			json_object_object_add(x, "bitrate",
+			    json_object_new_int64(r->sz.bitrate));
+		}
+		json_object_object_add(x, "bandwidth",
+		    json_object_new_int64(peak));
+		json_object_object_add(x, "averageBandwidth",
+		    json_object_new_int64(avg));
+		json_object_object_add(x, "codecs",
+		    json_object_new_string(r->codecs));
+		json_object_object_add(x, "playlist",
+		    json_object_new_string(pl));
+		json_object_object_add(x, "segments",
+		    json_object_new_int(r->nseg));
+		json_object_array_add(lad, x);
+	}
+	return o;
+}
+
+static void
+tc_free(struct tc *tc)
+{
+	int i;
+	size_t k;
+
+	for (i = 0; i < MSP_LADDER_MAX; i++) {
+		struct rung *r = &tc->r[i];
+		while (r->qn > 0) {
+			av_frame_free(&r->q[r->qh]);
+			r->qh = (r->qh + 1) % QCAP;
+			r->qn--;
+		}
+		if (r->cur != NULL)
+			fclose(r->cur);
+		if (r->oc != NULL) {
+			if (r->oc->pb != NULL)
+				av_freep(&r->oc->pb->buffer);
+			avio_context_free(&r->oc->pb);
+			avformat_free_context(r->oc);
+		}
+		avcodec_free_context(&r->enc);
+		free(r->segs);
+		free(r->dir);
+		free(r->tmp);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+	}
+	for (k = 0; k < tc->an; k++)
+		av_packet_free(&tc->apk[k]);
+	free(tc->apk);
+	for (i = 0; i < tc->nthumb; i++)
+		av_frame_free(&tc->thumbs[i]);
+	av_frame_free(&tc->poster);
+	sws_freeContext(tc->tsws);
+	avfilter_graph_free(&tc->graph);
+	avcodec_free_context(&tc->vdec);
+	avcodec_free_context(&tc->adec);
+	avcodec_free_context(&tc->aenc);
+	swr_free(&tc->swr);
+	if (tc->fifo != NULL)
+		av_audio_fifo_free(tc->fifo);
+	avformat_close_input(&tc->ic);
+	avformat_close_input(&tc->aic);
+	pthread_mutex_destroy(&tc->mu);
+	pthread_cond_destroy(&tc->cv);
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+void
+msp_tc_opts_init(struct msp_tc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	msp_hls_ladder_parse(MSP_LADDER_DEFAULT, &o->ladder, NULL);
+	o->format = MSP_TC_FMP4;
+	o->segment = 4;
+	o->preset = "veryfast";
+}
+
+int
+msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
+    const struct msp_tc_opts *o, json_object **out, struct msp_err *e)
+{
+	struct tc *tc;
+	int i, rc;
+	double last = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((tc = calloc(1, sizeof(*tc))) == NULL)
+		return oom(e);
+	pthread_mutex_init(&tc->mu, NULL);
+	pthread_cond_init(&tc->cv, NULL);
+	for (i = 0; i < MSP_LADDER_MAX; i++) {
+		pthread_mutex_init(&tc->r[i].mu, NULL);
+		pthread_cond_init(&tc->r[i].cv, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &tc->t0);
+	tc->o = o;
+	tc->in = in;
+	tc->outdir = outdir;
+	tc->tmpdir = tmpdir;
+	tc->seg_ms = (int64_t)llround(o->segment * 1000);
+	if (tc->seg_ms < 500 || tc->seg_ms > 60000) {
+		rc = msp_err_set(e, MSP_EINVAL, "segment length %g s is not "
+		    "from 0.5 to 60", o->segment);
+		goto out;
+	}
+	if ((rc = msp_mkdirs(outdir, 0755, e)) != 0 ||
+	    (rc = msp_mkdirs(tmpdir, 0755, e)) != 0)
+		goto out;
+	if ((rc = setup(tc, e)) != 0)
+		goto out;
+	if ((rc = start_threads(tc, e)) != 0)
+		goto out;
+	rc = tc->vi >= 0 ? video_loop(tc, e) : wait_loop(tc, e);
+	join_threads(tc, rc != 0);
+	for (i = 0; i < tc->nr; i++)
+		if (tc->r[i].rc != 0) { /* the first cause, not "interrupted" */
+			rc = tc->r[i].rc;
+			if (e != NULL)
+				*e = tc->r[i].err;
+			goto out;
+		}
+	if (rc == 0 && tc->arc != 0) {
+		rc = tc->arc;
+		if (e != NULL)
+			*e = tc->aerr;
+	}
+	if (rc != 0)
+		goto out;
+	if (tc->vi >= 0 && tc->r[0].nseg == 0) {
+		rc = msp_err_set(e, MSP_EMEDIA, "no video frame could be "
+		    "decoded");
+		goto out;
+	}
+	{
+		double got = 0;
+		for (i = 0; i < tc->r[0].nseg; i++)
+			got += tc->r[0].segs[i].dur;
+		if (tc->duration > 1 && got < 0.9 * tc->duration - 0.5) {
+			rc = msp_err_set(e, MSP_EMEDIA, "truncated: %.1f s of "
+			    "%.1f s could be decoded", got, tc->duration);
+			goto out;
+		}
+	}
+	for (i = 0; i < tc->nr; i++)
+		if ((rc = write_variant(&tc->r[i], 0, e)) != 0)
+			goto out;
+	if (tc->poster != NULL &&
+	    (rc = jpeg_write(tc, tc->poster, "poster.jpg", e)) != 0)
+		goto out;
+	if (tc->nthumb > 0 && (rc = sprite_write(tc,
+	    tc->r[0].nseg > 0 ? (double)(tc->r[0].max_end) *
+	    av_q2d(tc->r[0].enc ? tc->r[0].enc->time_base :
+	    tc->aenc->time_base) : tc->duration, e)) != 0)
+		goto out;
+	if ((rc = write_master(tc, 1, e)) != 0)
+		goto out;
+	for (i = 0; i < tc->nr; i++)
+		if ((rc = msp_blob_sync_dir(tc->r[i].dir, e)) != 0)
+			goto out;
+	if ((rc = msp_blob_sync_dir(outdir, e)) != 0)
+		goto out;
+	if (tc->o->progress != NULL) {
+		struct msp_tc_progress p = { 100, 0, 0, elapsed(tc), 1 };
+		(void)last;
+		p.speed = p.elapsed > 0 ? tc->duration / p.elapsed : 0;
+		o->progress(&p, o->arg);
+	}
+	if (out != NULL && (*out = details(tc)) == NULL)
+		rc = oom(e);
+out:
+	join_threads(tc, 1);
+	tc_free(tc);
+	free(tc);
+	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/* transcode: one media file into adaptive-bitrate HLS, in-process with the
+ * FFmpeg libraries; and the store side (a video record and its job). See
+ * msp-transcode(1).
+ *
+ * The engine decodes the video once and runs one filter graph (rotation,
+ * split, a scaler per rung); each rung is encoded with libx264 and muxed in
+ * its own thread. Audio is decoded and encoded once (AAC-LC, 128 kb/s) in
+ * another thread, and the same AAC packets are muxed into every variant, so
+ * each variant plays on its own. Keyframes are forced on a fixed grid of
+ * segment boundaries (closed GOPs, no scene-cut keyframes), so segment i
+ * starts at the same timestamp in every rung. */
+#ifndef MSP_TRANSCODE_H
+#define MSP_TRANSCODE_H
+
+#include <json.h>
+
+#include "err.h"
+#include "hls.h"
+#include "store.h"
+
+enum msp_tc_format { MSP_TC_FMP4, MSP_TC_TS };
+
+struct msp_tc_progress {
+	double percent;  /* 0..100 */
+	double fps;      /* video frames encoded per second (slowest rung) */
+	double speed;    /* media seconds per wall second */
+	double elapsed;  /* seconds since the start */
+	int playable;    /* 1 once master and a first segment of every rung
+			  * are published */
+};
+
+struct msp_tc_opts {
+	struct msp_ladder ladder;
+	enum msp_tc_format format;
+	double segment;      /* seconds, default 4 */
+	const char *preset;  /* x264 preset, default "veryfast" */
+	/* Called from the calling thread about once a second and when the
+	 * output first becomes playable; a non-zero return stops the work. */
+	int (*progress)(const struct msp_tc_progress *p, void *arg);
+	void *arg;
+};
+
+/* Defaults: the default ladder, fMP4, 4 s, veryfast. */
+void msp_tc_opts_init(struct msp_tc_opts *o);
+
+/*
+ * Transcode the file at in into the directory outdir (created; existing
+ * files are replaced). Every file is written in tmpdir (created; on the same
+ * file system) and renamed into outdir when complete. Playlists appear as
+ * EVENT playlists as soon as every rung has a segment, and are rewritten as
+ * VOD with ENDLIST at the end. *details (caller puts) gets the ladder and
+ * facts for destinationVideoDetails. MSP_EMEDIA for input that cannot be
+ * used; MSP_EAGAIN when stopped (msp_stop_requested or progress).
+ */
+int msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
+    const struct msp_tc_opts *o, json_object **details, struct msp_err *e);
+
+/*
+ * Transcode video id of the store: status processing (with progress, at
+ * most once a second) then ready with destinationBucketFilePath
+ * ["media/hls/<id>/master.m3u8"] and destinationVideoDetails, or failed with
+ * the error. Output goes to media/hls/<id>/ (a stale one from a killed run
+ * is removed first), temp files to media/tmp/. job_id (may be NULL) is the
+ * job worker claimed: its lease is renewed while working and it is finished
+ * in the same transaction as the record. *out (may be NULL; caller puts)
+ * gets the final record.
+ */
+int msp_transcode_video(struct msp_store *st, const char *id,
+    const char *job_id, const char *worker, const struct msp_tc_opts *o,
+    json_object **out, struct msp_err *e);
+
+#endif

@@ -1,0 +1,248 @@
+/* transcode, the store side: a video record in, HLS under media/hls/<id>/
+ * and the record's status out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob.h"
+#include "catalog.h"
+#include "jobs.h"
+#include "transcode.h"
+#include "util.h"
+
+#define LEASE_MS 120000L
+
+struct run {
+	struct msp_store *st;
+	const char *id, *job_id, *worker;
+	const struct msp_tc_opts *user;
+	json_object *changes;
+	json_object *out;
+	int finish;            /* finish the job in the same txn */
+	const char *job_error; /* NULL: done */
+	int last_pct;
+	int failed_update;
+	struct msp_err uerr;
+};
+
+static int
+update_txn(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct run *r = arg;
+	int rc;
+
+	json_object_put(r->out);
+	r->out = NULL;
+	if ((rc = msp_video_update(r->st, t, r->id, r->changes, &r->out, e))
+	    != 0)
+		return rc;
+	if (r->job_id != NULL && r->finish)
+		rc = msp_job_finish(r->st, t, r->job_id, r->job_error, e);
+	return rc;
+}
+
+/* Apply changes (taken: put here); when finish, also finish the job with
+ * job_error (NULL: done). */
+static int
+update(struct run *r, json_object *changes, int finish,
+    const char *job_error, struct msp_err *e)
+{
+	int rc;
+
+	r->changes = changes;
+	r->finish = finish;
+	r->job_error = job_error;
+	rc = msp_store_write(r->st, update_txn, r, e);
+	json_object_put(changes);
+	r->changes = NULL;
+	return rc;
+}
+
+static int
+on_progress(const struct msp_tc_progress *p, void *arg)
+{
+	struct run *r = arg;
+	json_object *c;
+	int pct = (int)p->percent;
+
+	if (pct != r->last_pct && pct < 100 &&
+	    (c = json_object_new_object()) != NULL) {
+		json_object_object_add(c, "progress", json_object_new_int(pct));
+		if (update(r, c, 0, NULL, &r->uerr) != 0)
+			r->failed_update = 1; /* report at the end */
+		r->last_pct = pct;
+	}
+	if (r->job_id != NULL && r->worker != NULL)
+		(void)msp_job_renew(r->st, r->job_id, r->worker, LEASE_MS,
+		    NULL);
+	return r->user->progress ? r->user->progress(p, r->user->arg) : 0;
+}
+
+static int
+prefix(json_object *o, const char *key, const char *dir)
+{
+	json_object *v;
+	char *s;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if ((s = msp_sprintf("%s/%s", dir, json_object_get_string(v))) == NULL)
+		return -1;
+	json_object_object_add(o, key, json_object_new_string(s));
+	free(s);
+	return 0;
+}
+
+static json_object *
+paths(json_object *d, const char *rel)
+{
+	static const char *const keys[] = { "master", "poster", "sprite",
+	    "thumbnails", NULL };
+	json_object *lad;
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (prefix(d, keys[i], rel) != 0)
+			return NULL;
+	if (json_object_object_get_ex(d, "ladder", &lad))
+		for (i = 0; i < json_object_array_length(lad); i++)
+			if (prefix(json_object_array_get_idx(lad, i),
+			    "playlist", rel) != 0)
+				return NULL;
+	return d;
+}
+
+int
+msp_transcode_video(struct msp_store *st, const char *id,
+    const char *job_id, const char *worker, const struct msp_tc_opts *o,
+    json_object **out, struct msp_err *e)
+{
+	struct run r;
+	struct msp_tc_opts mine = *o;
+	json_object *v = NULL, *src, *c = NULL, *det = NULL, *old, *nd = NULL;
+	MDB_txn *t = NULL;
+	char *rel = NULL, *tmprel = NULL, *abs = NULL, *tmpabs = NULL;
+	char *inabs = NULL, *master = NULL;
+	struct msp_err te;
+	char why[900];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.st = st;
+	r.id = id;
+	r.job_id = job_id;
+	r.worker = worker;
+	r.user = o;
+	r.last_pct = -1;
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0)
+		return rc;
+	rc = msp_video_get(st, t, id, &v, e);
+	msp_txn_abort(st, t);
+	if (rc != 0)
+		return rc;
+	if (!json_object_object_get_ex(v, "sourceBucketFilePath", &src) ||
+	    !json_object_is_type(src, json_type_string)) {
+		rc = msp_err_set(e, MSP_EINVAL, "video %s: no "
+		    "sourceBucketFilePath", id);
+		goto out;
+	}
+	rel = msp_sprintf("media/hls/%s", id);
+	tmprel = msp_sprintf("media/tmp/hls-%s", id);
+	if (rel == NULL || tmprel == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = msp_blob_path(st, json_object_get_string(src), &inabs, e))
+	    != 0 || (rc = msp_blob_path(st, rel, &abs, e)) != 0 ||
+	    (rc = msp_blob_path(st, tmprel, &tmpabs, e)) != 0)
+		goto out;
+	/* what a killed run left behind, or the previous output */
+	if ((rc = msp_blob_remove(st, tmprel, e)) != 0 ||
+	    (rc = msp_blob_remove(st, rel, e)) != 0)
+		goto out;
+	if ((c = json_object_new_object()) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	json_object_object_add(c, "status", json_object_new_string(
+	    "processing"));
+	json_object_object_add(c, "progress", json_object_new_int(0));
+	json_object_object_add(c, "error", NULL);
+	json_object_object_add(c, "destinationBucketFilePath",
+	    json_object_new_array());
+	if ((rc = update(&r, c, 0, NULL, e)) != 0)
+		goto out;
+	r.last_pct = 0;
+
+	mine.progress = on_progress;
+	mine.arg = &r;
+	rc = msp_transcode_file(inabs, abs, tmpabs, &mine, &det, e);
+	(void)msp_blob_remove(st, tmprel, NULL);
+	if (rc == 0 && r.failed_update) {
+		rc = r.uerr.code;
+		if (e != NULL)
+			*e = r.uerr;
+	}
+	if (rc != 0) {
+		(void)msp_blob_remove(st, rel, NULL);
+		c = json_object_new_object();
+		if (c == NULL)
+			goto out;
+		json_object_object_add(c, "status",
+		    json_object_new_string("failed"));
+		snprintf(why, sizeof(why), "%.800s", e != NULL ? e->msg :
+		    "transcode failed");
+		json_object_object_add(c, "error", json_object_new_string(why));
+		if (update(&r, c, 1, why, &te) != 0 && e != NULL)
+			msp_err_prefix(e, "%s (and the record could not be "
+			    "updated: %s)", id, te.msg);
+		goto out;
+	}
+	if (paths(det, rel) == NULL || (master = msp_sprintf("%s/master.m3u8",
+	    rel)) == NULL || (c = json_object_new_object()) == NULL ||
+	    (nd = json_object_new_object()) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* destinationVideoDetails keeps what it had and gains "hls" */
+	old = json_object_object_get(r.out, "destinationVideoDetails");
+	if (old != NULL && json_object_is_type(old, json_type_object)) {
+		json_object_object_foreach(old, k, val)
+			if (strcmp(k, "hls") != 0)
+				json_object_object_add(nd, k,
+				    json_object_get(val));
+	}
+	json_object_object_add(nd, "hls", det);
+	det = NULL;
+	json_object_object_add(c, "status", json_object_new_string("ready"));
+	json_object_object_add(c, "progress", json_object_new_int(100));
+	{
+		json_object *a = json_object_new_array();
+		json_object_array_add(a, json_object_new_string(master));
+		json_object_object_add(c, "destinationBucketFilePath", a);
+	}
+	json_object_object_add(c, "destinationVideoDetails", nd);
+	nd = NULL;
+	if ((rc = update(&r, c, 1, NULL, e)) != 0) {
+		(void)msp_blob_remove(st, rel, NULL);
+		goto out;
+	}
+	if (out != NULL) {
+		*out = r.out;
+		r.out = NULL;
+	}
+out:
+	json_object_put(r.out);
+	json_object_put(v);
+	json_object_put(det);
+	json_object_put(nd);
+	free(rel);
+	free(tmprel);
+	free(abs);
+	free(tmpabs);
+	free(inabs);
+	free(master);
+	return rc;
+}

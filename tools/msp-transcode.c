@@ -1,0 +1,384 @@
+/* msp-transcode: videos of the store (ids, job lines, or the queue) into
+ * adaptive-bitrate HLS; or one file into a directory. See msp-transcode(1). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libavutil/log.h>
+
+#include "cli.h"
+#include "jobs.h"
+#include "transcode.h"
+#include "util.h"
+
+#define LEASE_MS 120000L
+
+enum { O_PENDING = 256, O_PROGRESS, O_STRICT };
+
+static const struct msp_opt opts[] = {
+	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
+	{ "ladder", 'l', "LIST", "rungs HEIGHT:RATE,... (default "
+	    MSP_LADDER_DEFAULT ")" },
+	{ "format", 'f', "FMT", "segment format: fmp4 (default) or ts" },
+	{ "segment", 't', "SECONDS", "segment length (default 4)" },
+	{ "preset", 'p', "NAME", "x264 preset (default veryfast)" },
+	{ "jobs", 'j', "N", "transcode N videos at once (default 1)" },
+	{ "pending", O_PENDING, NULL, "work the job queue until it is empty" },
+	{ "progress", O_PROGRESS, NULL, "report progress on stderr" },
+	{ "strict", O_STRICT, NULL, "stop at the first bad input line" },
+	{ "input", 'i', "FILE", "transcode FILE, not a video of the store" },
+	{ "output", 'o', "DIR", "where --input's HLS goes" },
+	{ "help", 'h', NULL, "show this help and exit" },
+	{ "version", 'V', NULL, "show the version and exit" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct msp_cli cli = {
+	"msp-transcode",
+	"[options] [ID...]\n[options] --pending\n[options] -i FILE -o DIR",
+	opts
+};
+
+struct ctx {
+	const char *store;
+	struct msp_tc_opts o;
+	int progress, strict, pending;
+	long jobs;
+	char worker[128];
+	const char *label; /* what progress lines name */
+};
+
+static int
+on_progress(const struct msp_tc_progress *p, void *arg)
+{
+	struct ctx *c = arg;
+
+	fprintf(stderr, "%s: %s: progress percent=%.1f fps=%.1f speed=%.2f "
+	    "elapsed=%.2f playable=%d\n", cli.prog, c->label, p->percent,
+	    p->fps, p->speed, p->elapsed, p->playable);
+	return 0;
+}
+
+static int
+status_of(int code)
+{
+	return code == 0 ? 0 : msp_err_exit(code);
+}
+
+static int
+one_file(struct ctx *c, const char *in, const char *outdir)
+{
+	struct msp_err e = { 0 };
+	json_object *d = NULL, *o;
+	char *tmp = msp_sprintf("%s/.msp-tmp", outdir);
+	int rc;
+
+	if (tmp == NULL)
+		msp_die(3, "out of memory");
+	c->label = in;
+	rc = msp_transcode_file(in, outdir, tmp, &c->o, &d, &e);
+	free(tmp);
+	if (rc != 0) {
+		msp_warn("%s: %s", in, e.msg);
+		return status_of(rc);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("transcode"));
+	json_object_object_add(o, "v", json_object_new_int(1));
+	json_object_object_add(o, "input", json_object_new_string(in));
+	json_object_object_add(o, "output", json_object_new_string(outdir));
+	json_object_object_add(o, "details", d);
+	msp_cli_emit(o);
+	json_object_put(o);
+	return 0;
+}
+
+static int
+one_video(struct ctx *c, struct msp_store *st, const char *id,
+    json_object *job)
+{
+	struct msp_err e = { 0 };
+	json_object *rec = NULL, *j = job, *x;
+	const char *jid = NULL;
+	int rc;
+
+	if (j == NULL && (rc = msp_job_claim_video(st, id, c->worker,
+	    LEASE_MS, &j, &e)) != 0) {
+		msp_warn("%s: %s", id, e.msg);
+		return status_of(rc);
+	}
+	if (json_object_object_get_ex(j, "id", &x))
+		jid = json_object_get_string(x);
+	c->label = id;
+	rc = msp_transcode_video(st, id, jid, c->worker, &c->o, &rec, &e);
+	if (j != job)
+		json_object_put(j);
+	if (rc != 0) {
+		msp_warn("%s: %s", id, e.msg);
+		return status_of(rc);
+	}
+	msp_cli_emit(rec);
+	json_object_put(rec);
+	return 0;
+}
+
+static int
+worst(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* ids[k], ids[k + step], ... or the queue when ids is NULL */
+static int
+work(struct ctx *c, char **ids, size_t n, size_t k, size_t step)
+{
+	struct msp_store *st = NULL;
+	struct msp_err e = { 0 };
+	int status = 0, rc;
+
+	snprintf(c->worker + strlen(c->worker), sizeof(c->worker) -
+	    strlen(c->worker), ":%ld", (long)getpid());
+	if ((rc = msp_store_open(&st, c->store, MSP_STORE_EXISTING, &e)) != 0)
+		msp_die(msp_err_exit(rc) == 1 ? 3 : msp_err_exit(rc), "%s",
+		    e.msg);
+	if (ids != NULL) {
+		for (; k < n && !msp_stop_requested(); k += step) {
+			status = worst(status, one_video(c, st, ids[k], NULL));
+			if (status == 3)
+				break;
+		}
+	} else {
+		while (!msp_stop_requested()) {
+			json_object *job = NULL, *vid;
+			rc = msp_job_claim(st, c->worker, LEASE_MS, &job, &e);
+			if (rc == MSP_ENOTFOUND)
+				break;
+			if (rc != 0) {
+				msp_warn("%s", e.msg);
+				status = worst(status, status_of(rc));
+				break;
+			}
+			if (!json_object_object_get_ex(job, "videoId", &vid)) {
+				json_object_put(job);
+				msp_warn("job without a videoId");
+				status = worst(status, 1);
+				continue;
+			}
+			status = worst(status, one_video(c, st,
+			    json_object_get_string(vid), job));
+			json_object_put(job);
+			if (status == 3)
+				break;
+		}
+	}
+	msp_store_close(st);
+	if (msp_stop_requested())
+		status = worst(status, 1);
+	return status;
+}
+
+/* Fork jobs workers; each takes every jobs'th id (or claims from the
+ * queue); the worst status wins. */
+static int
+run_all(struct ctx *c, char **ids, size_t n)
+{
+	size_t k, w = (size_t)c->jobs;
+	int status = 0, s;
+	pid_t pid;
+
+	if (ids != NULL && w > n)
+		w = n;
+	if (w <= 1)
+		return work(c, ids, n, 0, 1);
+	fflush(stdout);
+	for (k = 0; k < w; k++) {
+		if ((pid = fork()) < 0)
+			msp_die(3, "fork: %s", strerror(errno));
+		if (pid == 0)
+			msp_cli_exit(work(c, ids, n, k, w));
+	}
+	while ((pid = wait(&s)) > 0 || (pid < 0 && errno == EINTR))
+		if (pid > 0)
+			status = worst(status, WIFEXITED(s) ?
+			    WEXITSTATUS(s) : 3);
+	return status;
+}
+
+/* An id from a stdin line: a bare id, or a JSON job or video line. */
+static int
+line_id(const char *line, char **id, struct msp_err *e)
+{
+	json_object *o, *x;
+	const char *s;
+	int rc = 0;
+
+	*id = NULL;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '{') {
+		if (!msp_id_valid(line))
+			return msp_err_set(e, MSP_EINVAL, "'%s': not a video id "
+			    "or a JSON line", line);
+		*id = msp_strdup(line);
+		return *id ? 0 : msp_err_set(e, MSP_ENOMEM, "out of memory");
+	}
+	if ((o = json_tokener_parse(line)) == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return msp_err_set(e, MSP_EINVAL, "not a JSON object");
+	}
+	if (json_object_object_get_ex(o, "videoId", &x) ||
+	    (json_object_object_get_ex(o, "type", &x) &&
+	    (s = json_object_get_string(x)) != NULL &&
+	    strcmp(s, "video") == 0 && json_object_object_get_ex(o, "id", &x))) {
+		s = json_object_get_string(x);
+		if (!json_object_is_type(x, json_type_string) ||
+		    !msp_id_valid(s))
+			rc = msp_err_set(e, MSP_EINVAL, "field 'videoId': not "
+			    "a video id");
+		else if ((*id = msp_strdup(s)) == NULL)
+			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+	} else {
+		rc = msp_err_set(e, MSP_EINVAL, "field 'videoId': missing");
+	}
+	json_object_put(o);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctx c;
+	struct msp_err e = { 0 };
+	const char *in = NULL, *outdir = NULL, *ladder = NULL;
+	char **ids = NULL, *line = NULL;
+	size_t n = 0, cap = 0, lcap = 0;
+	long long v;
+	int k, status = 0, bad = 0;
+	long lineno = 0;
+
+	msp_cli_init(&cli);
+	memset(&c, 0, sizeof(c));
+	msp_tc_opts_init(&c.o);
+	c.jobs = 1;
+	while ((k = msp_cli_getopt(&cli, argc, argv)) != -1) {
+		switch (k) {
+		case 's':
+			c.store = optarg;
+			break;
+		case 'l':
+			ladder = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "fmp4") == 0)
+				c.o.format = MSP_TC_FMP4;
+			else if (strcmp(optarg, "ts") == 0)
+				c.o.format = MSP_TC_TS;
+			else
+				msp_cli_usage_error("--format '%s': expected "
+				    "fmp4 or ts", optarg);
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			c.o.segment = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(c.o.segment >= 0.5 && c.o.segment <= 60))
+				msp_cli_usage_error("--segment '%s': expected "
+				    "seconds from 0.5 to 60", optarg);
+			break;
+		}
+		case 'p':
+			c.o.preset = optarg;
+			break;
+		case 'j':
+			if (msp_parse_int(optarg, 1, 64, &v) != 0)
+				msp_cli_usage_error("--jobs '%s': expected a "
+				    "number from 1 to 64", optarg);
+			c.jobs = (long)v;
+			break;
+		case O_PENDING:
+			c.pending = 1;
+			break;
+		case O_PROGRESS:
+			c.progress = 1;
+			break;
+		case O_STRICT:
+			c.strict = 1;
+			break;
+		case 'i':
+			in = optarg;
+			break;
+		case 'o':
+			outdir = optarg;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (ladder != NULL && msp_hls_ladder_parse(ladder, &c.o.ladder, &e))
+		msp_cli_usage_error("--ladder: %s", e.msg);
+	av_log_set_level(AV_LOG_QUIET);
+	if (c.progress) {
+		c.o.progress = on_progress;
+		c.o.arg = &c;
+	}
+	if (gethostname(c.worker, sizeof(c.worker) - 24) != 0)
+		snprintf(c.worker, sizeof(c.worker), "localhost");
+	c.worker[sizeof(c.worker) - 24] = '\0';
+
+	if (in != NULL || outdir != NULL) {
+		if (in == NULL || outdir == NULL)
+			msp_cli_usage_error("--input and --output go together");
+		if (argc > 0 || c.pending)
+			msp_cli_usage_error("--input takes no ids or --pending");
+		msp_cli_exit(one_file(&c, in, outdir));
+	}
+	if (c.pending) {
+		if (argc > 0)
+			msp_cli_usage_error("--pending takes no ids");
+		msp_cli_exit(run_all(&c, NULL, 0));
+	}
+	if (argc > 0) {
+		for (k = 0; k < argc; k++)
+			if (!msp_id_valid(argv[k])) {
+				msp_warn("%s: not a video id", argv[k]);
+				status = 1;
+			}
+		if (status != 0)
+			msp_cli_exit(status);
+		msp_cli_exit(run_all(&c, argv, (size_t)argc));
+	}
+	while (msp_cli_readline(&line, &lcap)) {
+		char *id;
+		lineno++;
+		if (line[0] == '\0')
+			continue;
+		if (line_id(line, &id, &e) != 0) {
+			msp_warn("-:%ld: %s", lineno, e.msg);
+			bad = 1;
+			if (c.strict)
+				break;
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **p = realloc(ids, nc * sizeof(*p));
+			if (p == NULL)
+				msp_die(3, "out of memory");
+			ids = p;
+			cap = nc;
+		}
+		ids[n++] = id;
+	}
+	free(line);
+	if (!(bad && c.strict) && n > 0)
+		status = run_all(&c, ids, n);
+	for (; n > 0; n--)
+		free(ids[n - 1]);
+	free(ids);
+	msp_cli_exit(worst(status, bad));
+}
