@@ -1862,5 +1862,11 @@ out:
 	tc_free(tc);
 	free(tc);
 	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc != 0) { /* what was published early must not look playable */
+		char *m = msp_sprintf("%s/master.m3u8", outdir);
+		if (m != NULL)
+			(void)unlink(m);
+		free(m);
+	}
 	return rc;
 }

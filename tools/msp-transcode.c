@@ -9,6 +9,7 @@
 
 #include <libavutil/log.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "jobs.h"
 #include "transcode.h"
@@ -103,8 +104,20 @@ one_video(struct ctx *c, struct msp_store *st, const char *id,
 	struct msp_err e = { 0 };
 	json_object *rec = NULL, *j = job, *x;
 	const char *jid = NULL;
+	MDB_txn *t;
 	int rc;
 
+	/* an unknown id must not leave a job behind */
+	if ((rc = msp_txn_begin(st, 0, &t, &e)) == 0) {
+		rc = msp_video_get(st, t, id, &rec, &e);
+		msp_txn_abort(st, t);
+		json_object_put(rec);
+		rec = NULL;
+	}
+	if (rc != 0) {
+		msp_warn("%s: %s", id, e.msg);
+		return status_of(rc);
+	}
 	if (j == NULL && (rc = msp_job_claim_video(st, id, c->worker,
 	    LEASE_MS, &j, &e)) != 0) {
 		msp_warn("%s: %s", id, e.msg);
