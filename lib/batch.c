@@ -42,14 +42,19 @@ apply(MDB_txn *t, void *arg, struct msp_err *e)
 		l->out = NULL;
 		free(l->err);
 		l->err = NULL;
-		if ((rc = msp_txn_sub(r->st, t, &sub, e)) != 0)
-			return rc;
 		msp_err_clear(&le);
-		rc = r->b->fn(r->st, sub, l->in, &l->out, r->b->arg, &le);
-		if (rc == 0)
-			rc = msp_txn_sub_commit(sub, &le);
-		else
-			mdb_txn_abort(sub);
+		if (r->b->no_sub) {
+			rc = r->b->fn(r->st, t, l->in, &l->out, r->b->arg, &le);
+		} else {
+			if ((rc = msp_txn_sub(r->st, t, &sub, e)) != 0)
+				return rc;
+			rc = r->b->fn(r->st, sub, l->in, &l->out, r->b->arg,
+			    &le);
+			if (rc == 0)
+				rc = msp_txn_sub_commit(sub, &le);
+			else
+				mdb_txn_abort(sub);
+		}
 		if (fatal(rc)) {
 			*e = le;
 			return rc;

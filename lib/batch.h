@@ -19,6 +19,8 @@ typedef int (*msp_line_fn)(struct msp_store *st, MDB_txn *t,
 
 struct msp_batch {
 	size_t size;    /* lines a transaction (default 1000) */
+	int no_sub;     /* fn writes nothing when it fails (it checks all
+	                 * first), so lines need no child transaction */
 	int strict;     /* stop at the first bad line */
 	msp_line_fn fn;
 	void *arg;

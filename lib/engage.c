@@ -211,15 +211,54 @@ find_user(struct msp_store *st, MDB_txn *t, const char *user, char **email,
 
 #define F_DELETED_OK 0x1
 
+static uint64_t rating_score(uint64_t count, uint64_t sum);
+
+/*
+ * The fast way to know that a video is there, of kind want and not
+ * deleted: its feed entry (kept for live videos only, in the same
+ * transaction as every change of the video) is at its current count.
+ */
+static int
+is_live(struct msp_store *st, MDB_txn *t, const char *id, enum vkind want)
+{
+	uint64_t count, sum;
+	struct key k;
+	MDB_val v;
+
+	if (!msp_id_valid(id))
+		return 0;
+	if (want == V_SHORT) {
+		feed_key(&k, 's', msp_like_counter(st, t, id), id);
+		return msp_db_get(st, t, MSP_DB_LIKE_IDX, k.b, k.n, &v,
+		    NULL) == 0;
+	}
+	msp_rating_counter(st, t, id, &count, &sum);
+	feed_key(&k, 'r', rating_score(count, sum), id);
+	return msp_db_get(st, t, MSP_DB_RATING_IDX, k.b, k.n, &v, NULL) == 0;
+}
+
+/*
+ * Check that video id is there and of kind want, and not deleted unless
+ * flags has F_DELETED_OK. *live (may be NULL) tells whether it is not
+ * deleted. *out, when not NULL, gets the record or NULL (caller puts).
+ */
 static int
 find_video(struct msp_store *st, MDB_txn *t, const char *id, enum vkind want,
-    int flags, json_object **out, struct msp_err *e)
+    int flags, json_object **out, int *live, struct msp_err *e)
 {
 	json_object *v;
 	enum vkind k;
 	int rc;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if (live != NULL)
+		*live = 0;
+	if (out == NULL && is_live(st, t, id, want)) {
+		if (live != NULL)
+			*live = 1;
+		return 0;
+	}
 	if (!msp_id_valid(id))
 		return msp_err_set(e, MSP_ENOTFOUND, "%.100s: no such video", id);
 	rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id), &v, e);
@@ -240,7 +279,12 @@ find_video(struct msp_store *st, MDB_txn *t, const char *id, enum vkind want,
 		json_object_put(v);
 		return rc;
 	}
-	*out = v;
+	if (live != NULL)
+		*live = !video_deleted(v);
+	if (out != NULL)
+		*out = v;
+	else
+		json_object_put(v);
 	return 0;
 }
 
@@ -268,10 +312,11 @@ del_quiet(struct msp_store *st, MDB_txn *t, enum msp_db db,
 	return rc == MSP_ENOTFOUND ? 0 : rc;
 }
 
-/* Set a short video's like count to n, moving its feed entry. */
+/* Set a short video's like count to n, moving its feed entry (which only
+ * live videos have). */
 static int
 like_counter_set(struct msp_store *st, MDB_txn *t, const char *video,
-    uint64_t old, uint64_t n, struct msp_err *e)
+    uint64_t old, uint64_t n, int live, struct msp_err *e)
 {
 	unsigned char b[8];
 	struct key k;
@@ -281,8 +326,8 @@ like_counter_set(struct msp_store *st, MDB_txn *t, const char *video,
 	if ((rc = del_quiet(st, t, MSP_DB_LIKE_IDX, &k, e)) != 0)
 		return rc;
 	feed_key(&k, 's', n, video);
-	if ((rc = msp_db_put(st, t, MSP_DB_LIKE_IDX, k.b, k.n, "", 0, 0,
-	    e)) != 0)
+	if (live && (rc = msp_db_put(st, t, MSP_DB_LIKE_IDX, k.b, k.n, "", 0,
+	    0, e)) != 0)
 		return rc;
 	counter_key(&k, video);
 	if (n == 0)
@@ -293,7 +338,7 @@ like_counter_set(struct msp_store *st, MDB_txn *t, const char *video,
 
 static int
 like_bump(struct msp_store *st, MDB_txn *t, const char *video, int delta,
-    uint64_t *count, struct msp_err *e)
+    int live, uint64_t *count, struct msp_err *e)
 {
 	uint64_t old = msp_like_counter(st, t, video), n;
 
@@ -303,7 +348,7 @@ like_bump(struct msp_store *st, MDB_txn *t, const char *video, int delta,
 	n = delta < 0 ? old - 1 : old + 1;
 	if (count != NULL)
 		*count = n;
-	return like_counter_set(st, t, video, old, n, e);
+	return like_counter_set(st, t, video, old, n, live, e);
 }
 
 /* The like record's time, for the user index. */
@@ -318,7 +363,8 @@ like_ms(json_object *rec, int64_t *ms)
 /* Store a new like record and its index entries. */
 static int
 like_insert(struct msp_store *st, MDB_txn *t, json_object *rec,
-    const char *video, const char *email, uint64_t *count, struct msp_err *e)
+    const char *video, const char *email, int live, uint64_t *count,
+    struct msp_err *e)
 {
 	struct key k;
 	int64_t ms;
@@ -335,13 +381,14 @@ like_insert(struct msp_store *st, MDB_txn *t, json_object *rec,
 	if ((rc = msp_db_put(st, t, MSP_DB_LIKE_IDX, k.b, k.n, "", 0, 0,
 	    e)) != 0)
 		return rc;
-	return like_bump(st, t, video, 1, count, e);
+	return like_bump(st, t, video, 1, live, count, e);
 }
 
 /* Remove a like record (already read as rec) and its index entries. */
 static int
 like_remove(struct msp_store *st, MDB_txn *t, json_object *rec,
-    const char *video, const char *email, uint64_t *count, struct msp_err *e)
+    const char *video, const char *email, int live, uint64_t *count,
+    struct msp_err *e)
 {
 	struct key k;
 	int64_t ms;
@@ -355,7 +402,7 @@ like_remove(struct msp_store *st, MDB_txn *t, json_object *rec,
 	rec_key(&k, video, email);
 	if ((rc = del_quiet(st, t, MSP_DB_LIKES, &k, e)) != 0)
 		return rc;
-	return like_bump(st, t, video, -1, count, e);
+	return like_bump(st, t, video, -1, live, count, e);
 }
 
 /* ---- likes -------------------------------------------------------------- */
@@ -365,7 +412,7 @@ msp_like_add(struct msp_store *st, MDB_txn *t, const char *user,
     const char *video, json_object **out, uint64_t *count,
     struct msp_err *e)
 {
-	json_object *v = NULL, *rec = NULL;
+	json_object *rec = NULL;
 	char *email = NULL, when[MSP_TIME_LEN + 1];
 	struct key k;
 	int rc;
@@ -374,7 +421,7 @@ msp_like_add(struct msp_store *st, MDB_txn *t, const char *user,
 		*out = NULL;
 	if ((rc = find_user(st, t, user, &email, e)) != 0)
 		return rc;
-	if ((rc = find_video(st, t, video, V_SHORT, 0, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_SHORT, 0, NULL, NULL, e)) != 0)
 		goto done;
 	rec_key(&k, video, email);
 	rc = msp_db_get_json(st, t, MSP_DB_LIKES, (char *)k.b, k.n, &rec, e);
@@ -395,14 +442,13 @@ msp_like_add(struct msp_store *st, MDB_txn *t, const char *user,
 		rc = oom(e);
 		goto done;
 	}
-	rc = like_insert(st, t, rec, video, email, count, e);
+	rc = like_insert(st, t, rec, video, email, 1, count, e);
 done:
 	if (rc == 0 && out != NULL) {
 		*out = rec;
 		rec = NULL;
 	}
 	json_object_put(rec);
-	json_object_put(v);
 	free(email);
 	return rc;
 }
@@ -412,16 +458,17 @@ msp_like_del(struct msp_store *st, MDB_txn *t, const char *user,
     const char *video, json_object **out, uint64_t *count,
     struct msp_err *e)
 {
-	json_object *v = NULL, *rec = NULL;
+	json_object *rec = NULL;
 	char *email = NULL;
 	struct key k;
-	int rc;
+	int rc, live;
 
 	if (out != NULL)
 		*out = NULL;
 	if ((rc = find_user(st, t, user, &email, e)) != 0)
 		return rc;
-	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, NULL, &live,
+	    e)) != 0)
 		goto done;
 	rec_key(&k, video, email);
 	rc = msp_db_get_json(st, t, MSP_DB_LIKES, (char *)k.b, k.n, &rec, e);
@@ -433,14 +480,13 @@ msp_like_del(struct msp_store *st, MDB_txn *t, const char *user,
 	}
 	if (rc != 0)
 		goto done;
-	rc = like_remove(st, t, rec, video, email, count, e);
+	rc = like_remove(st, t, rec, video, email, live, count, e);
 done:
 	if (rc == 0 && out != NULL) {
 		*out = rec;
 		rec = NULL;
 	}
 	json_object_put(rec);
-	json_object_put(v);
 	free(email);
 	return rc;
 }
@@ -449,12 +495,11 @@ int
 msp_like_count(struct msp_store *st, MDB_txn *t, const char *video,
     uint64_t *count, struct msp_err *e)
 {
-	json_object *v;
 	int rc;
 
-	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, NULL, NULL,
+	    e)) != 0)
 		return rc;
-	json_object_put(v);
 	*count = msp_like_counter(st, t, video);
 	return 0;
 }
@@ -610,17 +655,16 @@ msp_like_list_video(struct msp_store *st, MDB_txn *t, const char *video,
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	struct key pre, from;
-	json_object *vid = NULL, *rec;
+	json_object *rec;
 	unsigned char cur[EMAIL_MAX + 1];
 	size_t got;
 	long taken = 0;
 	int rc, op;
 
 	*next = NULL;
-	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, &vid,
+	if ((rc = find_video(st, t, video, V_SHORT, F_DELETED_OK, NULL, NULL,
 	    e)) != 0)
 		return rc;
-	json_object_put(vid);
 	pre.n = 0;
 	key_str(&pre, video);
 	key_nul(&pre);
@@ -706,7 +750,8 @@ rating_score(uint64_t count, uint64_t sum)
 
 static int
 rating_counter_set(struct msp_store *st, MDB_txn *t, const char *video,
-    uint64_t oc, uint64_t os, uint64_t nc, uint64_t ns, struct msp_err *e)
+    uint64_t oc, uint64_t os, uint64_t nc, uint64_t ns, int live,
+    struct msp_err *e)
 {
 	unsigned char b[16];
 	struct key k;
@@ -716,8 +761,8 @@ rating_counter_set(struct msp_store *st, MDB_txn *t, const char *video,
 	if ((rc = del_quiet(st, t, MSP_DB_RATING_IDX, &k, e)) != 0)
 		return rc;
 	feed_key(&k, 'r', rating_score(nc, ns), video);
-	if ((rc = msp_db_put(st, t, MSP_DB_RATING_IDX, k.b, k.n, "", 0, 0,
-	    e)) != 0)
+	if (live && (rc = msp_db_put(st, t, MSP_DB_RATING_IDX, k.b, k.n, "",
+	    0, 0, e)) != 0)
 		return rc;
 	counter_key(&k, video);
 	if (nc == 0)
@@ -775,7 +820,7 @@ int
 msp_rating_set(struct msp_store *st, MDB_txn *t, const char *user,
     const char *video, int rating, json_object **out, struct msp_err *e)
 {
-	json_object *v = NULL, *rec = NULL;
+	json_object *rec = NULL;
 	char *email = NULL, when[MSP_TIME_LEN + 1];
 	uint64_t count, sum, nc, ns;
 	struct key k;
@@ -789,7 +834,7 @@ msp_rating_set(struct msp_store *st, MDB_txn *t, const char *user,
 		    MSP_RATING_MAX);
 	if ((rc = find_user(st, t, user, &email, e)) != 0)
 		return rc;
-	if ((rc = find_video(st, t, video, V_LONG, 0, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_LONG, 0, NULL, NULL, e)) != 0)
 		goto done;
 	rec_key(&k, video, email);
 	rc = msp_db_get_json(st, t, MSP_DB_RATINGS, (char *)k.b, k.n, &rec, e);
@@ -823,14 +868,13 @@ msp_rating_set(struct msp_store *st, MDB_txn *t, const char *user,
 	if ((rc = msp_db_put_json(st, t, MSP_DB_RATINGS, (char *)k.b, k.n,
 	    rec, e)) != 0)
 		goto done;
-	rc = rating_counter_set(st, t, video, count, sum, nc, ns, e);
+	rc = rating_counter_set(st, t, video, count, sum, nc, ns, 1, e);
 done:
 	if (rc == 0 && out != NULL) {
 		*out = rec;
 		rec = NULL;
 	}
 	json_object_put(rec);
-	json_object_put(v);
 	free(email);
 	return rc;
 }
@@ -839,17 +883,18 @@ int
 msp_rating_del(struct msp_store *st, MDB_txn *t, const char *user,
     const char *video, json_object **out, struct msp_err *e)
 {
-	json_object *v = NULL, *rec = NULL;
+	json_object *rec = NULL;
 	char *email = NULL;
 	uint64_t count, sum;
 	struct key k;
-	int rc, old;
+	int rc, old, live;
 
 	if (out != NULL)
 		*out = NULL;
 	if ((rc = find_user(st, t, user, &email, e)) != 0)
 		return rc;
-	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, NULL, &live,
+	    e)) != 0)
 		goto done;
 	rec_key(&k, video, email);
 	rc = msp_db_get_json(st, t, MSP_DB_RATINGS, (char *)k.b, k.n, &rec, e);
@@ -870,14 +915,13 @@ msp_rating_del(struct msp_store *st, MDB_txn *t, const char *user,
 	if ((rc = msp_db_del(st, t, MSP_DB_RATINGS, k.b, k.n, e)) != 0)
 		goto done;
 	rc = rating_counter_set(st, t, video, count, sum, count - 1,
-	    sum - (uint64_t)old, e);
+	    sum - (uint64_t)old, live, e);
 done:
 	if (rc == 0 && out != NULL) {
 		*out = rec;
 		rec = NULL;
 	}
 	json_object_put(rec);
-	json_object_put(v);
 	free(email);
 	return rc;
 }
@@ -886,7 +930,6 @@ int
 msp_rating_get_user(struct msp_store *st, MDB_txn *t, const char *user,
     const char *video, json_object **out, struct msp_err *e)
 {
-	json_object *v = NULL;
 	char *email = NULL;
 	struct key k;
 	int rc;
@@ -894,7 +937,8 @@ msp_rating_get_user(struct msp_store *st, MDB_txn *t, const char *user,
 	*out = NULL;
 	if ((rc = find_user(st, t, user, &email, e)) != 0)
 		return rc;
-	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, NULL, NULL,
+	    e)) != 0)
 		goto done;
 	rec_key(&k, video, email);
 	rc = msp_db_get_json(st, t, MSP_DB_RATINGS, (char *)k.b, k.n, out, e);
@@ -902,7 +946,6 @@ msp_rating_get_user(struct msp_store *st, MDB_txn *t, const char *user,
 		rc = msp_err_set(e, MSP_ENOTFOUND, "%s: not rated by %s",
 		    video, email);
 done:
-	json_object_put(v);
 	free(email);
 	return rc;
 }
@@ -929,14 +972,13 @@ int
 msp_rating_summary(struct msp_store *st, MDB_txn *t, const char *video,
     json_object **out, struct msp_err *e)
 {
-	json_object *v;
 	uint64_t count, sum;
 	int rc;
 
 	*out = NULL;
-	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, video, V_LONG, F_DELETED_OK, NULL, NULL,
+	    e)) != 0)
 		return rc;
-	json_object_put(v);
 	msp_rating_counter(st, t, video, &count, &sum);
 	if ((*out = summary_new(video, count, sum)) == NULL)
 		return oom(e);
@@ -1289,10 +1331,14 @@ msp_engage_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 			return rc;
 		return del_quiet(st, t, MSP_DB_RATING_IDX, &k, e);
 	}
-	if (before != NULL && bk == ak)
+	/* feed entries are kept for live (not deleted) videos only */
+	if (before != NULL && bk == ak &&
+	    video_deleted(before) == video_deleted(after))
 		return 0;
 	if (before != NULL && (rc = feed_entry_del(st, t, bk, id, e)) != 0)
 		return rc;
+	if (video_deleted(after))
+		return 0;
 	return feed_entry_put(st, t, ak, id, e);
 }
 
@@ -1335,17 +1381,22 @@ parse_val(const MDB_val *v)
 	return o;
 }
 
-/* The kind of a video, V_NONE when it is not there. */
+/* The kind of a video, V_NONE when it is not there; *deleted (may be
+ * NULL) whether it is deleted. */
 static enum vkind
-kind_of(struct msp_store *st, MDB_txn *t, const char *id)
+kind_of(struct msp_store *st, MDB_txn *t, const char *id, int *deleted)
 {
 	json_object *v;
 	enum vkind k;
 
+	if (deleted != NULL)
+		*deleted = 0;
 	if (msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id), &v,
 	    NULL) != 0)
 		return V_NONE;
 	k = video_kind(v);
+	if (deleted != NULL)
+		*deleted = video_deleted(v);
 	json_object_put(v);
 	return k;
 }
@@ -1358,7 +1409,7 @@ check_group(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 {
 	uint64_t cc, cs;
 
-	if (kind_of(st, t, video) != (rating ? V_LONG : V_SHORT))
+	if (kind_of(st, t, video, NULL) != (rating ? V_LONG : V_SHORT))
 		report(c, "%s: %" PRIu64 " %s of video %s, which is not a %s "
 		    "video", rating ? "ratings" : "likes", n,
 		    rating ? "ratings" : "likes", video,
@@ -1507,12 +1558,14 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 		} else if (tag == (rating ? 'r' : 's') &&
 		    k.mv_size == FEED_KEY_LEN && kb[10] == '\0') {
 			uint64_t want;
+			int del;
 
 			memcpy(id, kb + 11, MSP_ID_LEN);
 			id[MSP_ID_LEN] = '\0';
-			if (kind_of(st, t, id) != (rating ? V_LONG : V_SHORT))
+			if (kind_of(st, t, id, &del) != (rating ? V_LONG :
+			    V_SHORT) || del)
 				report(c, "%s: feed entry of %s, which is not "
-				    "a %s video", name, id,
+				    "a live %s video", name, id,
 				    rating ? "long" : "short");
 			if (rating) {
 				msp_rating_counter(st, t, id, &count, &sum);
@@ -1573,6 +1626,8 @@ check_videos(struct msp_store *st, MDB_txn *t, struct chk *c,
 		if (k.mv_size != MSP_ID_LEN || (vid = parse_val(&v)) == NULL)
 			continue; /* the catalog's check reports these */
 		kind = video_kind(vid);
+		if (video_deleted(vid))
+			kind = V_NONE; /* deleted videos have no feed entry */
 		json_object_put(vid);
 		memcpy(id, k.mv_data, MSP_ID_LEN);
 		id[MSP_ID_LEN] = '\0';
@@ -1616,10 +1671,9 @@ msp_engage_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 static int
 import_common(struct msp_store *st, MDB_txn *t, json_object *rec,
     const char *kind, enum vkind want, const char **video, char **email,
-    struct msp_err *e)
+    int *live, struct msp_err *e)
 {
 	const char *user, *when;
-	json_object *v;
 	int64_t ms;
 	int rc;
 
@@ -1633,9 +1687,9 @@ import_common(struct msp_store *st, MDB_txn *t, json_object *rec,
 	if (msp_time_parse(when, &ms) != 0)
 		return msp_err_set(e, MSP_EINVAL,
 		    "field 'createdAt': not an RFC 3339 time");
-	if ((rc = find_video(st, t, *video, want, F_DELETED_OK, &v, e)) != 0)
+	if ((rc = find_video(st, t, *video, want, F_DELETED_OK, NULL, live,
+	    e)) != 0)
 		return rc;
-	json_object_put(v);
 	if ((rc = find_user(st, t, user, email, e)) != 0)
 		return rc;
 	if (strcmp(*email, user) != 0) {
@@ -1655,10 +1709,10 @@ msp_like_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 	char *email;
 	struct key k;
 	MDB_val v;
-	int rc;
+	int rc, live;
 
 	if ((rc = import_common(st, t, rec, "like", V_SHORT, &video, &email,
-	    e)) != 0)
+	    &live, e)) != 0)
 		return rc;
 	if ((rc = msp_field_str(rec, "status", 1, 32, 0, &status, e)) != 0)
 		goto done;
@@ -1676,7 +1730,7 @@ msp_like_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 	}
 	if (rc != MSP_ENOTFOUND)
 		goto done;
-	rc = like_insert(st, t, rec, video, email, NULL, e);
+	rc = like_insert(st, t, rec, video, email, live, NULL, e);
 done:
 	free(email);
 	return rc;
@@ -1692,10 +1746,10 @@ msp_rating_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 	uint64_t count, sum;
 	struct key k;
 	MDB_val v;
-	int rc;
+	int rc, live;
 
 	if ((rc = import_common(st, t, rec, "rating", V_LONG, &video, &email,
-	    e)) != 0)
+	    &live, e)) != 0)
 		return rc;
 	if ((rc = msp_field_int(rec, "rating", 1, MSP_RATING_MIN,
 	    MSP_RATING_MAX, &r, e)) != 0 ||
@@ -1715,7 +1769,7 @@ msp_rating_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 		goto done;
 	msp_rating_counter(st, t, video, &count, &sum);
 	rc = rating_counter_set(st, t, video, count, sum, count + 1,
-	    sum + (uint64_t)r, e);
+	    sum + (uint64_t)r, live, e);
 done:
 	free(email);
 	return rc;

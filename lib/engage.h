@@ -9,10 +9,12 @@
  *            "rating":1..5,"createdAt","updatedAt"}
  * Derived (rebuilt on import, verified by msp-catalog check):
  *   like_index    "c\0<video>" -> like count (8 bytes, big-endian)
- *                 "s\0<count:8>\0<video>" -> "" one per short video (feeds)
+ *                 "s\0<count:8>\0<video>" -> "" one per live short video
  *                 "u\0<email>\0<ms:8><video>" -> "" a user's likes by time
  *   rating_index  "c\0<video>" -> count (8 bytes) and sum (8 bytes)
- *                 "r\0<score:8>\0<video>" -> "" one per long video (feeds)
+ *                 "r\0<score:8>\0<video>" -> "" one per live long video
+ * The feed entries ("s", "r") order the feeds and tell cheaply that a video
+ * is there, of its kind and not deleted; the video observer keeps them.
  */
 #ifndef MSP_ENGAGE_H
 #define MSP_ENGAGE_H
@@ -129,6 +131,7 @@ int msp_engage_decorate(struct msp_store *st, MDB_txn *t, json_object *video,
 /*
  * Feeds: walk videos by most likes (MSP_SORT_LIKES: short videos) or best
  * Bayesian rating (MSP_SORT_RATING: long videos), ties broken by newest id,
+ * deleted videos left out,
  * starting after cursor after (from a previous page, or NULL). fn is called
  * with each video id: it returns 1 when it took the video, 0 to skip it, or
  * a negative error. With probe set, fn must only test whether it would take

@@ -189,9 +189,18 @@ msp-like: <stdin>:6: field 'user': required" ]
 	assert_store_unchanged "$before"
 	# its likes are kept, and can still be taken back
 	[ "$(msp-like count "$s" | jq -r .likes)" = 1 ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
 	run msp-like del "$B" "$s"
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .likes <<<"$output")" = 0 ]
+	# brought back, it can be liked again and is back in the feed
+	msp-catalog update "$s" --set isDeleted=false >/dev/null
+	run msp-like add "$A" "$s"
+	[ "$status" -eq 0 ]
+	[ "$(msp-catalog list --sort likes | jq -r .likes)" = 1 ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
 }
 
 @test "purging a video removes its likes, counters and the user's entries" {

@@ -77,6 +77,7 @@ run_stream(int del, int strict)
 	msp_err_clear(&e);
 	memset(&b, 0, sizeof(b));
 	b.strict = strict;
+	b.no_sub = 1; /* lib/engage checks a line whole before writing */
 	b.fn = msp_like_line;
 	b.arg = &del;
 	b.emit = on_out;
