@@ -351,3 +351,230 @@ mkvideo() {
 	req POST /auth/login -d '{"email":"owner@example.org","password":"a new long password"}'
 	[ "$code" = 200 ]
 }
+
+# ---- the original's routes ---------------------------------------------
+
+@test "upload (raw body): 202, identity from the session, original stored, job queued" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	start_server
+	tok=$(signup_login ann@example.org)
+	req PUT '/short-content/upload?name=hello&filename=c.mp4' -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' -H 'X-Msp-Meta: {"uploadedBy":"owner@example.org"}' \
+	    --data-binary @"$BATS_TEST_TMPDIR/c.mp4"
+	[ "$code" = 202 ]
+	[ "$(jq -r .uploadedBy <<<"$body")" = ann@example.org ]
+	[ "$(jq -r .name <<<"$body")" = hello ]
+	[ "$(jq -r .videoType <<<"$body")" = short ]
+	[ "$(jq -r .status <<<"$body")" = uploaded ]
+	[ -n "$(jq -r .jobId <<<"$body")" ]
+	[ -f "$MSP_STORE/$(jq -r .sourceBucketFilePath <<<"$body")" ]
+	req GET /metrics
+	grep -q '^msp_transcode_queue_length 1$' <<<"$body"
+}
+
+@test "upload (multipart): fields and a metadata part; long video indexed by genre" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 2 160x90
+	start_server
+	tok=$(signup_login ann@example.org)
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/c.mp4" \
+	    -F title=Film -F language=en -F genres=drama,comedy -F about=x -F isPremium=true
+	[ "$code" = 202 ]
+	[ "$(jq -c .genres <<<"$body")" = '["drama","comedy"]' ]
+	[ "$(jq -r .isPremium <<<"$body")" = true ]
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/c.mp4" \
+	    -F 'metadata={"title":"Meta","language":"fr","genres":["news"]}'
+	[ "$code" = 202 ] && [ "$(jq -r .title <<<"$body")" = Meta ]
+	[ "$(msp-catalog list --genre news | jq -r 'select(.type == "video") | .title')" = Meta ]
+}
+
+@test "upload refusals: no session 401, not media 422, too big 413, no file 400, bad field 400; store unchanged" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	start_server --max-upload 20000
+	tok=$(signup_login ann@example.org)
+	before=$(store_sum)
+	req PUT /short-content/upload -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4"
+	[ "$code" = 401 ]
+	req PUT /short-content/upload -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' --data-binary 'not a video at all'
+	[ "$code" = 422 ] && [ "$(jq -r .error <<<"$body")" = "not a media file (no known container format)" ]
+	req PUT /short-content/upload -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4"
+	[ "$code" = 413 ] && [ "$(jq -r .error <<<"$body")" = "body: larger than 20000 bytes" ]
+	req PUT /short-content/upload -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' \
+	    -H 'Transfer-Encoding: chunked' --data-binary @"$BATS_TEST_TMPDIR/c.mp4"
+	[ "$code" = 413 ]
+	req PUT /short-content/upload -H "Authorization: Bearer $tok"
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "file: missing"* ]]
+	head -c 15000 "$BATS_TEST_TMPDIR/c.mp4" > "$BATS_TEST_TMPDIR/part.mp4"
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/part.mp4" -F title=T -F language=xx
+	[[ "$code" = 400 || "$code" = 422 ]]
+	assert_store_unchanged "$before"
+	[ -z "$(ls "$MSP_STORE/media/originals" 2>/dev/null)" ]
+}
+
+@test "POST /short-content/get: pages of ready short videos with LastEvaluatedKey; bad limit and cursor 400" {
+	for i in 1 2 3; do
+		msp-catalog add -t short --name "c$i" --uploaded-by owner@example.org --status ready >/dev/null
+	done
+	msp-catalog add -t short --name hidden --uploaded-by owner@example.org >/dev/null
+	start_server
+	req POST /short-content/get -d '{"limit":2}'
+	[ "$code" = 200 ] && [ "$(jq -r '[.Items[].name] | join(",")' <<<"$body")" = c3,c2 ]
+	[ "$(jq -r .Count <<<"$body")" = 2 ]
+	key=$(jq -r .LastEvaluatedKey <<<"$body")
+	req POST /short-content/get -d "{\"limit\":2,\"LastEvaluatedKey\":\"$key\"}"
+	[ "$(jq -r '[.Items[].name] | join(",")' <<<"$body")" = c1 ]
+	[ "$(jq -r 'has("LastEvaluatedKey")' <<<"$body")" = false ]
+	[ "$(jq -r '.Items[0].playbackUrl' <<<"$body")" = "/hls/$(jq -r '.Items[0].id' <<<"$body")/master.m3u8" ]
+	[ "$(jq -r '.Items[0].likes' <<<"$body")" = 0 ]
+	req POST /short-content/get -d '{"limit":0}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'limit': "* ]]
+	req POST /short-content/get -d '{"limit":"ten"}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'limit': "* ]]
+	req POST /short-content/get -d '{"LastEvaluatedKey":"bogus"}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'LastEvaluatedKey': "* ]]
+	req POST /short-content/get
+	[ "$code" = 200 ] && [ "$(jq -r .Count <<<"$body")" = 3 ]
+}
+
+@test "POST /long-content/get: genre and language filters, Responses shape; bad filterType 400" {
+	msp-catalog add -t long --title A --language en -g drama --uploaded-by owner@example.org --status ready >/dev/null
+	msp-catalog add -t long --title B --language fr -g drama --uploaded-by owner@example.org --status ready >/dev/null
+	msp-catalog add -t long --title C --language fr -g comedy --uploaded-by owner@example.org --status ready >/dev/null
+	start_server
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"drama","limit":10}'
+	[ "$code" = 200 ] && [ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = B,A ]
+	req POST /long-content/get -d '{"filterType":"Filter By Language","filterValue":"fr","limit":1}'
+	[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = C ]
+	key=$(jq -r .lastEvaluatedKey <<<"$body")
+	req POST /long-content/get -d "{\"filterType\":\"Filter By Language\",\"filterValue\":\"fr\",\"limit\":1,\"lastEvaluatedKey\":\"$key\"}"
+	[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = B ]
+	req POST /long-content/get -d '{"filterType":"Filter By Mood","filterValue":"x"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterType': expected \"Filter By Genre\" or \"Filter By Language\"" ]
+	req POST /long-content/get -d '{"filterType":"Filter By Genre"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterValue': required" ]
+}
+
+@test "GET /videos/ID: status and progress; premium locked for others, signed for the owner; deleted 404" {
+	id=$(mkvideo --premium)
+	up=$(msp-catalog add -t short --name up --uploaded-by owner@example.org | jq -r .id)
+	echo "a long password" | msp-serve --passwd owner@example.org
+	start_server
+	req GET "/videos/$up"
+	[ "$code" = 200 ] && [ "$(jq -r .status <<<"$body")" = uploaded ] && [ "$(jq -r .progress <<<"$body")" = 0 ]
+	[ "$(jq -r 'has("playbackUrl")' <<<"$body")" = false ]
+	tok=$(signup_login ann@example.org)
+	req GET "/videos/$id" -H "Authorization: Bearer $tok"
+	[ "$code" = 200 ] && [ "$(jq -r .locked <<<"$body")" = true ] && [ "$(jq -r 'has("playbackUrl")' <<<"$body")" = false ]
+	otok=$(curl -s -X POST "$U/auth/login" -d '{"email":"owner@example.org","password":"a long password"}' | jq -r .token)
+	req GET "/videos/$id" -H "Authorization: Bearer $otok"
+	url=$(jq -r .playbackUrl <<<"$body")
+	[[ "$url" == "/hls/$id/"*"/master.m3u8" ]]
+	req GET "$url"
+	[ "$code" = 200 ]
+	req GET /videos/01m86te51ydk76temc97kvb7dk
+	[ "$code" = 404 ]
+	req GET /videos/nonsense
+	[ "$code" = 404 ]
+	msp-catalog del "$up" >/dev/null
+	req GET "/videos/$up"
+	[ "$code" = 404 ]
+}
+
+@test "PATCH and DELETE /videos/ID: owner or admin only; others 403 and the store unchanged" {
+	id=$(mkvideo)
+	echo "a long password" | msp-serve --passwd owner@example.org
+	start_server
+	tok=$(signup_login ann@example.org)
+	otok=$(curl -s -X POST "$U/auth/login" -d '{"email":"owner@example.org","password":"a long password"}' | jq -r .token)
+	before=$(store_sum)
+	req PATCH "/videos/$id" -H "Authorization: Bearer $tok" -d '{"title":"Mine now"}'
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "video $id: not yours" ]
+	req DELETE "/videos/$id" -H "Authorization: Bearer $tok"
+	[ "$code" = 403 ]
+	req DELETE "/videos/$id"
+	[ "$code" = 401 ]
+	req PATCH "/videos/$id" -H "Authorization: Bearer $otok" -d '{"status":"ready"}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'status': cannot be changed here"* ]]
+	req PATCH "/videos/$id" -H "Authorization: Bearer $otok" -d '{"language":"xx"}'
+	[ "$code" = 400 ]
+	assert_store_unchanged "$before"
+	req PATCH "/videos/$id" -H "Authorization: Bearer $otok" -d '{"title":"Renamed"}'
+	[ "$code" = 200 ] && [ "$(jq -r .title <<<"$body")" = Renamed ]
+	msp-catalog user add boss@example.org --admin >/dev/null
+	echo "a long password" | msp-serve --passwd boss@example.org
+	atok=$(curl -s -X POST "$U/auth/login" -d '{"email":"boss@example.org","password":"a long password"}' | jq -r .token)
+	req DELETE "/videos/$id" -H "Authorization: Bearer $atok"
+	[ "$code" = 200 ] && [ "$(jq -r .isDeleted <<<"$body")" = true ]
+	req GET "/hls/$id/master.m3u8"
+	[ "$code" = 404 ]
+}
+
+@test "like and unlike: idempotent with the count; another user's name 403; unknown video 404; no session 401" {
+	id=$(msp-catalog add -t short --name c --uploaded-by owner@example.org --status ready | jq -r .id)
+	long=$(mkvideo)
+	start_server
+	tok=$(signup_login ann@example.org)
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"user\":\"ann@example.org\"}"
+	[ "$code" = 200 ] && [ "$(jq -r .likes <<<"$body")" = 1 ] && [ "$(jq -r .user <<<"$body")" = ann@example.org ]
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\"}"
+	[ "$code" = 200 ] && [ "$(jq -r .likes <<<"$body")" = 1 ]
+	before=$(store_sum)
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"user\":\"owner@example.org\"}"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "field 'user': not the signed-in user" ]
+	req POST /short-content/like -d "{\"videoId\":\"$id\"}"
+	[ "$code" = 401 ]
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d '{"videoId":"01m86te51ydk76temc97kvb7dk"}'
+	[ "$code" = 404 ]
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$long\"}"
+	[ "$code" = 400 ]
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d '{"videoId":7}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'videoId': expected a string, got number" ]
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"status\":\"meh\"}"
+	[ "$code" = 400 ]
+	assert_store_unchanged "$before"
+	req POST /short-content/like -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"status\":\"unliked\"}"
+	[ "$code" = 200 ] && [ "$(jq -r .likes <<<"$body")" = 0 ]
+}
+
+@test "rating: set and replace with the average; out of range and short videos 400" {
+	id=$(mkvideo)
+	short=$(msp-catalog add -t short --name c --uploaded-by owner@example.org --status ready | jq -r .id)
+	start_server
+	tok=$(signup_login ann@example.org)
+	req POST /long-content/rating -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"rating\":4}"
+	[ "$code" = 200 ] && [ "$(jq -r .rating <<<"$body")" = 4 ]
+	req POST /long-content/rating -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"rating\":2}"
+	[ "$code" = 200 ] && [ "$(jq -r .averageRating <<<"$body")" = 2 ] && [ "$(jq -r .ratingCount <<<"$body")" = 1 ]
+	before=$(store_sum)
+	req POST /long-content/rating -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\",\"rating\":9}"
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == *"'rating'"* ]]
+	req POST /long-content/rating -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\"}"
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'rating': required" ]
+	req POST /long-content/rating -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$short\",\"rating\":3}"
+	[ "$code" = 400 ]
+	req POST /long-content/rating -d "{\"videoId\":\"$id\",\"rating\":3}"
+	[ "$code" = 401 ]
+	assert_store_unchanged "$before"
+}
+
+@test "/query: only the caller's likes and ratings, on an allow-list of tables" {
+	id=$(msp-catalog add -t short --name c --uploaded-by owner@example.org --status ready | jq -r .id)
+	msp-like add owner@example.org "$id" >/dev/null 2>&1 || true
+	start_server
+	tok=$(signup_login ann@example.org)
+	q() { echo "{\"tableName\":\"$1\",\"keyConditions\":[{\"attributeName\":\"$2\",\"comparisonOperator\":\"EQ\",\"attributeValueList\":[\"$3\"]}]}"; }
+	req POST /query -H "Authorization: Bearer $tok" -d "$(q likes videoId "$id")"
+	[ "$code" = 200 ] && [ "$(jq -r .Count <<<"$body")" = 0 ]
+	curl -s -X POST "$U/short-content/like" -H "Authorization: Bearer $tok" -d "{\"videoId\":\"$id\"}" >/dev/null
+	req POST /query -H "Authorization: Bearer $tok" -d "$(q likes videoId "$id")"
+	[ "$(jq -r .Count <<<"$body")" = 1 ] && [ "$(jq -r '.Items[0].user' <<<"$body")" = ann@example.org ]
+	req POST /query -H "Authorization: Bearer $tok" -d "$(q likes user owner@example.org)"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "keyConditions: only your own records" ]
+	req POST /query -H "Authorization: Bearer $tok" -d '{"tableName":"users"}'
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "table 'users': not queryable (likes, ratings, subscriptions)" ]
+	req POST /query -H "Authorization: Bearer $tok" -d '{"tableName":"credentials"}'
+	[ "$code" = 403 ]
+	req POST /query -H "Authorization: Bearer $tok" -d '{}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'tableName': required" ]
+	req POST /query -d '{"tableName":"likes"}'
+	[ "$code" = 401 ]
+}

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "ingest.h"
 #include "store.h"
 
 struct msp_req;
@@ -84,9 +85,10 @@ struct msp_req {
 	json_object *json;         /* parsed body (R_JSON) */
 
 	/* upload */
-	int fd;
-	char *tmp;                 /* absolute temp path of the upload */
+	struct msp_ingest *ing;    /* the file being received (lib/ingest) */
 	long long ulen;
+	int ing_rc;                /* a write error of ingest, kept for the end */
+	struct msp_err ing_err;
 	struct MHD_PostProcessor *pp;
 	json_object *fields;       /* form fields and metadata */
 	char *file_name;
@@ -122,6 +124,22 @@ void msp_route_health(struct msp_req *r);
 void msp_route_metrics(struct msp_req *r);
 void msp_route_hls(struct msp_req *r);
 void msp_route_static(struct msp_req *r);
+void msp_route_video_get(struct msp_req *r);
+void msp_route_video_del(struct msp_req *r);
+void msp_route_video_patch(struct msp_req *r);
+void msp_route_upload_short(struct msp_req *r);
+void msp_route_upload_long(struct msp_req *r);
+void msp_route_short_get(struct msp_req *r);
+void msp_route_long_get(struct msp_req *r);
+void msp_route_like(struct msp_req *r);
+void msp_route_rating(struct msp_req *r);
+void msp_route_query(struct msp_req *r);
+
+/* Premium (premium.c): may the caller watch premium video v (owner,
+ * admin, subscriber)? The caller's subscription as /query items; -1 after
+ * replying. */
+int msp_http_premium_ok(struct msp_req *r, json_object *v);
+int msp_http_query_subscription(struct msp_req *r, json_object *items);
 
 /* Workers (worker.c). */
 int msp_workers_start(struct msp_http *h, struct msp_err *e);

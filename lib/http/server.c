@@ -301,12 +301,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (r->pp != NULL)
 		MHD_destroy_post_processor(r->pp);
-	if (r->fd >= 0)
-		close(r->fd);
-	if (r->tmp != NULL) {
-		unlink(r->tmp);
-		free(r->tmp);
-	}
+	msp_ingest_abort(r->ing);
 	json_object_put(r->json);
 	json_object_put(r->fields);
 	json_object_put(r->user);
@@ -326,7 +321,6 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	r->h = cls;
 	r->conn = conn;
-	r->fd = -1;
 	r->route_idx = -1;
 	r->raw_uri = msp_strdup(uri);
 	return r;
@@ -461,26 +455,39 @@ body_append(struct msp_req *r, const char *data, size_t n)
 	return 0;
 }
 
+/* The file's bytes go to lib/ingest as they arrive (never held here). */
 static int
 upload_write(struct msp_req *r, const char *data, size_t n)
 {
-	if (r->too_big)
+	const char *name;
+	int rc;
+
+	if (r->too_big || r->ing_rc != 0)
 		return 0;
 	if (r->ulen + (long long)n > r->h->c.upload_max) {
 		r->too_big = 1;
+		msp_ingest_abort(r->ing);
+		r->ing = NULL;
 		return 0;
 	}
-	while (n > 0) {
-		ssize_t w = write(r->fd, data, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+	if (r->ing == NULL) {
+		name = r->file_name;
+		if (name == NULL)
+			name = msp_req_arg(r, "filename");
+		rc = msp_ingest_begin(r->h->st, name != NULL ? name : "upload",
+		    r->h->c.upload_max, &r->ing, &r->ing_err);
+		if (rc != 0) {
+			r->ing_rc = rc;
+			return 0;
 		}
-		data += w;
-		n -= (size_t)w;
-		r->ulen += w;
 	}
+	if ((rc = msp_ingest_write(r->ing, data, n, &r->ing_err)) != 0) {
+		r->ing_rc = rc;
+		msp_ingest_abort(r->ing);
+		r->ing = NULL;
+		return 0;
+	}
+	r->ulen += (long long)n;
 	return 0;
 }
 
@@ -525,29 +532,12 @@ on_post_field(void *cls, enum MHD_ValueKind kind, const char *key,
 static int
 upload_begin(struct msp_req *r)
 {
-	struct msp_err e;
-	char *dir;
 	const char *ct = msp_req_header(r, "Content-Type");
 
-	if ((dir = msp_path_join(msp_store_path(r->h->st), "tmp")) == NULL)
-		return -1;
-	if (msp_mkdirs(dir, 0755, &e) != 0) {
-		free(dir);
-		return -1;
-	}
-	r->tmp = msp_sprintf("%s/upload-XXXXXX", dir);
-	free(dir);
-	if (r->tmp == NULL)
-		return -1;
-	if ((r->fd = mkstemp(r->tmp)) < 0) {
-		free(r->tmp);
-		r->tmp = NULL;
-		return -1;
-	}
 	if ((r->fields = json_object_new_object()) == NULL)
 		return -1;
-	if (ct != NULL && (strncasecmp(ct, "multipart/form-data", 19) == 0 ||
-	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)) {
+	/* multipart: a "file" part and fields; anything else is the file */
+	if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0) {
 		r->pp = MHD_create_post_processor(r->conn, 64 * 1024,
 		    on_post_field, r);
 		if (r->pp == NULL)
@@ -803,6 +793,12 @@ first_call(struct msp_req *r)
 	if (dispatch(r) != 0)
 		return -1;
 	flags = r->route->flags;
+	if (!origin_ok(r)) {
+		msp_reply_error(r, 403, "origin not allowed");
+		return -1;
+	}
+	if (identify(r) != 0)
+		return -1;
 	cl = msp_req_header(r, "Content-Length");
 	if (cl != NULL) {
 		long long n;
@@ -822,12 +818,6 @@ first_call(struct msp_req *r)
 			return -1;
 		}
 	}
-	if (!origin_ok(r)) {
-		msp_reply_error(r, 403, "origin not allowed");
-		return -1;
-	}
-	if (identify(r) != 0)
-		return -1;
 	if (r->mc != NULL && (flags & R_UPLOAD)) {
 		/* uploads may take long; only the idle timeout applies */
 		pthread_mutex_lock(&r->h->mu);
