@@ -578,3 +578,35 @@ mkvideo() {
 	req POST /query -d '{"tableName":"likes"}'
 	[ "$code" = 401 ]
 }
+
+@test "workers: an upload becomes ready and plays; a job queued before a restart is done after it" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	start_server
+	tok=$(signup_login ann@example.org)
+	id1=$(curl -s -X PUT "$U/short-content/upload?name=first" -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4" | jq -r .id)
+	stop_server
+	SERVE_WORKERS=1 start_server --ladder 90:150k
+	id2=$(curl -s -X PUT "$U/short-content/upload?name=second" -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4" | jq -r .id)
+	for id in "$id1" "$id2"; do
+		for i in $(seq 1 300); do
+			st=$(curl -s "$U/videos/$id" | jq -r .status)
+			[[ "$st" == ready || "$st" == failed ]] && break
+			sleep 0.1
+		done
+		[ "$st" = ready ]
+		url=$(curl -s "$U/videos/$id" | jq -r .playbackUrl)
+		[ "$url" = "/hls/$id/master.m3u8" ]
+		req GET "$url"
+		[ "$code" = 200 ] && [[ "$body" == *"90p/index.m3u8"* ]]
+		req GET "/hls/$id/90p/index.m3u8"
+		[ "$code" = 200 ]
+		seg=$(grep -v '^#' <<<"$body" | head -1)
+		run curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U/hls/$id/90p/$seg"
+		[ "$output" = "200 video/iso.segment" ]
+	done
+	req GET /metrics
+	grep -q '^msp_jobs{state="done"} 2$' <<<"$body"
+	grep -q '^msp_transcode_queue_length 0$' <<<"$body"
+}
