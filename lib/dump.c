@@ -8,6 +8,7 @@
 #include "engage.h"
 #include "jobs.h"
 #include "jsonl.h"
+#include "pay.h"
 #include "util.h"
 
 static int
@@ -45,6 +46,10 @@ const struct msp_kind msp_kinds[] = {
 	{ "rating", msp_rating_import },
 	{ "credential", msp_credential_import },
 	{ "session", msp_session_import },
+	{ "subscription", msp_pay_import_subscription },
+	{ "order", msp_pay_import_order },
+	{ "payment", msp_pay_import_payment },
+	{ "event", msp_pay_import_event },
 	{ NULL, NULL }
 };
 

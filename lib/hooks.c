@@ -3,6 +3,7 @@
  * function here. */
 #include "catalog.h"
 #include "engage.h"
+#include "pay.h"
 
 const msp_video_observer msp_video_observers[] = {
 	msp_engage_observe,
@@ -11,5 +12,6 @@ const msp_video_observer msp_video_observers[] = {
 
 const msp_checker msp_checkers[] = {
 	msp_engage_check,
+	msp_pay_check,
 	NULL
 };

@@ -135,6 +135,33 @@ idx_put(struct msp_store *st, MDB_txn *t, char kind, const char *a,
 	return rc;
 }
 
+/* Remove an order's index entries (before its record is replaced). */
+static int
+idx_del(struct msp_store *st, MDB_txn *t, json_object *order,
+    struct msp_err *e)
+{
+	const char *id = jstr(order, "id"), *email = jstr(order, "user");
+	const char *rzp = jstr(order, "razorpayOrderId");
+	size_t n;
+	char *k;
+	int rc = 0;
+
+	if (id != NULL && email != NULL &&
+	    (k = idx_key('u', email, id, &n)) != NULL) {
+		rc = msp_db_del(st, t, MSP_DB_ORDER_IDX, k, n, e);
+		free(k);
+		if (rc != 0 && rc != MSP_ENOTFOUND)
+			return rc;
+	}
+	if (rzp != NULL && (k = idx_key('r', rzp, NULL, &n)) != NULL) {
+		rc = msp_db_del(st, t, MSP_DB_ORDER_IDX, k, n, e);
+		free(k);
+		if (rc != 0 && rc != MSP_ENOTFOUND)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 order_get(struct msp_store *st, MDB_txn *t, const char *id,
     json_object **out, struct msp_err *e)
@@ -1248,15 +1275,11 @@ import_put(struct msp_store *st, MDB_txn *t, enum msp_db db,
 {
 	const char *s;
 	size_t n;
-	int rc;
 
 	if ((s = msp_json_str_of(rec, &n)) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	rc = msp_db_put(st, t, db, key, strlen(key), s, n, MDB_NOOVERWRITE, e);
-	if (rc == MSP_EEXIST)
-		return msp_err_set(e, MSP_EEXIST, "%s %s: already in the store",
-		    kind, key);
-	return rc;
+	(void)kind;
+	return msp_db_put(st, t, db, key, strlen(key), s, n, 0, e);
 }
 
 int
@@ -1291,6 +1314,7 @@ msp_pay_import_order(struct msp_store *st, MDB_txn *t, json_object *rec,
     struct msp_err *e)
 {
 	const char *id, *email, *status, *rzp = NULL;
+	json_object *old = NULL;
 	long long x;
 	int rc;
 
@@ -1310,6 +1334,13 @@ msp_pay_import_order(struct msp_store *st, MDB_txn *t, json_object *rec,
 	if (rzp != NULL && !msp_pay_rzp_id_ok(rzp))
 		return msp_err_set(e, MSP_EINVAL, "field 'razorpayOrderId': not "
 		    "a razorpay order id");
+	/* a re-import replaces the order: drop its old index entries */
+	if (order_get(st, t, id, &old, NULL) == 0) {
+		rc = idx_del(st, t, old, e);
+		json_object_put(old);
+		if (rc != 0)
+			return rc;
+	}
 	if ((rc = import_put(st, t, MSP_DB_ORDERS, "order", id, rec, e)) != 0)
 		return rc;
 	if ((rc = idx_put(st, t, 'u', email, id, "", e)) != 0)
