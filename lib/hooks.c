@@ -4,14 +4,17 @@
 #include "catalog.h"
 #include "engage.h"
 #include "pay.h"
+#include "search.h"
 
 const msp_video_observer msp_video_observers[] = {
 	msp_engage_observe,
+	msp_search_observe,
 	NULL
 };
 
 const msp_checker msp_checkers[] = {
 	msp_engage_check,
 	msp_pay_check,
+	msp_search_check,
 	NULL
 };

@@ -1,0 +1,73 @@
+/* search: the full-text index of videos in the store (MSP_DB_SEARCH) and
+ * the queries over it. See msp-search(1) for the query language and the
+ * ranking, and lib/search.c for the key layout. */
+#ifndef MSP_SEARCH_H
+#define MSP_SEARCH_H
+
+#include <json.h>
+#include <lmdb.h>
+
+#include "catalog.h"
+#include "err.h"
+#include "store.h"
+
+#define MSP_SEARCH_QUERY_MAX 1000 /* characters of a query */
+#define MSP_SEARCH_WORDS_MAX 32   /* words of a query */
+#define MSP_SEARCH_LIMIT_MAX 1000 /* hits a page */
+#define MSP_SEARCH_EXPAND_MAX 50  /* terms a prefix or a typo expands to */
+#define MSP_SEARCH_MARK_OPEN "["  /* around matched words in snippets */
+#define MSP_SEARCH_MARK_CLOSE "]"
+
+/* The indexed fields and their weights (msp-search(1)). */
+enum msp_search_field {
+	MSP_SF_TITLE, MSP_SF_NAME, MSP_SF_ABOUT, MSP_SF_GENRES,
+	MSP_SF_LANGUAGE, MSP_SF_COUNT
+};
+extern const char *const msp_search_field_names[MSP_SF_COUNT];
+extern const double msp_search_field_weights[MSP_SF_COUNT];
+
+/* The video observer (lib/hooks.c): keeps the index in step with every
+ * add, update, delete and import of a video in the caller's txn. Only
+ * visible videos (status "ready", not deleted) are indexed. */
+int msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
+    json_object *after, struct msp_err *e);
+/* The checker (lib/hooks.c, msp-catalog check): every visible video is
+ * indexed with the terms its fields give, nothing else is, and the term
+ * and corpus counts agree with the postings. */
+int msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
+    void *arg, struct msp_err *e);
+/* Rebuild the whole index from the videos in the caller's write txn;
+ * *count (may be NULL) gets the number of videos indexed. */
+int msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
+    struct msp_err *e);
+
+/* Check a query's text: not empty, at most MSP_SEARCH_QUERY_MAX
+ * characters, valid UTF-8, no control characters, at least one word and
+ * at most MSP_SEARCH_WORDS_MAX. Messages start with "query: ". */
+int msp_search_query_check(const char *q, struct msp_err *e);
+
+struct msp_search_query {
+	const char *q;
+	const char *video_type; /* "short", "long" or NULL */
+	const char *genre;      /* or NULL */
+	const char *language;   /* or NULL */
+	int premium;            /* -1 any, 0 free only, 1 premium only */
+	long limit;             /* 1 .. MSP_SEARCH_LIMIT_MAX */
+	long offset;
+	int explain;            /* hits get an "explain" array */
+	int facets;             /* fill *facets */
+	int typos;              /* typo tolerance (1, the default) */
+};
+
+/*
+ * Run a query in a read (or write) txn: fn gets each hit of the page in
+ * rank order ({"type":"hit","v":1,"id","score","title","snippet",...});
+ * the object is put after fn returns. *total (may be NULL) gets the
+ * number of matching videos; with q->facets, *facets gets an array of
+ * {"type":"facet","v":1,"field","value","count"} (caller puts).
+ */
+int msp_search_run(struct msp_store *st, MDB_txn *t,
+    const struct msp_search_query *q, msp_each_fn fn, void *arg,
+    long *total, json_object **facets, struct msp_err *e);
+
+#endif

@@ -1,0 +1,329 @@
+/* Unit tests of lib/text and lib/search: folding, edit distance, and the
+ * index kept by the video observer, queried and checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "search.h"
+#include "store.h"
+#include "tap.h"
+#include "text.h"
+#include "util.h"
+
+static char words[512];
+
+static int
+collect(const char *term, size_t n, size_t start, size_t end, void *arg)
+{
+	(void)n;
+	(void)arg;
+	snprintf(words + strlen(words), sizeof(words) - strlen(words),
+	    "%s%s@%zu-%zu", *words ? " " : "", term, start, end);
+	return 0;
+}
+
+static const char *
+split(const char *s)
+{
+	words[0] = '\0';
+	msp_text_words(s, strlen(s), collect, NULL);
+	return words;
+}
+
+static int
+edits(const char *a, const char *b, int max)
+{
+	uint32_t x[MSP_TERM_CPS], y[MSP_TERM_CPS];
+	size_t xn = msp_text_cps(a, strlen(a), x, MSP_TERM_CPS);
+	size_t yn = msp_text_cps(b, strlen(b), y, MSP_TERM_CPS);
+
+	return msp_text_edits(x, xn, y, yn, max);
+}
+
+static struct msp_store *st;
+static struct msp_err err;
+
+/* put a video record as the catalog would, with the observer */
+static int
+put_video(json_object *before, json_object *after)
+{
+	MDB_txn *t;
+	const char *id;
+	int rc;
+
+	if (msp_txn_begin(st, 1, &t, &err) != 0)
+		return -1;
+	id = json_object_get_string(json_object_object_get(
+	    after ? after : before, "id"));
+	if (after != NULL)
+		rc = msp_db_put_json(st, t, MSP_DB_VIDEOS, id, strlen(id), after,
+		    &err);
+	else
+		rc = msp_db_del(st, t, MSP_DB_VIDEOS, id, strlen(id), &err);
+	if (rc == 0)
+		rc = msp_search_observe(st, t, before, after, &err);
+	if (rc != 0) {
+		msp_txn_abort(st, t);
+		return rc;
+	}
+	return msp_txn_commit(st, t, &err);
+}
+
+static json_object *
+video(const char *type, const char *title, const char *about,
+    const char *lang, const char *g1, const char *g2, int premium,
+    const char *status)
+{
+	json_object *o = json_object_new_object(), *g;
+	char id[MSP_ID_LEN + 1];
+
+	msp_id_new(id);
+	json_object_object_add(o, "type", json_object_new_string("video"));
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "videoType", json_object_new_string(type));
+	json_object_object_add(o, strcmp(type, "short") == 0 ? "name" :
+	    "title", json_object_new_string(title));
+	if (about)
+		json_object_object_add(o, "about", json_object_new_string(about));
+	if (lang)
+		json_object_object_add(o, "language",
+		    json_object_new_string(lang));
+	g = json_object_new_array();
+	if (g1)
+		json_object_array_add(g, json_object_new_string(g1));
+	if (g2)
+		json_object_array_add(g, json_object_new_string(g2));
+	json_object_object_add(o, "genres", g);
+	json_object_object_add(o, "isPremium",
+	    json_object_new_boolean(premium));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "isDeleted", json_object_new_boolean(0));
+	return o;
+}
+
+static char got[4096];
+
+static int
+hit(json_object *o, void *arg, struct msp_err *e)
+{
+	(void)arg;
+	(void)e;
+	snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+	    *got ? "|" : "", json_object_get_string(json_object_object_get(o,
+	    "title")));
+	return 0;
+}
+
+static long total;
+static json_object *facets;
+
+/* titles of the hits, '|'-separated */
+static const char *
+search(const char *q, const char *type, const char *genre, int premium)
+{
+	struct msp_search_query sq = { 0 };
+	MDB_txn *t;
+	int rc;
+
+	sq.q = q;
+	sq.video_type = type;
+	sq.genre = genre;
+	sq.premium = premium;
+	sq.limit = 10;
+	sq.typos = 1;
+	sq.facets = 1;
+	got[0] = '\0';
+	if (facets != NULL)
+		json_object_put(facets);
+	facets = NULL;
+	if (msp_txn_begin(st, 0, &t, &err) != 0)
+		return "(txn)";
+	rc = msp_search_run(st, t, &sq, hit, NULL, &total, &facets, &err);
+	msp_txn_abort(st, t);
+	if (rc != 0)
+		snprintf(got, sizeof(got), "error: %s", err.msg);
+	return got;
+}
+
+static void
+report(const char *msg, void *arg)
+{
+	(void)arg;
+	printf("# check: %s\n", msg);
+}
+
+static int
+check(void)
+{
+	MDB_txn *t;
+	int n;
+
+	if (msp_txn_begin(st, 0, &t, &err) != 0)
+		return -1;
+	n = msp_search_check(st, t, report, NULL, &err);
+	msp_txn_abort(st, t);
+	return n;
+}
+
+static int
+reindex_fn(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	return msp_search_reindex(st, t, arg, e);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/msp-test-search-XXXXXX", term[MSP_TERM_MAX + 1];
+	json_object *a, *b, *c, *d, *h, *a2;
+	long n;
+	int r;
+
+	/* text */
+	ok(strcmp(split("Hello, World!"), "hello@0-5 world@7-12") == 0,
+	    "words and offsets: %s", words);
+	ok(strcmp(split("\xc3\x89" "cole Stra\xc3\x9f" "e \xef\xac\x81le"),
+	    "ecole@0-6 strasse@7-14 file@15-20") == 0,
+	    "diacritics, sharp s and ligature fold: %s", words);
+	ok(strcmp(split("don't stop-now MP4"), "don@0-3 t@4-5 stop@6-10 "
+	    "now@11-14 mp4@15-18") == 0, "punctuation splits: %s", words);
+	ok(strcmp(split("Cafe\xcc\x81 na\xc3\xafve"), "cafe@0-6 naive@7-13") == 0,
+	    "combining marks stay in the word and fold away: %s", words);
+	ok(strcmp(split("\xce\x9a\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1"),
+	    "\xce\xba\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xb5\xcf\x81\xce\xb1@0-16") == 0,
+	    "greek folds case and tonos: %s", words);
+	ok(msp_text_fold("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 78, term) == MSP_TERM_MAX,
+	    "long words are cut to %d bytes", MSP_TERM_MAX);
+	ok(edits("abcd", "abdc", 2) == 1, "a transposition is one edit");
+	ok(edits("kitten", "sitting", 3) == 3, "kitten/sitting: 3");
+	ok(edits("kitten", "sitting", 2) == 3, "above max gives max + 1");
+	ok(edits("caf\xc3\xa9", "cafe", 2) == 1, "edits count characters");
+
+	/* queries are checked */
+	ok(msp_search_query_check("", &err) != 0 &&
+	    strcmp(err.msg, "query: empty") == 0, "empty: %s", err.msg);
+	ok(msp_search_query_check("a\x01" "b", &err) != 0 &&
+	    strcmp(err.msg, "query: control character U+0001 is not allowed")
+	    == 0, "control: %s", err.msg);
+	ok(msp_search_query_check("a\xff", &err) != 0 &&
+	    strcmp(err.msg, "query: invalid UTF-8") == 0, "utf8: %s", err.msg);
+	ok(msp_search_query_check("!!", &err) != 0 &&
+	    strcmp(err.msg, "query: no words to search for") == 0, "%s",
+	    err.msg);
+
+	/* the index */
+	if (mkdtemp(dir) == NULL || msp_store_open(&st, dir, 0, &err) != 0) {
+		ok(0, "store: %s", err.msg);
+		done_testing();
+	}
+	a = video("long", "The Night Harbour", "A fisherman's daughter "
+	    "searches the harbour at night for her lost brother.", "english",
+	    "drama", "mystery", 0, "ready");
+	b = video("long", "Harbour Lights", "A comedy about a lighthouse "
+	    "keeper and his cat.", "english", "comedy", NULL, 1, "ready");
+	c = video("short", "Caf\xc3\xa9 Cr\xc3\xa8me Br\xc3\xbbl\xc3\xa9" "e",
+	    NULL, NULL, NULL, NULL, 0, "ready");
+	d = video("long", "Secret Harbour", "Not ready yet.", "french",
+	    "drama", NULL, 0, "processing");
+	r = put_video(NULL, a) || put_video(NULL, b) || put_video(NULL, c) ||
+	    put_video(NULL, d);
+	ok(r == 0, "four videos added: %s", err.msg);
+	ok(check() == 0, "index checks clean");
+	ok(strcmp(search("harbour", NULL, NULL, -1), "The Night Harbour|"
+	    "Harbour Lights") == 0, "harbour: %s (not-ready hidden)", got);
+	ok(total == 2, "total 2");
+	ok(strcmp(search("harbor", NULL, NULL, -1), "The Night Harbour|"
+	    "Harbour Lights") == 0, "typo harbor: %s", got);
+	ok(strcmp(search("creme brulee", NULL, NULL, -1),
+	    "Caf\xc3\xa9 Cr\xc3\xa8me Br\xc3\xbbl\xc3\xa9" "e") == 0,
+	    "diacritics: %s", got);
+	ok(strcmp(search("lightho", NULL, NULL, -1), "Harbour Lights") == 0,
+	    "prefix lightho: %s", got);
+	ok(strcmp(search("lightho ", NULL, NULL, -1), "") == 0,
+	    "a trailing space ends the word: '%s'", got);
+	ok(strcmp(search("harbour cat", NULL, NULL, -1), "Harbour Lights") ==
+	    0, "all words must match: %s", got);
+	ok(strcmp(search("\"night harbour\"", NULL, NULL, -1),
+	    "The Night Harbour") == 0, "phrase: %s", got);
+	ok(strcmp(search("\"harbour night\"", NULL, NULL, -1), "") == 0,
+	    "phrase in the wrong order: '%s'", got);
+	ok(strcmp(search("harbour", NULL, "comedy", -1), "Harbour Lights") ==
+	    0, "genre filter: %s", got);
+	ok(strcmp(search("harbour", NULL, NULL, 0), "The Night Harbour") ==
+	    0, "premium filter: %s", got);
+	ok(strcmp(search("creme", "long", NULL, -1), "") == 0,
+	    "type filter: '%s'", got);
+	search("harbour", NULL, NULL, -1);
+	ok(facets != NULL && json_object_array_length(facets) == 4 &&
+	    strstr(json_object_to_json_string_ext(facets,
+	    JSON_C_TO_STRING_PLAIN),
+	    "\"field\":\"language\",\"value\":\"english\",\"count\":2") !=
+	    NULL, "facets: %s", json_object_to_json_string(facets));
+
+	/* updates follow */
+	a2 = json_object_get(a);
+	json_object_put(a2);
+	a2 = json_tokener_parse(json_object_to_json_string(a));
+	json_object_object_add(a2, "title",
+	    json_object_new_string("The Day Harbour"));
+	r = put_video(a, a2);
+	ok(r == 0, "title updated");
+	ok(strcmp(search("night harbour", NULL, NULL, -1),
+	    "The Day Harbour") == 0, "about still matches night: %s", got);
+	ok(strcmp(search("day", NULL, NULL, -1), "The Day Harbour") == 0,
+	    "new title found: %s", got);
+	h = json_tokener_parse(json_object_to_json_string(b));
+	json_object_object_add(h, "isDeleted", json_object_new_boolean(1));
+	r = put_video(b, h);
+	ok(r == 0, "b deleted");
+	ok(strcmp(search("harbour", NULL, NULL, -1), "The Day Harbour") == 0,
+	    "deleted hidden: %s", got);
+	json_object_put(b);
+	b = h;
+	h = json_tokener_parse(json_object_to_json_string(d));
+	json_object_object_add(h, "status", json_object_new_string("ready"));
+	r = put_video(d, h);
+	ok(r == 0, "d ready");
+	ok(strcmp(search("secret", NULL, NULL, -1), "Secret Harbour") == 0,
+	    "ready now found: %s", got);
+	r = put_video(c, NULL);
+	ok(r == 0, "c purged");
+	ok(strcmp(search("creme", NULL, NULL, -1), "") == 0, "purged gone");
+	ok(check() == 0, "index checks clean after updates");
+
+	/* a damaged index is reported, and reindex repairs it */
+	{
+		MDB_txn *t;
+		char key[64];
+		int n2 = snprintf(key, sizeof(key), "Tharbour");
+		msp_txn_begin(st, 1, &t, &err);
+		msp_db_del(st, t, MSP_DB_SEARCH, key, (size_t)n2, &err);
+		msp_txn_commit(st, t, &err);
+	}
+	r = check();
+	ok(r > 0, "a missing dictionary entry is reported");
+	r = msp_store_write(st, reindex_fn, &n, &err);
+	ok(r == 0 && n == 2,
+	    "reindex: %ld videos", n);
+	ok(check() == 0, "clean after reindex");
+	ok(strcmp(search("harbour", NULL, NULL, -1), "The Day Harbour|"
+	    "Secret Harbour") == 0, "after reindex: %s", got);
+
+	json_object_put(a);
+	json_object_put(a2);
+	json_object_put(b);
+	json_object_put(c);
+	json_object_put(d);
+	json_object_put(h);
+	json_object_put(facets);
+	msp_store_close(st);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			ok(0, "rm");
+	}
+	done_testing();
+}
