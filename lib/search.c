@@ -11,6 +11,8 @@
  *   "I" <video id>             <doc>
  *   "D" <doc>                  the document: flags, field lengths, video
  *                              id, language, genres and its distinct terms
+ *   "C" <doc>                  title (or name) 0x00 about 0x00: the text
+ *                              hits show, without parsing the record
  *   "T" <term>                 uint32 document frequency: the dictionary,
  *                              in term order for prefix and typo walks
  *   "P" <term> 0x00 <doc>      a posting: flags byte, then for each field
@@ -21,6 +23,7 @@
  * of each field holding the term, so that a query scores a posting
  * without reading anything else.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -328,9 +331,133 @@ buf_add(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+/* The length in bytes of the UTF-8 sequence at p. */
+static size_t
+cp_len(const char *p)
+{
+	unsigned char b = (unsigned char)*p;
+
+	return b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+}
+
+/* Deletion variants of a term: the distinct strings left by deleting
+ * one (dels & 1) or two (dels & 2) of its characters. */
+struct variants {
+	char (*v)[MSP_TERM_MAX + 1];
+	size_t n;
+};
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+var_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int
+variants(const char *term, size_t tn, int dels, struct variants *out)
+{
+	size_t wb[MSP_TERM_CPS + 1], m = 0, i, j, n = 0, cap;
+
+	out->v = NULL;
+	out->n = 0;
+	for (wb[0] = 0; wb[m] < tn && m < MSP_TERM_CPS; m++)
+		wb[m + 1] = wb[m] + cp_len(term + wb[m]);
+	if (wb[m] > tn || m < 3)
+		return 0;
+	cap = ((dels & 1) ? m : 0) + ((dels & 2) ? m * (m - 1) / 2 : 0);
+	if (cap == 0)
+		return 0;
+	if ((out->v = malloc(cap * sizeof(*out->v))) == NULL)
+		return MSP_ENOMEM;
+	for (i = 0; i < m; i++) {
+		char *d;
+		size_t l;
+		if (dels & 1) {
+			d = out->v[n++];
+			memcpy(d, term, wb[i]);
+			l = wb[i];
+			memcpy(d + l, term + wb[i + 1], tn - wb[i + 1]);
+			d[l + tn - wb[i + 1]] = '\0';
+		}
+		if (!(dels & 2))
+			continue;
+		for (j = i + 1; j < m; j++) {
+			d = out->v[n++];
+			memcpy(d, term, wb[i]);
+			l = wb[i];
+			memcpy(d + l, term + wb[i + 1], wb[j] - wb[i + 1]);
+			l += wb[j] - wb[i + 1];
+			memcpy(d + l, term + wb[j + 1], tn - wb[j + 1]);
+			d[l + tn - wb[j + 1]] = '\0';
+		}
+	}
+	qsort(out->v, n, sizeof(*out->v), var_cmp);
+	for (i = 0, j = 0; i < n; i++)
+		if (j == 0 || strcmp(out->v[j - 1], out->v[i]) != 0)
+			memmove(out->v[j++], out->v[i], sizeof(*out->v));
+	out->n = j;
+	return 0;
+}
+
+/* Which deletions a dictionary term keeps "V" keys for: one for terms of
+ * 8+ characters, two for 9+ (what a query word of 9+ characters, allowed
+ * two edits, needs to meet them; see expand_typos2). */
+static int
+term_dels(const char *term, size_t tn)
+{
+	size_t m = msp_utf8_len(term, tn);
+
+	return m >= 9 ? 3 : m >= 8 ? 1 : 0;
+}
+
+static size_t
+vkey(unsigned char *key, const char *var, const char *term, size_t tn)
+{
+	size_t vn = strlen(var);
+
+	key[0] = 'V';
+	memcpy(key + 1, var, vn);
+	key[1 + vn] = '\0';
+	memcpy(key + 2 + vn, term, tn);
+	return 2 + vn + tn;
+}
+
+static int
+variants_change(struct msp_store *st, MDB_txn *t, const char *term,
+    size_t tn, int add, struct msp_err *e)
+{
+	unsigned char key[2 + 2 * MSP_TERM_MAX];
+	struct variants vs;
+	size_t i;
+	int rc = 0, dels = term_dels(term, tn);
+
+	if (dels == 0)
+		return 0;
+	if (variants(term, tn, dels, &vs) != 0)
+		return nomem(e);
+	for (i = 0; i < vs.n && rc == 0; i++) {
+		size_t kn = vkey(key, vs.v[i], term, tn);
+		if (add)
+			rc = msp_db_put(st, t, MSP_DB_SEARCH, key, kn, "", 0, 0,
+			    e);
+		else if ((rc = msp_db_del(st, t, MSP_DB_SEARCH, key, kn,
+		    e)) == MSP_ENOTFOUND)
+			rc = 0;
+	}
+	free(vs.v);
+	return rc;
+}
+
+/* bulk: leave the variants to the caller (reindex adds them at the end) */
 static int
 df_change(struct msp_store *st, MDB_txn *t, const char *term, size_t tn,
-    int delta, struct msp_err *e)
+    int delta, int bulk, struct msp_err *e)
 {
 	unsigned char key[1 + MSP_TERM_MAX];
 	uint32_t df = 0;
@@ -346,8 +473,15 @@ df_change(struct msp_store *st, MDB_txn *t, const char *term, size_t tn,
 		return rc;
 	if (delta < 0 && df <= (uint32_t)-delta) {
 		rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 1, e);
-		return rc == MSP_ENOTFOUND ? 0 : rc;
+		if (rc == MSP_ENOTFOUND)
+			rc = 0;
+		if (rc == 0 && !bulk)
+			rc = variants_change(st, t, term, tn, 0, e);
+		return rc;
 	}
+	if (df == 0 && !bulk &&
+	    (rc = variants_change(st, t, term, tn, 1, e)) != 0)
+		return rc;
 	df = (uint32_t)((int64_t)df + delta);
 	return msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 1, &df, sizeof(df),
 	    0, e);
@@ -388,8 +522,26 @@ posting_encode(const struct toks *tk, size_t i, size_t *next,
 	return 0;
 }
 
+/* The "C" value: title (or name), then about, each NUL-terminated. */
 static int
-doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
+content(json_object *v, struct buf *b)
+{
+	const char *title = jstr(v, "title"), *about = jstr(v, "about");
+
+	if (title == NULL && (title = jstr(v, "name")) == NULL)
+		title = "";
+	if (about == NULL)
+		about = "";
+	b->n = 0;
+	if (buf_add(b, title, strlen(title) + 1) != 0 ||
+	    buf_add(b, about, strlen(about) + 1) != 0)
+		return MSP_ENOMEM;
+	return 0;
+}
+
+static int
+doc_add(struct msp_store *st, MDB_txn *t, json_object *v, int bulk,
+    struct msp_err *e)
 {
 	const char *id = jstr(v, "id"), *lang = jstr(v, "language");
 	json_object *g = jarr(v, "genres");
@@ -461,12 +613,20 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
 		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6,
 		    post.p, post.n, 0, e)) != 0)
 			goto out;
-		if ((rc = df_change(st, t, term, tn, 1, e)) != 0)
+		if ((rc = df_change(st, t, term, tn, 1, bulk, e)) != 0)
 			goto out;
 	}
 	dk[0] = 'D';
 	be32_put(dk + 1, docnum);
 	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, doc.p, doc.n, 0,
+	    e)) != 0)
+		goto out;
+	if ((rc = content(v, &post)) != 0) {
+		rc = nomem(e);
+		goto out;
+	}
+	dk[0] = 'C';
+	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, post.p, post.n, 0,
 	    e)) != 0)
 		goto out;
 	ik[0] = 'I';
@@ -576,7 +736,7 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
 			if (rc != 0 && rc != MSP_ENOTFOUND)
 				goto out;
-			if ((rc = df_change(st, t, term, tn, -1, e)) != 0)
+			if ((rc = df_change(st, t, term, tn, -1, 0, e)) != 0)
 				goto out;
 		}
 		if ((rc = stats_get(st, t, &s, e)) != 0)
@@ -587,6 +747,10 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			s.len[f] -= s.len[f] >= d.len[f] ? d.len[f] : s.len[f];
 		if ((rc = stats_put(st, t, &s, e)) != 0)
 			goto out;
+		rc = msp_db_del(st, t, MSP_DB_SEARCH, dk, 5, e);
+		if (rc != 0 && rc != MSP_ENOTFOUND)
+			goto out;
+		dk[0] = 'C';
 		rc = msp_db_del(st, t, MSP_DB_SEARCH, dk, 5, e);
 		if (rc != 0 && rc != MSP_ENOTFOUND)
 			goto out;
@@ -654,8 +818,110 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 	    (rc = doc_remove(st, t, jstr(after, "id"), e)) != 0)
 		return rc;
 	if (va)
-		return doc_add(st, t, after, e);
+		return doc_add(st, t, after, 0, e);
 	return 0;
+}
+
+struct vkeys {
+	unsigned char *buf;
+	size_t n, cap;
+	size_t *off;  /* start of each key; its length is at buf[off] */
+	size_t nk, capk;
+};
+
+static int
+vk_cmp(const void *a, const void *b, void *arg)
+{
+	const unsigned char *buf = arg;
+	const unsigned char *x = buf + *(const size_t *)a;
+	const unsigned char *y = buf + *(const size_t *)b;
+	size_t n = x[0] < y[0] ? x[0] : y[0];
+	int c = memcmp(x + 1, y + 1, n);
+
+	return c != 0 ? c : (int)x[0] - (int)y[0];
+}
+
+/* Every dictionary term's variant keys, sorted, appended at the end of
+ * the database ("V" sorts after every other key). */
+static int
+reindex_variants(struct msp_store *st, MDB_txn *t, struct msp_err *e)
+{
+	unsigned char key[2 + 2 * MSP_TERM_MAX];
+	struct vkeys vk = { 0 };
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	size_t i;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
+	    0)
+		return msp_store_mdb_err(rc, "search", e);
+	k.mv_size = 1;
+	k.mv_data = "T";
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    ((const char *)k.mv_data)[0] == 'T';
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		char term[MSP_TERM_MAX + 1];
+		size_t tn = k.mv_size - 1;
+		struct variants vs;
+		int dels;
+
+		if (tn > MSP_TERM_MAX)
+			continue;
+		memcpy(term, (const char *)k.mv_data + 1, tn);
+		term[tn] = '\0';
+		if ((dels = term_dels(term, tn)) == 0)
+			continue;
+		if (variants(term, tn, dels, &vs) != 0)
+			goto oom;
+		for (i = 0; i < vs.n; i++) {
+			size_t kn = vkey(key, vs.v[i], term, tn);
+			if (vk.n + kn + 1 > vk.cap) {
+				size_t nc = vk.cap ? vk.cap * 2 : 1 << 20;
+				unsigned char *nb = realloc(vk.buf, nc);
+				if (nb == NULL) {
+					free(vs.v);
+					goto oom;
+				}
+				vk.buf = nb;
+				vk.cap = nc;
+			}
+			if (vk.nk == vk.capk) {
+				size_t nc = vk.capk ? vk.capk * 2 : 1 << 16;
+				size_t *no = realloc(vk.off, nc * sizeof(*no));
+				if (no == NULL) {
+					free(vs.v);
+					goto oom;
+				}
+				vk.off = no;
+				vk.capk = nc;
+			}
+			vk.off[vk.nk++] = vk.n;
+			vk.buf[vk.n] = (unsigned char)kn;
+			memcpy(vk.buf + vk.n + 1, key, kn);
+			vk.n += kn + 1;
+		}
+		free(vs.v);
+	}
+	mdb_cursor_close(c);
+	c = NULL;
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		rc = msp_store_mdb_err(rc, "search", e);
+		goto out;
+	}
+	qsort_r(vk.off, vk.nk, sizeof(*vk.off), vk_cmp, vk.buf);
+	for (i = 0, rc = 0; i < vk.nk && rc == 0; i++)
+		rc = msp_db_put(st, t, MSP_DB_SEARCH, vk.buf + vk.off[i] + 1,
+		    vk.buf[vk.off[i]], "", 0, MDB_APPEND, e);
+	goto out;
+oom:
+	rc = nomem(e);
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	free(vk.buf);
+	free(vk.off);
+	return rc;
 }
 
 int
@@ -694,7 +960,7 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		}
 		r2 = 0;
 		if (visible(o)) {
-			r2 = doc_add(st, t, o, e);
+			r2 = doc_add(st, t, o, 1, e);
 			n++;
 		}
 		json_object_put(o);
@@ -707,7 +973,8 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		rc = msp_store_mdb_err(rc, "videos", e);
 		goto out;
 	}
-	rc = 0;
+	if ((rc = reindex_variants(st, t, e)) != 0)
+		goto out;
 	if (count != NULL)
 		*count = n;
 out:
@@ -832,6 +1099,18 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 	}
 	if (dt < d.terms_end)
 		report(c, "search: video %s: document has extra terms", id);
+	if (content(o, &post) != 0) {
+		rc = nomem(e);
+		goto out;
+	}
+	dk[0] = 'C';
+	rc = msp_db_get(st, t, MSP_DB_SEARCH, dk, 5, &v, e);
+	if (rc != 0 && rc != MSP_ENOTFOUND)
+		goto out;
+	if (rc != 0 || v.mv_size != post.n ||
+	    memcmp(v.mv_data, post.p, post.n) != 0)
+		report(c, "search: video %s: stored text differs", id);
+	rc = 0;
 	sum->docs++;
 out:
 	free(tk.v);
@@ -1101,6 +1380,7 @@ struct qgroup {
 
 struct cand {
 	uint32_t doc;
+	int typo;      /* matches only with a typo: ranks after the rest */
 	double score;
 };
 
@@ -1117,7 +1397,30 @@ struct qctx {
 	int nphrase;
 	const char **marks; /* sorted terms to highlight */
 	size_t nmarks;
+	int typos;          /* this pass uses the typo expansions */
 };
+
+/* The expansions a pass uses. */
+static int
+use(const struct qctx *c, const struct qexp *x)
+{
+	return c->typos || x->edits == 0;
+}
+
+static uint64_t
+group_df(const struct qctx *c, const struct qgroup *g, size_t *nx)
+{
+	uint64_t df = 0;
+	size_t i;
+
+	*nx = 0;
+	for (i = 0; i < g->nx; i++)
+		if (use(c, &g->x[i])) {
+			df += g->x[i].df;
+			(*nx)++;
+		}
+	return df;
+}
 
 static int
 parse_word(const char *term, size_t n, size_t start, size_t end, void *arg)
@@ -1227,6 +1530,9 @@ expset_add(struct expset *s, const char *term, size_t n, uint32_t df,
 
 	if (n > MSP_TERM_MAX)
 		return;
+	for (i = 0; i < s->n; i++)
+		if (s->v[i].n == n && memcmp(s->v[i].term, term, n) == 0)
+			return;
 	memset(&x, 0, sizeof(x));
 	memcpy(x.term, term, n);
 	x.n = n;
@@ -1285,22 +1591,87 @@ expand_prefix(struct qctx *c, struct qgroup *g, struct expset *s)
  * prefix is more than max edits from every start of the word.
  */
 static int
-expand_typos(struct qctx *c, struct qgroup *g, int max, struct expset *s)
+typo_try(struct qctx *c, const uint32_t *w, size_t m, int max,
+    const unsigned char *pre, size_t pn, const char *a, size_t an,
+    const char *b, size_t bn, struct expset *s)
+{
+	unsigned char key[1 + MSP_TERM_MAX];
+	uint32_t tc[MSP_TERM_CPS];
+	MDB_val k, v;
+	size_t tn;
+	int d, rc;
+
+	if (pn + an + bn > MSP_TERM_MAX)
+		return 0;
+	key[0] = 'T';
+	memcpy(key + 1, pre, pn);
+	memcpy(key + 1 + pn, a, an);
+	memcpy(key + 1 + pn + an, b, bn);
+	k.mv_size = 1 + pn + an + bn;
+	k.mv_data = key;
+	rc = mdb_get(c->t, msp_store_dbi(c->st, MSP_DB_SEARCH), &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	tn = msp_text_cps((const char *)key + 1, k.mv_size - 1, tc,
+	    MSP_TERM_CPS);
+	d = msp_text_edits(w, m, tc, tn, max);
+	if (d > 0 && d <= max)
+		expset_add(s, (const char *)key + 1, k.mv_size - 1, df_of(&v),
+		    d, 0);
+	return 0;
+}
+
+/*
+ * The prefix pre (i characters, path) has used every edit: what follows
+ * it must be the rest of the word after a position j where the prefix
+ * costs max, or finish a transposition of its last character. Look those
+ * few terms up instead of walking the subtree.
+ */
+static int
+typo_finish(struct qctx *c, const uint32_t *w, size_t m, int max,
+    const char *word, const size_t *wb, const unsigned char *pre, size_t pn,
+    int (*rows)[MSP_TERM_CPS + 1], const uint32_t *path, size_t i,
+    struct expset *s)
+{
+	size_t j;
+	int rc;
+
+	for (j = 0; j <= m; j++) {
+		if (rows[i][j] == max && (rc = typo_try(c, w, m, max, pre, pn,
+		    word + wb[j], wb[m] - wb[j], "", 0, s)) != 0)
+			return rc;
+		if (j >= 1 && j < m && path[i - 1] == w[j] &&
+		    rows[i - 1][j - 1] + 1 <= max &&
+		    (rc = typo_try(c, w, m, max, pre, pn, word + wb[j - 1],
+		    wb[j] - wb[j - 1], word + wb[j + 1], wb[m] - wb[j + 1],
+		    s)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+typo_walk(struct qctx *c, const uint32_t *w, size_t m, int max,
+    const char *word, const size_t *wb, const char *first, size_t fn,
+    struct expset *s)
 {
 	static const int INF = 1 << 20;
 	int rows[MSP_TERM_CPS + 1][MSP_TERM_CPS + 1];
-	uint32_t w[MSP_TERM_CPS], path[MSP_TERM_CPS];
+	uint32_t path[MSP_TERM_CPS];
 	size_t boff[MSP_TERM_CPS + 1];
-	unsigned char seek[1 + MSP_TERM_MAX];
-	size_t m, depth = 0, i, j;
+	unsigned char seek[1 + MSP_TERM_MAX], lim[1 + 4];
+	size_t depth = 0, i, j;
 	MDB_val k, v;
 	int rc;
 
-	m = msp_text_cps(g->word, g->wn, w, MSP_TERM_CPS);
 	for (j = 0; j <= m; j++)
 		rows[0][j] = (int)j;
-	k.mv_size = 1;
-	k.mv_data = "T";
+	lim[0] = 'T';
+	memcpy(lim + 1, first, fn);
+	k.mv_size = fn + 1;
+	k.mv_data = lim;
 	rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
 		const unsigned char *kp = k.mv_data;
@@ -1308,7 +1679,7 @@ expand_typos(struct qctx *c, struct qgroup *g, int max, struct expset *s)
 		size_t tn = 0, dead = 0;
 		uint32_t tc[MSP_TERM_CPS];
 
-		if (k.mv_size < 2 || kp[0] != 'T' ||
+		if (k.mv_size < fn + 2 || memcmp(kp, lim, fn + 1) != 0 ||
 		    k.mv_size - 1 > MSP_TERM_MAX)
 			break;
 		/* the key's code points and their byte offsets */
@@ -1361,6 +1732,13 @@ expand_typos(struct qctx *c, struct qgroup *g, int max, struct expset *s)
 				dead = i;
 				break;
 			}
+			if (lo == max) { /* no edit left: finish by lookups */
+				if ((rc = typo_finish(c, w, m, max, word, wb,
+				    kp + 1, boff[i], rows, path, i, s)) != 0)
+					return rc;
+				dead = i;
+				break;
+			}
 		}
 		if (dead > 0) {
 			/* skip every key that starts with this prefix */
@@ -1382,6 +1760,117 @@ expand_typos(struct qctx *c, struct qgroup *g, int max, struct expset *s)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/*
+ * Two edits (words of 9+ characters): the dictionary keeps, for each term
+ * of 8+ characters, the strings left by deleting one character, and for
+ * 9+ two ("V" <variant> 0x00 <term>). A term within two edits of the word
+ * shares with it a string reached by deleting at most two characters from
+ * each, so looking up the word's own deletion variants finds it; each
+ * candidate is then checked with the real distance.
+ */
+static int
+expand_typos2(struct qctx *c, struct qgroup *g, const uint32_t *w, size_t m,
+    struct expset *s)
+{
+	unsigned char key[2 + 2 * MSP_TERM_MAX];
+	struct variants vs;
+	size_t i;
+	int rc = 0;
+
+	if (variants(g->word, g->wn, 3, &vs) != 0)
+		return ENOMEM;
+	for (i = 0; i <= vs.n && rc == 0; i++) {
+		const char *var = i < vs.n ? vs.v[i] : g->word;
+		size_t vn = strlen(var), tn;
+		uint32_t tc[MSP_TERM_CPS];
+		MDB_val k, v;
+		int d;
+
+		if (i < vs.n) { /* the variant as a term of its own */
+			key[0] = 'T';
+			memcpy(key + 1, var, vn);
+			k.mv_size = vn + 1;
+			k.mv_data = key;
+			rc = mdb_get(c->t, msp_store_dbi(c->st, MSP_DB_SEARCH),
+			    &k, &v);
+			if (rc == 0) {
+				tn = msp_text_cps(var, vn, tc, MSP_TERM_CPS);
+				d = msp_text_edits(w, m, tc, tn, 2);
+				if (d > 0 && d <= 2)
+					expset_add(s, var, vn, df_of(&v), d, 0);
+			} else if (rc != MDB_NOTFOUND) {
+				break;
+			}
+		}
+		/* terms that reach the variant by their own deletions */
+		key[0] = 'V';
+		memcpy(key + 1, var, vn);
+		key[1 + vn] = '\0';
+		k.mv_size = vn + 2;
+		k.mv_data = key;
+		for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+			const char *term = (const char *)k.mv_data + vn + 2;
+			unsigned char tk[1 + MSP_TERM_MAX];
+			MDB_val dv;
+			size_t n = k.mv_size - vn - 2;
+
+			if (k.mv_size <= vn + 2 || memcmp(k.mv_data, key,
+			    vn + 2) != 0)
+				break;
+			if (n > MSP_TERM_MAX)
+				continue;
+			tn = msp_text_cps(term, n, tc, MSP_TERM_CPS);
+			d = msp_text_edits(w, m, tc, tn, 2);
+			if (d == 0 || d > 2)
+				continue;
+			tk[0] = 'T';
+			memcpy(tk + 1, term, n);
+			dv.mv_size = 0;
+			{
+				MDB_val tkv = { n + 1, tk };
+				if (mdb_get(c->t, msp_store_dbi(c->st,
+				    MSP_DB_SEARCH), &tkv, &dv) != 0)
+					continue;
+			}
+			expset_add(s, term, n, df_of(&dv), d, 0);
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	free(vs.v);
+	return rc;
+}
+
+/*
+ * Typo candidates start with the word's first character, or with its
+ * second (the first two swapped, or a character typed before the word):
+ * two subtrees of the dictionary instead of all of it. A wrong or
+ * missing first character is not corrected.
+ */
+static int
+expand_typos(struct qctx *c, struct qgroup *g, int max, struct expset *s)
+{
+	uint32_t w[MSP_TERM_CPS];
+	size_t m, l0, l1, wb[MSP_TERM_CPS + 1], j;
+	int rc;
+
+	m = msp_text_cps(g->word, g->wn, w, MSP_TERM_CPS);
+	if (m < 2)
+		return 0;
+	if (max >= 2)
+		return expand_typos2(c, g, w, m, s);
+	for (wb[0] = 0, j = 0; j < m; j++)
+		wb[j + 1] = wb[j] + cp_len(g->word + wb[j]);
+	l0 = wb[1];
+	l1 = wb[2] - wb[1];
+	if ((rc = typo_walk(c, w, m, max, g->word, wb, g->word, l0, s)) != 0)
+		return rc;
+	if (w[1] != w[0])
+		rc = typo_walk(c, w, m, max, g->word, wb, g->word + l0, l1, s);
+	return rc;
+}
+
 static double
 idf_of(const struct qctx *c, uint32_t df)
 {
@@ -1390,34 +1879,42 @@ idf_of(const struct qctx *c, uint32_t df)
 	return log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
+/* Phase 0: the word as typed, and completions when it is the last;
+ * phase 1: terms within the allowed edits. */
 static int
-expand(struct qctx *c, struct qgroup *g, struct msp_err *e)
+expand(struct qctx *c, struct qgroup *g, int phase, struct msp_err *e)
 {
 	unsigned char key[1 + MSP_TERM_MAX];
 	struct expset *s;
+	size_t i, cps, first = g->nx;
 	MDB_val v;
-	size_t i, cps;
 	int rc;
 
-	key[0] = 'T';
-	memcpy(key + 1, g->word, g->wn);
-	rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, key, g->wn + 1, &v, e);
-	if (rc == 0) {
-		if (group_add(g, g->word, g->wn, df_of(&v), 0, 0) == NULL)
-			return nomem(e);
-	} else if (rc != MSP_ENOTFOUND) {
-		return rc;
-	}
-	if (g->exact)
-		goto done;
 	cps = msp_utf8_len(g->word, g->wn);
+	if (phase == 0) {
+		key[0] = 'T';
+		memcpy(key + 1, g->word, g->wn);
+		rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, key, g->wn + 1, &v,
+		    e);
+		if (rc == 0) {
+			if (group_add(g, g->word, g->wn, df_of(&v), 0, 0) ==
+			    NULL)
+				return nomem(e);
+		} else if (rc != MSP_ENOTFOUND) {
+			return rc;
+		}
+	}
+	if (g->exact || (phase == 0 && (!g->prefix || cps < 2)) ||
+	    (phase == 1 && cps < 5))
+		goto done;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return nomem(e);
-	if (g->prefix && cps >= 2 && (rc = expand_prefix(c, g, s)) != 0)
-		goto fail;
-	if (c->q->typos && cps >= 5 &&
-	    (rc = expand_typos(c, g, cps >= 9 ? 2 : 1, s)) != 0)
-		goto fail;
+	rc = phase == 0 ? expand_prefix(c, g, s) :
+	    expand_typos(c, g, cps >= 9 ? 2 : 1, s);
+	if (rc != 0) {
+		free(s);
+		return msp_store_mdb_err(rc, "search", e);
+	}
 	for (i = 0; i < s->n; i++)
 		if (group_add(g, s->v[i].term, s->v[i].n, s->v[i].df,
 		    s->v[i].edits, s->v[i].prefix) == NULL) {
@@ -1426,7 +1923,7 @@ expand(struct qctx *c, struct qgroup *g, struct msp_err *e)
 		}
 	free(s);
 done:
-	for (i = 0; i < g->nx; i++) {
+	for (i = first; i < g->nx; i++) {
 		struct qexp *x = &g->x[i];
 		x->idf = idf_of(c, x->df);
 		x->pen = 1.0;
@@ -1434,12 +1931,8 @@ done:
 			x->pen *= PEN_PREFIX;
 		if (x->edits > 0)
 			x->pen *= PEN_EDIT / x->edits;
-		g->sumdf += x->df;
 	}
 	return 0;
-fail:
-	free(s);
-	return msp_store_mdb_err(rc, "search", e);
 }
 
 static int
@@ -1530,6 +2023,7 @@ cands_push(struct cands *cs, uint32_t doc, double score)
 		cs->cap = nc;
 	}
 	cs->v[cs->n].doc = doc;
+	cs->v[cs->n].typo = 0;
 	cs->v[cs->n].score = score;
 	cs->n++;
 	return 0;
@@ -1551,6 +2045,8 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
 		double f = x->idf * x->pen;
 		MDB_val k, v;
 
+		if (!use(c, x))
+			continue;
 		key[0] = 'P';
 		memcpy(key + 1, x->term, x->n);
 		key[1 + x->n] = '\0';
@@ -1606,15 +2102,18 @@ static int
 intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
     struct cands *tmp, struct msp_err *e)
 {
-	size_t i, j, w;
+	size_t i, j, w, nx;
+	uint64_t df = group_df(c, g, &nx);
 	int rc;
 
-	if ((uint64_t)cs->n * g->nx * 8 < g->sumdf) {
+	if ((uint64_t)cs->n * nx * 8 < df) {
 		for (i = 0, w = 0; i < cs->n; i++) {
 			double best = -1;
 			for (j = 0; j < g->nx; j++) {
 				MDB_val v;
 				double sc;
+				if (!use(c, &g->x[j]))
+					continue;
 				rc = post_get(c, &g->x[j], cs->v[i].doc, &v);
 				if (rc == MDB_NOTFOUND)
 					continue;
@@ -1844,12 +2343,6 @@ facets_free(struct facets *fs)
 /* ---- hits ----------------------------------------------------------- */
 
 static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int
 is_mark_term(const struct qctx *c, const char *term)
 {
 	return c->nmarks > 0 && bsearch(&term, c->marks, c->nmarks,
@@ -1861,11 +2354,15 @@ struct span {
 	int hit;
 };
 
+#define SNIPPET_WORDS 24 /* words of a snippet */
+#define SNIPPET_BEFORE 6 /* words shown before the first match */
+
 struct spans {
 	struct span *v;
 	size_t n, cap;
 	const struct qctx *c;
 	size_t hits;
+	size_t first; /* the first hit, when hits > 0 */
 };
 
 static int
@@ -1874,38 +2371,46 @@ span_add(const char *term, size_t n, size_t start, size_t end, void *arg)
 	struct spans *s = arg;
 
 	(void)n;
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 64;
-		struct span *nv = realloc(s->v, nc * sizeof(*nv));
+	if (s->n == s->cap) { /* the first 64 live on the caller's stack */
+		size_t nc = s->cap * 2;
+		struct span *nv = malloc(nc * sizeof(*nv));
 		if (nv == NULL)
 			return MSP_ENOMEM;
+		memcpy(nv, s->v, s->n * sizeof(*nv));
+		if (s->cap > 64)
+			free(s->v);
 		s->v = nv;
 		s->cap = nc;
 	}
 	s->v[s->n].start = start;
 	s->v[s->n].end = end;
 	s->v[s->n].hit = is_mark_term(s->c, term);
-	s->hits += s->v[s->n].hit;
+	if (s->v[s->n].hit && s->hits++ == 0)
+		s->first = s->n;
 	s->n++;
+	/* enough: the window and one word to show that more follows */
+	if (s->hits > 0 && s->n > SNIPPET_WORDS + 1 &&
+	    s->n > (s->first > SNIPPET_BEFORE ? s->first - SNIPPET_BEFORE :
+	    0) + SNIPPET_WORDS)
+		return 1;
 	return 0;
 }
-
-#define SNIPPET_WORDS 24 /* words of a snippet */
-#define SNIPPET_BEFORE 6 /* words shown before the first match */
 
 /* text with its matched words marked, cut to a window around the first
  * match when long; NULL on OOM. *hits gets the number of marked words. */
 static char *
 snippet(const struct qctx *c, const char *text, size_t *hits)
 {
-	struct spans s = { NULL, 0, 0, c, 0 };
+	struct span stack[64];
+	struct spans s = { stack, 0, 64, c, 0, 0 };
 	struct buf b = { 0 };
 	size_t i, first = 0, last, from, to, n = strlen(text);
 	int rc = 0;
 
 	*hits = 0;
-	if (msp_text_words(text, n, span_add, &s) != 0) {
-		free(s.v);
+	if (msp_text_words(text, n, span_add, &s) < 0) {
+		if (s.cap > 64)
+			free(s.v);
 		return NULL;
 	}
 	*hits = s.hits;
@@ -1945,7 +2450,8 @@ snippet(const struct qctx *c, const char *text, size_t *hits)
 		rc = buf_add(&b, "\xe2\x80\xa6", 3);
 	if (rc == 0)
 		rc = buf_add(&b, "", 1);
-	free(s.v);
+	if (s.cap > 64)
+		free(s.v);
 	if (rc != 0) {
 		free(b.p);
 		return NULL;
@@ -1980,7 +2486,8 @@ explain(struct qctx *c, uint32_t doc)
 		for (j = 0; j < g->nx; j++) {
 			MDB_val v;
 			double sc;
-			if (post_get(c, &g->x[j], doc, &v) != 0)
+			if (!use(c, &g->x[j]) ||
+			    post_get(c, &g->x[j], doc, &v) != 0)
 				continue;
 			sc = g->x[j].idf * g->x[j].pen *
 			    post_score(c, v.mv_data, v.mv_size, parts);
@@ -2033,26 +2540,18 @@ explain(struct qctx *c, uint32_t doc)
 	return arr;
 }
 
-static void
-copy_field(json_object *to, json_object *from, const char *field)
-{
-	json_object *x;
-
-	if (json_object_object_get_ex(from, field, &x) && x != NULL)
-		json_object_object_add(to, field, json_object_get(x));
-}
-
 static int
 emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *arg,
     struct msp_err *e)
 {
 	unsigned char dk[5];
-	json_object *vid = NULL, *o = NULL;
+	json_object *o, *g;
 	const char *title, *about;
 	char *snip = NULL;
 	struct docrec d;
 	size_t hits = 0;
-	MDB_val v;
+	unsigned i;
+	MDB_val v, cv;
 	int rc;
 
 	dk[0] = 'D';
@@ -2060,24 +2559,25 @@ emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *arg,
 	rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
 	if (rc != 0)
 		return rc == MSP_ENOTFOUND ? 0 : rc;
-	if (doc_parse(v.mv_data, v.mv_size, &d) != 0)
-		return 0;
-	rc = msp_db_get_json(c->st, c->t, MSP_DB_VIDEOS, d.id, MSP_ID_LEN,
-	    &vid, e);
+	dk[0] = 'C';
+	rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &cv, e);
 	if (rc != 0)
 		return rc == MSP_ENOTFOUND ? 0 : rc;
-	if ((title = jstr(vid, "title")) == NULL &&
-	    (title = jstr(vid, "name")) == NULL)
-		title = "";
-	about = jstr(vid, "about");
-	if (about != NULL && *about != '\0') {
-		if ((snip = snippet(c, about, &hits)) == NULL)
-			goto oom;
-	}
+	if (doc_parse(v.mv_data, v.mv_size, &d) != 0 || cv.mv_size < 2 ||
+	    ((const char *)cv.mv_data)[cv.mv_size - 1] != '\0')
+		return 0;
+	title = cv.mv_data;
+	about = title + strlen(title) + 1;
+	if (about >= (const char *)cv.mv_data + cv.mv_size)
+		about = "";
+	if (*about != '\0' && (snip = snippet(c, about, &hits)) == NULL)
+		return nomem(e);
 	if (hits == 0) {
 		char *ts = snippet(c, title, &hits);
-		if (ts == NULL)
-			goto oom;
+		if (ts == NULL) {
+			free(snip);
+			return nomem(e);
+		}
 		if (hits > 0 || snip == NULL) {
 			free(snip);
 			snip = ts;
@@ -2085,35 +2585,46 @@ emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *arg,
 			free(ts);
 		}
 	}
-	if ((o = json_object_new_object()) == NULL)
-		goto oom;
+	if ((o = json_object_new_object()) == NULL) {
+		free(snip);
+		return nomem(e);
+	}
 	json_object_object_add(o, "type", json_object_new_string("hit"));
 	json_object_object_add(o, "v", json_object_new_int(1));
 	json_object_object_add(o, "id", json_object_new_string(d.id));
 	json_object_object_add(o, "score", jdouble(h->score));
 	json_object_object_add(o, "title", json_object_new_string(title));
 	json_object_object_add(o, "snippet", json_object_new_string(snip));
-	copy_field(o, vid, "videoType");
-	copy_field(o, vid, "language");
-	copy_field(o, vid, "genres");
-	copy_field(o, vid, "isPremium");
-	if (c->q->explain)
+	json_object_object_add(o, "videoType", json_object_new_string(
+	    (d.flags & F_LONG) ? "long" : "short"));
+	if (*d.language != '\0')
+		json_object_object_add(o, "language",
+		    json_object_new_string(d.language));
+	if ((d.flags & F_LONG) || d.ngenres > 0) {
+		g = json_object_new_array();
+		for (i = 0; i < d.ngenres; i++)
+			json_object_array_add(g,
+			    json_object_new_string(d.genres[i]));
+		json_object_object_add(o, "genres", g);
+	}
+	json_object_object_add(o, "isPremium",
+	    json_object_new_boolean((d.flags & F_PREMIUM) != 0));
+	if (c->q->explain) {
+		c->typos = h->typo;
 		json_object_object_add(o, "explain", explain(c, h->doc));
+	}
 	rc = fn(o, arg, e);
 	json_object_put(o);
-	json_object_put(vid);
 	free(snip);
 	return rc;
-oom:
-	json_object_put(vid);
-	free(snip);
-	return nomem(e);
 }
 
 /* rank order: higher score first, then older document first */
 static int
 rank_before(const struct cand *a, const struct cand *b)
 {
+	if (a->typo != b->typo)
+		return a->typo < b->typo;
 	if (a->score != b->score)
 		return a->score > b->score;
 	return a->doc < b->doc;
@@ -2179,17 +2690,107 @@ group_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* The documents holding every word (with this pass's expansions), by
+ * document number: the rarest word first. */
+static int
+match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
+    struct msp_err *e)
+{
+	struct qgroup *order[MSP_SEARCH_WORDS_MAX];
+	size_t i, nx;
+	int rc;
+
+	cs->n = 0;
+	for (i = 0; i < c->ng; i++) {
+		order[i] = &c->g[i];
+		order[i]->sumdf = group_df(c, order[i], &nx);
+		if (nx == 0)
+			return 0;
+	}
+	qsort(order, c->ng, sizeof(*order), group_cmp);
+	for (i = 0; i < c->ng; i++) {
+		if (i == 0)
+			rc = gather(c, order[0], cs, e);
+		else
+			rc = intersect(c, order[i], cs, tmp, e);
+		if (rc != 0)
+			return rc;
+		if (cs->n == 0)
+			break;
+	}
+	return 0;
+}
+
+/* Keep the candidates that hold the phrases and pass the genre and
+ * language filters; count the facets when fg is not NULL. */
+static int
+filter(struct qctx *c, struct cands *cs, struct facets *fg,
+    struct facets *fl, struct msp_err *e)
+{
+	const struct msp_search_query *q = c->q;
+	int need_doc = q->genre != NULL || q->language != NULL || fg != NULL;
+	size_t i, w;
+	int rc;
+
+	for (i = 0, w = 0; i < cs->n; i++) {
+		int p, keep = 1;
+		for (p = 0; p < c->nphrase && keep; p++)
+			keep = phrase_match(c, p, cs->v[i].doc);
+		if (keep && need_doc) {
+			unsigned char dk[5];
+			struct docrec d;
+			MDB_val v;
+			unsigned gi;
+
+			dk[0] = 'D';
+			be32_put(dk + 1, cs->v[i].doc);
+			rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				return rc;
+			keep = rc == 0 && doc_parse(v.mv_data, v.mv_size,
+			    &d) == 0;
+			if (keep && q->language != NULL)
+				keep = strcmp(d.language, q->language) == 0;
+			if (keep && q->genre != NULL) {
+				for (gi = 0; gi < d.ngenres; gi++)
+					if (strcmp(d.genres[gi], q->genre) == 0)
+						break;
+				keep = gi < d.ngenres;
+			}
+			if (keep && fg != NULL) {
+				rc = facet_add(fl, d.language);
+				for (gi = 0; rc == 0 && gi < d.ngenres; gi++)
+					rc = facet_add(fg, d.genres[gi]);
+				if (rc != 0)
+					return nomem(e);
+			}
+		}
+		if (keep)
+			cs->v[w++] = cs->v[i];
+	}
+	cs->n = w;
+	return 0;
+}
+
+static int
+in_set(const char *const *set, const char *s)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(*set, s) == 0)
+			return 1;
+	return 0;
+}
+
 int
 msp_search_run(struct msp_store *st, MDB_txn *t,
     const struct msp_search_query *q, msp_each_fn fn, void *arg,
     long *total, json_object **facets, struct msp_err *e)
 {
 	struct qctx *c;
-	struct qgroup *order[MSP_SEARCH_WORDS_MAX];
 	struct cands cs = { 0 }, tmp = { 0 };
 	struct facets fg = { 0 }, fl = { 0 };
-	size_t i, j, w, k, nm = 0;
-	int rc, need_doc;
+	size_t i, j, k, nm = 0, typo_exps;
+	int rc, counted = 0;
 
 	if (total != NULL)
 		*total = 0;
@@ -2203,6 +2804,16 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	if (q->offset < 0)
 		return msp_err_set(e, MSP_EINVAL, "offset: %ld is negative",
 		    q->offset);
+	if (q->genre != NULL && !in_set(msp_genres, q->genre))
+		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
+		    q->genre);
+	if (q->language != NULL && !in_set(msp_languages, q->language))
+		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
+		    q->language);
+	if (q->video_type != NULL && strcmp(q->video_type, "short") != 0 &&
+	    strcmp(q->video_type, "long") != 0)
+		return msp_err_set(e, MSP_EINVAL, "type '%s': unknown",
+		    q->video_type);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return nomem(e);
 	c->st = st;
@@ -2221,81 +2832,75 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		goto out;
 	}
 	parse_query(c, q->q);
-	for (i = 0; i < c->ng; i++) {
-		if ((rc = expand(c, &c->g[i], e)) != 0)
+	for (i = 0; i < c->ng; i++)
+		if ((rc = expand(c, &c->g[i], 0, e)) != 0)
 			goto out;
-		nm += c->g[i].nx;
-		order[i] = &c->g[i];
+
+	/*
+	 * First the words as typed (and the completions of the last): when
+	 * they fill the page, typo matches, which rank after them, cannot
+	 * enter it and are not looked for (unless facets must count them).
+	 */
+	k = (size_t)q->offset + (size_t)q->limit;
+	c->typos = 0;
+	if ((rc = match_all(c, &cs, &tmp, e)) != 0)
+		goto out;
+	if (!q->facets && (rc = filter(c, &cs, NULL, NULL, e)) != 0)
+		goto out;
+	typo_exps = 0;
+	counted = 1; /* unless the typo pass is left out */
+	if (q->typos && !q->facets && cs.n >= k)
+		counted = 0;
+	if (q->typos && (q->facets || cs.n < k)) {
+		for (i = 0; i < c->ng; i++) {
+			size_t before = c->g[i].nx;
+			if ((rc = expand(c, &c->g[i], 1, e)) != 0)
+				goto out;
+			typo_exps += c->g[i].nx - before;
+		}
 	}
+	if (typo_exps == 0) {
+		if (q->facets && (rc = filter(c, &cs, &fg, &fl, e)) != 0)
+			goto out;
+	} else {
+		struct cands all = { 0 };
+
+		/* the typo pass finds a superset; the exact ones rank first
+		 * with their scores without typos */
+		c->typos = 1;
+		if ((rc = match_all(c, &all, &tmp, e)) != 0 ||
+		    (rc = filter(c, &all, q->facets ? &fg : NULL, &fl,
+		    e)) != 0) {
+			free(all.v);
+			goto out;
+		}
+		for (i = 0, j = 0; i < all.n; i++) {
+			while (j < cs.n && cs.v[j].doc < all.v[i].doc)
+				j++;
+			if (j < cs.n && cs.v[j].doc == all.v[i].doc)
+				all.v[i].score = cs.v[j].score;
+			else
+				all.v[i].typo = 1;
+		}
+		free(cs.v);
+		cs = all;
+	}
+	if (total != NULL)
+		*total = counted ? (long)cs.n : -1;
+
+	/* the terms to highlight */
+	for (i = 0; i < c->ng; i++)
+		nm += c->g[i].nx;
 	if ((c->marks = calloc(nm + 1, sizeof(*c->marks))) == NULL) {
 		rc = nomem(e);
 		goto out;
 	}
 	for (i = 0; i < c->ng; i++)
 		for (j = 0; j < c->g[i].nx; j++)
-			c->marks[c->nmarks++] = c->g[i].x[j].term;
+			if (c->typos || c->g[i].x[j].edits == 0)
+				c->marks[c->nmarks++] = c->g[i].x[j].term;
 	qsort(c->marks, c->nmarks, sizeof(*c->marks), str_cmp);
 
-	/* every word must match: the rarest first */
-	qsort(order, c->ng, sizeof(*order), group_cmp);
-	for (i = 0; i < c->ng && order[i]->nx > 0; i++) {
-		if (i == 0)
-			rc = gather(c, order[0], &cs, e);
-		else
-			rc = intersect(c, order[i], &cs, &tmp, e);
-		if (rc != 0)
-			goto out;
-		if (cs.n == 0)
-			break;
-	}
-	if (i < c->ng)
-		cs.n = 0;
-
-	/* phrases, then the filters and facets that need the document */
-	need_doc = q->genre != NULL || q->language != NULL || q->facets;
-	for (i = 0, w = 0; i < cs.n; i++) {
-		int p, keep = 1;
-		for (p = 0; p < c->nphrase && keep; p++)
-			keep = phrase_match(c, p, cs.v[i].doc);
-		if (keep && need_doc) {
-			unsigned char dk[5];
-			struct docrec d;
-			MDB_val v;
-			unsigned gi;
-
-			dk[0] = 'D';
-			be32_put(dk + 1, cs.v[i].doc);
-			rc = msp_db_get(st, t, MSP_DB_SEARCH, dk, 5, &v, e);
-			if (rc != 0 && rc != MSP_ENOTFOUND)
-				goto out;
-			rc = 0;
-			keep = doc_parse(v.mv_data, v.mv_size, &d) == 0;
-			if (keep && q->language != NULL)
-				keep = strcmp(d.language, q->language) == 0;
-			if (keep && q->genre != NULL) {
-				for (gi = 0; gi < d.ngenres; gi++)
-					if (strcmp(d.genres[gi], q->genre) == 0)
-						break;
-				keep = gi < d.ngenres;
-			}
-			if (keep && q->facets) {
-				rc = facet_add(&fl, d.language);
-				for (gi = 0; rc == 0 && gi < d.ngenres; gi++)
-					rc = facet_add(&fg, d.genres[gi]);
-				if (rc != 0) {
-					rc = nomem(e);
-					goto out;
-				}
-			}
-		}
-		if (keep)
-			cs.v[w++] = cs.v[i];
-	}
-	cs.n = w;
-	if (total != NULL)
-		*total = (long)cs.n;
-
-	k = (size_t)q->offset + (size_t)q->limit;
 	top_k(&cs, k);
 	for (i = (size_t)q->offset; i < k && i < cs.n; i++)
 		if ((rc = emit_hit(c, &cs.v[i], fn, arg, e)) != 0)
