@@ -1679,7 +1679,7 @@ typo_walk(struct qctx *c, const uint32_t *w, size_t m, int max,
 		size_t tn = 0, dead = 0;
 		uint32_t tc[MSP_TERM_CPS];
 
-		if (k.mv_size < fn + 2 || memcmp(kp, lim, fn + 1) != 0 ||
+		if (k.mv_size < fn + 1 || memcmp(kp, lim, fn + 1) != 0 ||
 		    k.mv_size - 1 > MSP_TERM_MAX)
 			break;
 		/* the key's code points and their byte offsets */

@@ -180,11 +180,15 @@ main(int argc, char **argv)
 	free(text);
 	if (rc != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
-	if (total > q.offset + q.limit) {
+	/* total is -1 when typo matches were not counted: the hits as typed
+	 * filled the page, so more may follow */
+	if (total < 0 || total > q.offset + q.limit) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "type", json_object_new_string("page"));
 		json_object_object_add(o, "v", json_object_new_int(1));
-		json_object_object_add(o, "total", json_object_new_int64(total));
+		if (total >= 0)
+			json_object_object_add(o, "total",
+			    json_object_new_int64(total));
 		json_object_object_add(o, "offset",
 		    json_object_new_int64(q.offset + q.limit));
 		msp_cli_emit(o);

@@ -41,6 +41,30 @@ edits(const char *a, const char *b, int max)
 	return msp_text_edits(x, xn, y, yn, max);
 }
 
+/* out: in with n random edits (letters a-d) */
+static void
+mutate(char *out, const char *in, int n, uint64_t *r)
+{
+	size_t len;
+	int i;
+
+	strcpy(out, in);
+	for (i = 0; i < n; i++) {
+		size_t p;
+		len = strlen(out);
+		*r = *r * 6364136223846793005ull + 1;
+		p = (size_t)(*r >> 33) % len;
+		switch ((*r >> 20) % 4) {
+		case 0: out[p] = (char)('a' + (*r >> 40) % 4); break;
+		case 1: if (len > 4) memmove(out + p, out + p + 1, len - p); break;
+		case 2: if (len < 20) { memmove(out + p + 1, out + p, len - p + 1);
+			out[p] = (char)('a' + (*r >> 40) % 4); } break;
+		default: if (p + 1 < len) { char c = out[p]; out[p] = out[p + 1];
+			out[p + 1] = c; }
+		}
+	}
+}
+
 static struct msp_store *st;
 static struct msp_err err;
 
@@ -178,7 +202,7 @@ main(void)
 	char dir[] = "/tmp/msp-test-search-XXXXXX", term[MSP_TERM_MAX + 1];
 	json_object *a, *b, *c, *d, *h, *a2;
 	long n;
-	int r;
+	int r, r2;
 
 	/* text */
 	ok(strcmp(split("Hello, World!"), "hello@0-5 world@7-12") == 0,
@@ -310,6 +334,124 @@ main(void)
 	ok(check() == 0, "clean after reindex");
 	ok(strcmp(search("harbour", NULL, NULL, -1), "The Day Harbour|"
 	    "Secret Harbour") == 0, "after reindex: %s", got);
+
+	/* typo expansion against brute force over a dense dictionary */
+	{
+		static char dict[400][24], seeds[20][24];
+		uint64_t r = 42;
+		size_t nd = 0, qi, di;
+		int bad = 0;
+		MDB_txn *t;
+
+		for (di = 0; di < 20; di++) { /* seeds */
+			size_t len = 5 + di % 9, j;
+			for (j = 0; j < len; j++) {
+				r = r * 6364136223846793005ull + 1;
+				seeds[di][j] = (char)('a' + (r >> 33) % 4);
+			}
+			seeds[di][len] = '\0';
+		}
+		for (di = 0; di < 400; di++) {
+			r = r * 6364136223846793005ull + 1;
+			mutate(dict[di], seeds[(r >> 33) % 20], (int)(r >> 40) % 4,
+			    &r);
+			h = video("long", dict[di], NULL, "en", "drama", NULL, 0,
+			    "ready");
+			r2 = put_video(NULL, h);
+			json_object_put(h);
+			if (r2 != 0)
+				break;
+			nd++;
+		}
+		h = NULL;
+		ok(nd == 400, "400 random words indexed");
+		for (qi = 0; qi < 300 && !bad; qi++) {
+			char q[40], want[8192] = "", *p;
+			uint32_t w[24], x[24];
+			size_t m, len, j, xn;
+			int max;
+
+			r = r * 6364136223846793005ull + 1;
+			mutate(q, seeds[(r >> 33) % 20], (int)(r >> 40) % 3, &r);
+			len = strlen(q);
+			if (len < 5)
+				continue;
+			(void)j;
+			q[len] = ' ';
+			q[len + 1] = '\0';
+			m = msp_text_cps(q, len, w, 24);
+			max = m >= 9 ? 2 : 1;
+			/* brute force: the distinct words within max edits
+			 * (one edit: not of the first character, except a swap
+			 * of the first two or one character before) */
+			for (di = 0; di < nd; di++) {
+				int d;
+				xn = msp_text_cps(dict[di], strlen(dict[di]), x,
+				    24);
+				d = msp_text_edits(w, m, x, xn, max);
+				if (d > max)
+					continue;
+				if (max == 1 && d == 1 && x[0] != w[0] &&
+				    x[0] != w[1])
+					continue;
+				snprintf(term, sizeof(term), "|%s|", dict[di]);
+				if (strstr(want, term) == NULL)
+					snprintf(want + strlen(want),
+					    sizeof(want) - strlen(want), "%s",
+					    term);
+			}
+			/* the engine */
+			{
+				struct msp_search_query sq = { 0 };
+				sq.q = q;
+				sq.limit = 1000;
+				sq.premium = -1;
+				sq.typos = 1;
+				got[0] = '\0';
+				msp_txn_begin(st, 0, &t, &err);
+				msp_search_run(st, t, &sq, hit, NULL, NULL, NULL,
+				    &err);
+				msp_txn_abort(st, t);
+			}
+			/* every word found is wanted; every wanted one is
+			 * found unless the expansions hit their limit */
+			{
+				char gotset[8192] = "|", *save = NULL, *wc;
+				size_t nwant = 0;
+				for (p = strtok_r(got, "|", &save); p != NULL;
+				    p = strtok_r(NULL, "|", &save)) {
+					snprintf(term, sizeof(term), "|%s|", p);
+					if (strstr(want, term) == NULL) {
+						printf("# %s: unwanted %s\n", q,
+						    p);
+						bad = 1;
+					}
+					snprintf(gotset + strlen(gotset),
+					    sizeof(gotset) - strlen(gotset),
+					    "%s|", p);
+				}
+				if ((wc = strdup(want)) == NULL)
+					break;
+				for (p = strtok_r(wc, "|", &save); p != NULL;
+				    p = strtok_r(NULL, "|", &save))
+					nwant++;
+				free(wc);
+				wc = strdup(want);
+				for (p = strtok_r(wc, "|", &save); p != NULL &&
+				    nwant <= MSP_SEARCH_EXPAND_MAX;
+				    p = strtok_r(NULL, "|", &save)) {
+					snprintf(term, sizeof(term), "|%s|", p);
+					if (strstr(gotset, term) == NULL) {
+						printf("# %s: missed %s\n", q,
+						    p);
+						bad = 1;
+					}
+				}
+				free(wc);
+			}
+		}
+		ok(!bad, "typo expansions are within the allowed edits");
+	}
 
 	json_object_put(a);
 	json_object_put(a2);
