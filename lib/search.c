@@ -324,6 +324,8 @@ buf_need(struct buf *b, size_t more)
 static int
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (buf_need(b, n) != 0)
 		return MSP_ENOMEM;
 	memcpy(b->p + b->n, p, n);
@@ -909,7 +911,8 @@ reindex_variants(struct msp_store *st, MDB_txn *t, struct msp_err *e)
 		rc = msp_store_mdb_err(rc, "search", e);
 		goto out;
 	}
-	qsort_r(vk.off, vk.nk, sizeof(*vk.off), vk_cmp, vk.buf);
+	if (vk.nk > 1)
+		qsort_r(vk.off, vk.nk, sizeof(*vk.off), vk_cmp, vk.buf);
 	for (i = 0, rc = 0; i < vk.nk && rc == 0; i++)
 		rc = msp_db_put(st, t, MSP_DB_SEARCH, vk.buf + vk.off[i] + 1,
 		    vk.buf[vk.off[i]], "", 0, MDB_APPEND, e);
@@ -2649,7 +2652,8 @@ top_k(struct cands *cs, size_t k)
 	size_t i, n = 0, j, l;
 
 	if (k >= cs->n) {
-		qsort(cs->v, cs->n, sizeof(*cs->v), rank_cmp);
+		if (cs->n > 1)
+			qsort(cs->v, cs->n, sizeof(*cs->v), rank_cmp);
 		return;
 	}
 	for (i = 0; i < cs->n; i++) {

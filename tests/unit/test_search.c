@@ -355,15 +355,14 @@ main(void)
 			r = r * 6364136223846793005ull + 1;
 			mutate(dict[di], seeds[(r >> 33) % 20], (int)(r >> 40) % 4,
 			    &r);
-			h = video("long", dict[di], NULL, "en", "drama", NULL, 0,
-			    "ready");
-			r2 = put_video(NULL, h);
-			json_object_put(h);
+			json_object *hv = video("long", dict[di], NULL, "en",
+			    "drama", NULL, 0, "ready");
+			r2 = put_video(NULL, hv);
+			json_object_put(hv);
 			if (r2 != 0)
 				break;
 			nd++;
 		}
-		h = NULL;
 		ok(nd == 400, "400 random words indexed");
 		for (qi = 0; qi < 300 && !bad; qi++) {
 			char q[40], want[8192] = "", *p;
