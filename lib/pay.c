@@ -598,9 +598,10 @@ confirm_state(struct confirm_arg *a, MDB_txn *t, json_object **orderp,
 	rc = payment_get(a->st, t, a->payment_id, &pay, e);
 	if (rc == 0) {
 		s = jstr(pay, "razorpayOrderId");
+		rc = s == NULL || strcmp(s, a->order_id) != 0;
 		json_object_put(pay);
 		json_object_put(order);
-		if (s == NULL || strcmp(s, a->order_id) != 0)
+		if (rc)
 			return msp_err_set(e, MSP_EINVAL, "%s: recorded for "
 			    "another order", a->payment_id);
 		a->replayed = 1;
