@@ -444,7 +444,7 @@ static int
 path_field(json_object *in, json_object *out, struct msp_err *e)
 {
 	const char *s;
-	int rc = msp_field_str(in, "sourceBucketFilePath", 0, 1024, 0, &s, e);
+	int rc = msp_field_str(in, "sourceBucketFilePath", 0, 400, 0, &s, e);
 
 	if (rc == MSP_ENOTFOUND)
 		s = "";
@@ -682,6 +682,10 @@ video_keys(json_object *v, struct keys *ks)
 	    keys_add(ks, 'p', bget(v, "isPremium") ? "1" : "0", id) != 0)
 		goto oom;
 	if ((s = sget(v, "language")) != NULL && keys_add(ks, 'l', s, id) != 0)
+		goto oom;
+	/* originals are stored once per content: who else uses this file */
+	if ((s = sget(v, "sourceBucketFilePath")) != NULL && *s != '\0' &&
+	    keys_add(ks, 'o', s, id) != 0)
 		goto oom;
 	if (get_obj(v, "genres", &g))
 		for (i = 0; i < json_object_array_length(g); i++)
@@ -946,17 +950,30 @@ out:
 	return rc;
 }
 
-static void
-files_of(json_object *v, json_object *files)
+/* The files of a purged video that no other video uses. */
+static int
+files_of(struct msp_store *st, MDB_txn *t, json_object *v, json_object *files,
+    struct msp_err *e)
 {
 	json_object *d;
 	const char *s;
 	size_t i;
+	long others;
+	int rc;
 
 	if (files == NULL)
-		return;
-	if ((s = sget(v, "sourceBucketFilePath")) != NULL && *s != '\0')
-		json_object_array_add(files, jstr(s));
+		return 0;
+	if ((s = sget(v, "sourceBucketFilePath")) != NULL && *s != '\0') {
+		char *p = msp_sprintf("o%c%s%c", 0, s, 0);
+		if (p == NULL)
+			return msp_err_set(e, MSP_ENOMEM, "out of memory");
+		rc = vindex_has_prefix(st, t, p, strlen(s) + 3, &others, e);
+		free(p);
+		if (rc != 0)
+			return rc;
+		if (others == 0)
+			json_object_array_add(files, jstr(s));
+	}
 	if (get_obj(v, "destinationBucketFilePath", &d))
 		for (i = 0; i < json_object_array_length(d); i++) {
 			/* the HLS directory holding the master playlist */
@@ -970,6 +987,7 @@ files_of(json_object *v, json_object *files)
 			else
 				json_object_array_add(files, jstr(p));
 		}
+	return 0;
 }
 
 int
@@ -985,7 +1003,7 @@ msp_video_del(struct msp_store *st, MDB_txn *t, const char *id, int purge,
 			return rc;
 		rc = video_commit(st, t, old, NULL, e);
 		if (rc == 0)
-			files_of(old, files);
+			rc = files_of(st, t, old, files, e);
 		json_object_put(old);
 		return rc;
 	}

@@ -3,6 +3,7 @@ bats_require_minimum_version 1.5.0
 # Tools come from $MSP_BUILD/bin (scripts/runtests puts them on PATH).
 
 setup_store() {
+	cd "$BATS_TEST_TMPDIR" || return 1
 	export MSP_STORE="$BATS_TEST_TMPDIR/store"
 	unset MSP_STORE_MAPSIZE
 }

@@ -228,6 +228,23 @@ msp-catalog: in.jsonl:10: not a JSON object"
 	[ "$stderr" = "msp-catalog: $id: no such video" ]
 }
 
+@test "purge keeps an original that another video still uses" {
+	add_users
+	a=$(long A drama en)
+	b=$(long B drama en)
+	mkdir -p "$MSP_STORE/media/originals"
+	echo y > "$MSP_STORE/media/originals/same.mp4"
+	for id in $a $b; do
+		msp-catalog update "$id" --set sourceBucketFilePath=media/originals/same.mp4 >/dev/null
+	done
+	msp-catalog del --purge "$a"
+	[ -e "$MSP_STORE/media/originals/same.mp4" ]
+	msp-catalog del --purge "$b"
+	[ ! -e "$MSP_STORE/media/originals/same.mp4" ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+}
+
 @test "export and import round-trip byte for byte" {
 	add_users
 	long River drama en >/dev/null
