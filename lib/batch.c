@@ -17,7 +17,10 @@ struct run {
 	struct msp_batch *b;
 	struct line *lines;
 	size_t n;
+	int careful; /* each line in a child transaction */
 };
+
+#define BATCH_CAREFUL 1 /* apply()'s answer: a line failed, replay carefully */
 
 static int
 fatal(int rc)
@@ -93,7 +96,12 @@ flush(struct run *r, int *stop, struct msp_err *e)
 
 	if (r->n == 0)
 		return 0;
+	r->careful = 0;
 	rc = msp_store_write(r->st, apply, r, e);
+	if (rc == BATCH_CAREFUL) {
+		r->careful = 1;
+		rc = msp_store_write(r->st, apply, r, e);
+	}
 	if (rc == 0) {
 		for (i = 0; i < r->n; i++) {
 			struct line *l = &r->lines[i];
@@ -119,7 +127,7 @@ int
 msp_batch_run(struct msp_store *st, struct msp_jsonl *jr,
     struct msp_batch *b, struct msp_err *e)
 {
-	struct run r = { st, b, NULL, 0 };
+	struct run r = { st, b, NULL, 0, 0 };
 	size_t size = b->size ? b->size : 1000;
 	int rc = 0, stop = 0;
 

@@ -178,6 +178,7 @@ run_stream(struct msp_store *st, msp_line_fn fn, int emit, int argc,
 
 	memset(&b, 0, sizeof(b));
 	b.strict = strict;
+	b.size = fn == import_line ? 10000 : 1000; /* imports are bulk */
 	b.fn = fn;
 	b.emit = emit ? batch_emit : NULL;
 	b.report = batch_report;
