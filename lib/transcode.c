@@ -38,12 +38,13 @@
 #include "transcode.h"
 #include "util.h"
 
-#define QCAP 4              /* frames queued per rung */
+#define QCAP 2              /* frames queued per rung */
 #define AUDIO_AHEAD 30.0    /* seconds the audio thread may run ahead */
 #define AUDIO_RATE 128000
 #define THUMB_LONG 160      /* long side of a sprite thumbnail */
 #define THUMB_MAX 200
 #define SPRITE_COLS 10
+#define FIRST_MS 1000       /* the first segment's length */
 
 struct tc;
 
@@ -75,6 +76,7 @@ struct rung {
 	atomic_long done_ms;      /* media time muxed */
 	atomic_long frames;
 	int rc;
+	int threads;              /* x264 threads */
 	struct msp_err err;
 	pthread_t th;
 	int started;
@@ -91,6 +93,7 @@ struct tc {
 	AVRational fr;
 	int rotation, dw, dh;
 	int64_t seg_ms;
+	int64_t first_ms;        /* the first segment: short, to start early */
 	AVFilterGraph *graph;
 	AVFilterContext *src;
 	struct rung r[MSP_LADDER_MAX];
@@ -137,6 +140,33 @@ elapsed(const struct tc *tc)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - tc->t0.tv_sec) +
 	    (double)(t.tv_nsec - tc->t0.tv_nsec) / 1e9;
+}
+
+static int
+ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* x264 threads per rung: the rungs run side by side, so each gets a share
+ * of the processors in proportion to its pixels (x264's own default, 1.5
+ * threads a processor, for each encoder would multiply the memory). */
+static void
+share_threads(struct tc *tc)
+{
+	double total = 0;
+	int i;
+
+	for (i = 0; i < tc->nr; i++)
+		total += (double)tc->r[i].sz.w * tc->r[i].sz.h;
+	for (i = 0; i < tc->nr; i++) {
+		double s = (double)tc->r[i].sz.w * tc->r[i].sz.h / total;
+		tc->r[i].threads = (int)ceil(s * ncpu() * 1.5 - 0.5);
+		if (tc->r[i].threads < 1)
+			tc->r[i].threads = 1;
+	}
 }
 
 static int
@@ -331,7 +361,9 @@ publish_locked(struct rung *r, struct msp_hls_seg seg, struct msp_err *e)
 static int64_t
 grid(const struct tc *tc, int64_t k, AVRational tb)
 {
-	return av_rescale_q(k * tc->seg_ms, (AVRational){ 1, 1000 }, tb);
+	int64_t ms = k <= 0 ? 0 : tc->first_ms + (k - 1) * tc->seg_ms;
+
+	return av_rescale_q(ms, (AVRational){ 1, 1000 }, tb);
 }
 
 /* the first grid point after pts */
@@ -340,7 +372,8 @@ grid_next(const struct tc *tc, int64_t pts, AVRational tb)
 {
 	int64_t ms = av_rescale_q_rnd(pts, tb, (AVRational){ 1, 1000 },
 	    AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
-	int64_t k = ms >= 0 ? ms / tc->seg_ms : 0; /* before 0: segment 0 */
+	int64_t k = ms < tc->first_ms ? 0 : /* before 0 too: segment 0 */
+	    (ms - tc->first_ms) / tc->seg_ms + 1;
 	int64_t g = grid(tc, k + 1, tb);
 
 	while (g <= pts) /* rounding */
@@ -1044,7 +1077,7 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	r->enc->gop_size = keyint;
 	r->enc->keyint_min = keyint;
 	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	r->enc->thread_count = 0;
+	r->enc->thread_count = r->threads;
 	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
 	av_dict_set(&d, "preset", tc->o->preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
@@ -1513,7 +1546,8 @@ setup(struct tc *tc, struct msp_err *e)
 			return oom(e);
 		avcodec_parameters_to_context(tc->vdec, st->codecpar);
 		tc->vdec->pkt_timebase = st->time_base;
-		tc->vdec->thread_count = 0;
+		/* decoding runs beside the encoders: few threads, less memory */
+		tc->vdec->thread_count = 1 + ncpu() / 8;
 		if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
 			return averr(e, MSP_EMEDIA, ret, "video decoder");
 		if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
@@ -1542,6 +1576,7 @@ setup(struct tc *tc, struct msp_err *e)
 		}
 		if ((rc = graph_setup(tc, e)) != 0)
 			return rc;
+		share_threads(tc);
 		for (i = 0; i < tc->nr; i++)
 			if ((rc = venc_setup(tc, &tc->r[i], e)) != 0)
 				return rc;
@@ -1788,6 +1823,7 @@ msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
 	tc->outdir = outdir;
 	tc->tmpdir = tmpdir;
 	tc->seg_ms = (int64_t)llround(o->segment * 1000);
+	tc->first_ms = tc->seg_ms < FIRST_MS ? tc->seg_ms : FIRST_MS;
 	if (tc->seg_ms < 500 || tc->seg_ms > 60000) {
 		rc = msp_err_set(e, MSP_EINVAL, "segment length %g s is not "
 		    "from 0.5 to 60", o->segment);

@@ -8,7 +8,11 @@
  * another thread, and the same AAC packets are muxed into every variant, so
  * each variant plays on its own. Keyframes are forced on a fixed grid of
  * segment boundaries (closed GOPs, no scene-cut keyframes), so segment i
- * starts at the same timestamp in every rung. */
+ * starts at the same timestamp in every rung. The first segment is 1 s
+ * long (when the segment length is more), so that a player can start
+ * early; the grid runs on from there: 1, 1 + S, 1 + 2S ... seconds.
+ * x264 gets a share of the processors per rung (by its pixels), the
+ * decoder few threads: they all run side by side. */
 #ifndef MSP_TRANSCODE_H
 #define MSP_TRANSCODE_H
 
