@@ -76,7 +76,6 @@ struct rung {
 	atomic_long done_ms;      /* media time muxed */
 	atomic_long frames;
 	int rc;
-	int threads;              /* x264 threads */
 	struct msp_err err;
 	pthread_t th;
 	int started;
@@ -148,25 +147,6 @@ ncpu(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
-}
-
-/* x264 threads per rung: the rungs run side by side, so each gets a share
- * of the processors in proportion to its pixels (x264's own default, 1.5
- * threads a processor, for each encoder would multiply the memory). */
-static void
-share_threads(struct tc *tc)
-{
-	double total = 0;
-	int i;
-
-	for (i = 0; i < tc->nr; i++)
-		total += (double)tc->r[i].sz.w * tc->r[i].sz.h;
-	for (i = 0; i < tc->nr; i++) {
-		double s = (double)tc->r[i].sz.w * tc->r[i].sz.h / total;
-		tc->r[i].threads = (int)ceil(s * ncpu() * 1.5 - 0.5);
-		if (tc->r[i].threads < 1)
-			tc->r[i].threads = 1;
-	}
 }
 
 static int
@@ -1077,7 +1057,7 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	r->enc->gop_size = keyint;
 	r->enc->keyint_min = keyint;
 	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	r->enc->thread_count = r->threads;
+	r->enc->thread_count = 0; /* x264's own choice, as ffmpeg's */
 	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
 	av_dict_set(&d, "preset", tc->o->preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
@@ -1576,7 +1556,6 @@ setup(struct tc *tc, struct msp_err *e)
 		}
 		if ((rc = graph_setup(tc, e)) != 0)
 			return rc;
-		share_threads(tc);
 		for (i = 0; i < tc->nr; i++)
 			if ((rc = venc_setup(tc, &tc->r[i], e)) != 0)
 				return rc;

@@ -11,8 +11,7 @@
  * starts at the same timestamp in every rung. The first segment is 1 s
  * long (when the segment length is more), so that a player can start
  * early; the grid runs on from there: 1, 1 + S, 1 + 2S ... seconds.
- * x264 gets a share of the processors per rung (by its pixels), the
- * decoder few threads: they all run side by side. */
+ * Each x264 uses its own threads; the decoder, running beside them, few. */
 #ifndef MSP_TRANSCODE_H
 #define MSP_TRANSCODE_H
 
