@@ -282,6 +282,69 @@ test_active(const char *dir)
 	free(sdir);
 }
 
+static int
+put_order(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct msp_store *st = arg;
+	char id[MSP_ID_LEN + 1], rec[512];
+	json_object *o;
+	int rc;
+
+	msp_id_new(id);
+	snprintf(rec, sizeof(rec), "{\"type\":\"order\",\"v\":1,\"id\":\"%s\","
+	    "\"user\":\"ann@example.com\",\"months\":1,\"amount\":9900,"
+	    "\"currency\":\"INR\",\"status\":\"created\","
+	    "\"razorpayOrderId\":\"order_Unit0000000001\"}", id);
+	o = json_tokener_parse(rec);
+	rc = msp_pay_import_order(st, t, o, e);
+	json_object_put(o);
+	return rc;
+}
+
+static int
+break_index(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct msp_store *st = arg;
+	char k[] = "r\0order_Unit0000000001";
+
+	return msp_db_del(st, t, MSP_DB_ORDER_IDX, k, sizeof(k) - 1, e);
+}
+
+static void
+report(const char *msg, void *arg)
+{
+	(void)arg;
+	printf("# check: %s\n", msg);
+}
+
+static void
+test_check(const char *dir)
+{
+	struct msp_store *st;
+	struct msp_err e;
+	MDB_txn *t;
+	char *sdir = msp_path_join(dir, "store2");
+	int n = -1;
+
+	if (msp_store_open(&st, sdir, 0, &e) != 0) {
+		ok(0, "store opens: %s", e.msg);
+		free(sdir);
+		return;
+	}
+	ok(msp_store_write(st, put_order, st, &e) == 0, "import an order");
+	msp_txn_begin(st, 0, &t, &e);
+	n = msp_pay_check(st, t, report, NULL, &e);
+	msp_txn_abort(st, t);
+	ok(n == 0, "its index agrees");
+	ok(msp_store_write(st, break_index, st, &e) == 0, "lose an entry");
+	msp_txn_begin(st, 0, &t, &e);
+	n = msp_pay_check(st, t, report, NULL, &e);
+	msp_txn_abort(st, t);
+	ok(n == 1, "the checker finds the missing entry");
+	msp_store_close(st);
+	free(sdir);
+}
+
 int
 main(void)
 {
@@ -301,6 +364,7 @@ main(void)
 	test_plans(dir);
 	test_conf(dir);
 	test_active(dir);
+	test_check(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 3;
