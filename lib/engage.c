@@ -1799,20 +1799,24 @@ op_name(json_object *in, const char *add, int del_default, int *del,
 	return 0;
 }
 
-/* The answer to an unlike or a removed rating. */
+/* The answer to an unlike or a removed rating (user already checked). */
 static json_object *
 removed_new(const char *type, const char *video, const char *user,
     const char *status)
 {
 	json_object *o = json_object_new_object();
+	char *email = NULL;
 
-	if (o == NULL || set_str(o, "type", type) != 0 ||
-	    set_int(o, "v", 1) != 0 || set_str(o, "videoId", video) != 0 ||
-	    set_str(o, "user", user) != 0 ||
+	if (o == NULL || msp_email_norm(user, &email, NULL) != 0 ||
+	    set_str(o, "type", type) != 0 || set_int(o, "v", 1) != 0 ||
+	    set_str(o, "videoId", video) != 0 ||
+	    set_str(o, "user", email) != 0 ||
 	    set_str(o, "status", status) != 0) {
+		free(email);
 		json_object_put(o);
 		return NULL;
 	}
+	free(email);
 	return o;
 }
 

@@ -45,9 +45,9 @@ long() { # long TITLE [extra args]
 	s=$(short clip)
 	msp-like add "$A" "$s" >/dev/null
 	msp-like add "$B" "$s" >/dev/null
-	run msp-like del "$A" "$s"
+	run msp-like del ANN@Example.com "$s"
 	[ "$status" -eq 0 ]
-	[ "$(jq -r '[.status,.likes]|join(" ")' <<<"$output")" = "unliked 1" ]
+	[ "$(jq -r '[.user,.status,.likes]|join(" ")' <<<"$output")" = "$A unliked 1" ]
 	run msp-like del "$A" "$s"
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .likes <<<"$output")" = 1 ]
