@@ -48,14 +48,20 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libmsp.a
 deps:
 	scripts/deps build test
 
+# the web front's npm packages: hls.js, and playwright-core for the browser
+# test (installed when web/node_modules is missing or older than the lock)
+web/node_modules: web/package.json web/package-lock.json
+	cd web && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
+	touch $@
+
 # every test: C unit tests (TAP) and the bats suites, one summary line
-check: deps all
+check: deps all web/node_modules
 	B=$(B) scripts/runtests
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
-demo: all
+demo: all web/node_modules
 	scripts/deps demo
 	B=$(B) scripts/demo
 

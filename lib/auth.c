@@ -694,24 +694,42 @@ msp_auth_url_is_token(const char *s)
 }
 
 int
-msp_auth_url_check(struct msp_store *st, const char *video_id,
+msp_auth_url_key(struct msp_store *st, struct msp_url_key *key,
+    struct msp_err *e)
+{
+	return url_key(st, key->k, e);
+}
+
+int
+msp_auth_url_verify(const struct msp_url_key *key, const char *video_id,
     const char *tok, struct msp_err *e)
 {
-	unsigned char key[KEYLEN];
 	char mac[44];
 	long long exp;
-	int rc;
 
 	if (!msp_auth_url_is_token(tok))
 		return msp_err_set(e, MSP_EPERM, "forged media token");
 	exp = strtoll(tok, NULL, 10);
-	if ((rc = url_key(st, key, e)) != 0)
-		return rc;
-	rc = url_mac(key, video_id, exp, mac);
-	sodium_memzero(key, sizeof(key));
-	if (rc != 0 || sodium_memcmp(mac, strchr(tok, '.') + 1, 43) != 0)
+	if (url_mac(key->k, video_id, exp, mac) != 0 ||
+	    sodium_memcmp(mac, strchr(tok, '.') + 1, 43) != 0)
 		return msp_err_set(e, MSP_EPERM, "forged media token");
 	if (exp <= msp_now_ms() / 1000)
 		return msp_err_set(e, MSP_EPERM, "expired media token");
 	return 0;
+}
+
+int
+msp_auth_url_check(struct msp_store *st, const char *video_id,
+    const char *tok, struct msp_err *e)
+{
+	struct msp_url_key key;
+	int rc;
+
+	if (!msp_auth_url_is_token(tok))
+		return msp_err_set(e, MSP_EPERM, "forged media token");
+	if ((rc = msp_auth_url_key(st, &key, e)) != 0)
+		return rc;
+	rc = msp_auth_url_verify(&key, video_id, tok, e);
+	sodium_memzero(&key, sizeof(key));
+	return rc;
 }

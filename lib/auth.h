@@ -72,6 +72,15 @@ int msp_auth_url_sign(struct msp_store *st, const char *video_id, long ttl,
  * otherwise. */
 int msp_auth_url_check(struct msp_store *st, const char *video_id,
     const char *tok, struct msp_err *e);
+/* The same check with the key loaded once (msp-serve keeps it for its
+ * lifetime instead of reading the store on every segment). */
+struct msp_url_key {
+	unsigned char k[32];
+};
+int msp_auth_url_key(struct msp_store *st, struct msp_url_key *key,
+    struct msp_err *e);
+int msp_auth_url_verify(const struct msp_url_key *key, const char *video_id,
+    const char *tok, struct msp_err *e);
 /* 1 when s looks like a URL token (to tell it from a path component). */
 int msp_auth_url_is_token(const char *s);
 

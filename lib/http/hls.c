@@ -286,7 +286,7 @@ msp_route_hls(struct msp_req *r)
 			    "is required");
 			goto out;
 		}
-		if (msp_auth_url_check(st, vid, tok, &e) != 0) {
+		if (msp_auth_url_verify(&r->h->url_key, vid, tok, &e) != 0) {
 			msp_reply_err(r, &e);
 			goto out;
 		}

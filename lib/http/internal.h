@@ -10,6 +10,7 @@
 #include <json.h>
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "err.h"
 #include "http.h"
 #include "ingest.h"
@@ -42,6 +43,7 @@ struct msp_http {
 	struct msp_store *st;
 	struct msp_http_conf c;
 	unsigned port;
+	struct msp_url_key url_key; /* signs and checks media URLs */
 
 	pthread_mutex_t mu;        /* metrics, log, conns */
 	uint64_t (*hits)[6];       /* [route + extra][status class] */

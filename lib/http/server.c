@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "auth.h"
 #include "blob.h"
 #include "catalog.h"
@@ -1011,6 +1013,8 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto fail;
 	}
+	if ((rc = msp_auth_url_key(st, &h->url_key, e)) != 0)
+		goto fail;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (v6)
@@ -1091,6 +1095,7 @@ msp_http_stop(struct msp_http *h)
 		h->conns = c->next;
 		free(c);
 	}
+	sodium_memzero(&h->url_key, sizeof(h->url_key));
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->wmu);
 	pthread_cond_destroy(&h->wcv);
