@@ -610,3 +610,54 @@ mkvideo() {
 	grep -q '^msp_jobs{state="done"} 2$' <<<"$body"
 	grep -q '^msp_transcode_queue_length 0$' <<<"$body"
 }
+
+@test "GET /opensearch: hits in the original's shape; missing or bad query 400" {
+	msp-catalog add -t long --title "River of stars" --about "a quiet film" --language en -g drama \
+	    --uploaded-by owner@example.org --status ready >/dev/null
+	msp-catalog add -t long --title "Mountain" --language en -g drama --uploaded-by owner@example.org \
+	    --status ready >/dev/null
+	msp-catalog add -t long --title "River hidden" --language en -g drama --uploaded-by owner@example.org >/dev/null
+	start_server
+	req GET '/opensearch?q=river'
+	[ "$code" = 200 ]
+	[ "$(jq -r '.hits.total.value' <<<"$body")" = 1 ]
+	[ "$(jq -r '.hits.hits[0]._source.title' <<<"$body")" = "River of stars" ]
+	[ "$(jq -r '.hits.hits[0]._source.genres[0]' <<<"$body")" = drama ]
+	[ "$(jq -r '.hits.hits[0]._source.about' <<<"$body")" = "a quiet film" ]
+	[ -n "$(jq -r '.hits.hits[0]._id' <<<"$body")" ]
+	req GET '/opensearch?q=riv'
+	[ "$(jq -r '.hits.hits[0]._source.title' <<<"$body")" = "River of stars" ]
+	req GET /opensearch
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "query: missing (?q=TEXT)" ]
+	req GET '/opensearch?q=%20'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "query: "* ]]
+	req GET '/opensearch?q=river&size=1000'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "size: expected 1 to 100" ]
+}
+
+@test "POST /opensearch: admins only; updates a video's indexed fields; {} rebuilds; _index ignored" {
+	id=$(msp-catalog add -t long --title "Old name" --language en -g drama --uploaded-by owner@example.org \
+	    --status ready | jq -r .id)
+	msp-catalog user add boss@example.org --admin >/dev/null
+	echo "a long password" | msp-serve --passwd boss@example.org
+	start_server
+	tok=$(signup_login ann@example.org)
+	atok=$(curl -s -X POST "$U/auth/login" -d '{"email":"boss@example.org","password":"a long password"}' | jq -r .token)
+	before=$(store_sum)
+	req POST /opensearch -d "{\"id\":\"$id\",\"title\":\"Hacked\"}"
+	[ "$code" = 401 ]
+	req POST /opensearch -H "Authorization: Bearer $tok" -d "{\"id\":\"$id\",\"title\":\"Hacked\"}"
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "/opensearch: admins only" ]
+	req POST /opensearch -H "Authorization: Bearer $atok" -d '{"id":"nope","title":"x"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'id': not a video id" ]
+	assert_store_unchanged "$before"
+	req POST /opensearch -H "Authorization: Bearer $atok" \
+	    -d "{\"id\":\"$id\",\"title\":\"Brand new\",\"genres\":[\"comedy\"],\"_index\":\"users\",\"_type\":\"_doc\"}"
+	[ "$code" = 200 ] && [ "$(jq -r .result <<<"$body")" = updated ] && [ "$(jq -r ._index <<<"$body")" = videos ]
+	req GET '/opensearch?q=brand'
+	[ "$(jq -r '.hits.hits[0]._id' <<<"$body")" = "$id" ]
+	req GET '/opensearch?q=old'
+	[ "$(jq -r '.hits.total.value' <<<"$body")" = 0 ]
+	req POST /opensearch -H "Authorization: Bearer $atok" -d '{}'
+	[ "$code" = 200 ] && [ "$(jq -r .result <<<"$body")" = reindexed ] && [ "$(jq -r .count <<<"$body")" = 1 ]
+}
