@@ -10,7 +10,7 @@ setup() {
 	if [ ! -x "${MSP_CHROMIUM:-/usr/bin/chromium}" ]; then
 		skip "chromium is not installed (scripts/deps test installs it)"
 	fi
-	[ -d web/node_modules/playwright-core ] || {
+	[ -d "$BATS_TEST_DIRNAME/../web/node_modules/playwright-core" ] || {
 		echo "web/node_modules is missing: run make check (it runs npm ci)" >&2
 		return 1
 	}
@@ -23,7 +23,7 @@ teardown() {
 @test "browser: sign up, upload a clip, wait until ready, play it, like it, find it by search" {
 	make_clip "$BATS_TEST_TMPDIR/clip.mp4" 3 160x90
 	SERVE_WORKERS=1 start_server --ladder 90:150k
-	run timeout 240 node tests/browser/flow.mjs "$U" "$BATS_TEST_TMPDIR/clip.mp4" \
+	run timeout 240 node "$BATS_TEST_DIRNAME/browser/flow.mjs" "$U" "$BATS_TEST_TMPDIR/clip.mp4" \
 	    "$BATS_TEST_TMPDIR/profile"
 	echo "$output"
 	[ "$status" -eq 0 ]
