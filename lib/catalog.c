@@ -157,6 +157,27 @@ msp_user_get_by_id(struct msp_store *st, MDB_txn *t, const char *id,
 	return rc;
 }
 
+/* The normalised email of an existing user, without reading the record. */
+static int
+user_exists(struct msp_store *st, MDB_txn *t, const char *email, char **norm,
+    struct msp_err *e)
+{
+	MDB_val v;
+	int rc;
+
+	*norm = NULL;
+	if ((rc = msp_email_norm(email, norm, e)) != 0)
+		return rc;
+	rc = msp_db_get(st, t, MSP_DB_USERS, *norm, strlen(*norm), &v, e);
+	if (rc == MSP_ENOTFOUND)
+		msp_err_set(e, rc, "%s: no such user", *norm);
+	if (rc != 0) {
+		free(*norm);
+		*norm = NULL;
+	}
+	return rc;
+}
+
 int
 msp_user_is_admin(json_object *user)
 {
@@ -527,8 +548,9 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
     const char *dflt_id, const char *dflt_time, json_object **outp,
     struct msp_err *e)
 {
-	json_object *out, *u = NULL;
+	json_object *out;
 	const char *vt, *s, *id;
+	char *norm;
 	long long n;
 	int b, rc, lng;
 
@@ -588,12 +610,12 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 	json_object_object_add(out, "isPremium", json_object_new_boolean(b));
 	if ((rc = msp_field_str(in, "uploadedBy", 1, 254, 0, &s, e)) != 0)
 		goto fail;
-	if ((rc = msp_user_get(st, t, s, &u, e)) != 0) {
+	if ((rc = user_exists(st, t, s, &norm, e)) != 0) {
 		msp_err_prefix(e, "field 'uploadedBy'");
 		goto fail;
 	}
-	json_object_object_add(out, "uploadedBy", jstr(sget(u, "email")));
-	json_object_put(u);
+	json_object_object_add(out, "uploadedBy", jstr(norm));
+	free(norm);
 	if ((rc = path_field(in, out, e)) != 0 ||
 	    (rc = dest_field(in, out, e)) != 0 ||
 	    (rc = details_field(in, out, e)) != 0)
