@@ -352,16 +352,6 @@ get_obj(json_object *o, const char *k, json_object **x)
 	return json_object_object_get_ex(o, k, x) && *x != NULL;
 }
 
-static const char *
-sget(json_object *o, const char *k)
-{
-	json_object *x;
-
-	if (!get_obj(o, k, &x) || !json_object_is_type(x, json_type_string))
-		return NULL;
-	return json_object_get_string(x);
-}
-
 static int
 bget(json_object *o, const char *k)
 {
@@ -586,7 +576,7 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 	    (rc = text_field(in, out, "about", 0, MSP_ABOUT_MAX,
 	    MSP_TEXT_NEWLINES, e)) != 0)
 		goto fail;
-	if (lng && sget(out, "about") == NULL)
+	if (lng && msp_json_sget(out, "about") == NULL)
 		json_object_object_add(out, "about", jstr(""));
 	rc = msp_field_str(in, "language", lng, 16, 0, &s, e);
 	if (rc == 0) {
@@ -693,20 +683,20 @@ keys_add(struct keys *ks, char f, const char *val, const char *id)
 static int
 video_keys(json_object *v, struct keys *ks)
 {
-	const char *id = sget(v, "id"), *s;
+	const char *id = msp_json_sget(v, "id"), *s;
 	json_object *g;
 	size_t i;
 
 	ks->count = 0;
-	if (keys_add(ks, 't', sget(v, "videoType"), id) != 0 ||
-	    keys_add(ks, 's', sget(v, "status"), id) != 0 ||
-	    keys_add(ks, 'u', sget(v, "uploadedBy"), id) != 0 ||
+	if (keys_add(ks, 't', msp_json_sget(v, "videoType"), id) != 0 ||
+	    keys_add(ks, 's', msp_json_sget(v, "status"), id) != 0 ||
+	    keys_add(ks, 'u', msp_json_sget(v, "uploadedBy"), id) != 0 ||
 	    keys_add(ks, 'p', bget(v, "isPremium") ? "1" : "0", id) != 0)
 		goto oom;
-	if ((s = sget(v, "language")) != NULL && keys_add(ks, 'l', s, id) != 0)
+	if ((s = msp_json_sget(v, "language")) != NULL && keys_add(ks, 'l', s, id) != 0)
 		goto oom;
 	/* originals are stored once per content: who else uses this file */
-	if ((s = sget(v, "sourceBucketFilePath")) != NULL && *s != '\0' &&
+	if ((s = msp_json_sget(v, "sourceBucketFilePath")) != NULL && *s != '\0' &&
 	    keys_add(ks, 'o', s, id) != 0)
 		goto oom;
 	if (get_obj(v, "genres", &g))
@@ -759,7 +749,7 @@ video_commit(struct msp_store *st, MDB_txn *t, json_object *before,
     json_object *after, struct msp_err *e)
 {
 	const msp_video_observer *ob;
-	const char *id = sget(after != NULL ? after : before, "id");
+	const char *id = msp_json_sget(after != NULL ? after : before, "id");
 	int rc;
 
 	if (after != NULL)
@@ -807,10 +797,10 @@ msp_video_add(struct msp_store *st, MDB_txn *t, json_object *in,
 	msp_time_fmt(msp_now_ms(), now);
 	if ((rc = video_build(st, t, in, id, now, &v, e)) != 0)
 		return rc;
-	rc = msp_db_get(st, t, MSP_DB_VIDEOS, sget(v, "id"), MSP_ID_LEN, &x, e);
+	rc = msp_db_get(st, t, MSP_DB_VIDEOS, msp_json_sget(v, "id"), MSP_ID_LEN, &x, e);
 	if (rc == 0) {
 		rc = msp_err_set(e, MSP_EEXIST, "%s: video already exists",
-		    sget(v, "id"));
+		    msp_json_sget(v, "id"));
 		goto out;
 	}
 	if (rc != MSP_ENOTFOUND)
@@ -985,7 +975,7 @@ files_of(struct msp_store *st, MDB_txn *t, json_object *v, json_object *files,
 
 	if (files == NULL)
 		return 0;
-	if ((s = sget(v, "sourceBucketFilePath")) != NULL && *s != '\0') {
+	if ((s = msp_json_sget(v, "sourceBucketFilePath")) != NULL && *s != '\0') {
 		char *p = msp_sprintf("o%c%s%c", 0, s, 0);
 		if (p == NULL)
 			return msp_err_set(e, MSP_ENOMEM, "out of memory");
@@ -1053,7 +1043,7 @@ msp_video_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 		return rc;
 	if ((rc = video_build(st, t, rec, NULL, "", &v, e)) != 0)
 		return rc;
-	id = sget(v, "id");
+	id = msp_json_sget(v, "id");
 	rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id), &old, e);
 	if (rc == 0 || rc == MSP_ENOTFOUND)
 		rc = video_commit(st, t, old, v, e);
@@ -1065,7 +1055,7 @@ msp_video_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 int
 msp_video_visible(json_object *video)
 {
-	const char *s = sget(video, "status");
+	const char *s = msp_json_sget(video, "status");
 
 	return s != NULL && strcmp(s, "ready") == 0 &&
 	    !bget(video, "isDeleted");
@@ -1093,16 +1083,16 @@ matches(const struct msp_video_query *q, json_object *v)
 
 	if (!q->include_deleted && bget(v, "isDeleted"))
 		return 0;
-	if (q->video_type && ((s = sget(v, "videoType")) == NULL ||
+	if (q->video_type && ((s = msp_json_sget(v, "videoType")) == NULL ||
 	    strcmp(s, q->video_type) != 0))
 		return 0;
-	if (q->language && ((s = sget(v, "language")) == NULL ||
+	if (q->language && ((s = msp_json_sget(v, "language")) == NULL ||
 	    strcmp(s, q->language) != 0))
 		return 0;
-	if (q->status && ((s = sget(v, "status")) == NULL ||
+	if (q->status && ((s = msp_json_sget(v, "status")) == NULL ||
 	    strcmp(s, q->status) != 0))
 		return 0;
-	if (q->uploaded_by && ((s = sget(v, "uploadedBy")) == NULL ||
+	if (q->uploaded_by && ((s = msp_json_sget(v, "uploadedBy")) == NULL ||
 	    strcmp(s, q->uploaded_by) != 0))
 		return 0;
 	if (q->premium >= 0 && bget(v, "isPremium") != q->premium)
@@ -1133,7 +1123,7 @@ offer(struct lister *l, json_object *v, struct msp_err *e, int *rc)
 	if ((*rc = l->fn(v, l->arg, e)) != 0)
 		return 1;
 	l->emitted++;
-	snprintf(l->last, sizeof(l->last), "%s", sget(v, "id"));
+	snprintf(l->last, sizeof(l->last), "%s", msp_json_sget(v, "id"));
 	return 0;
 }
 
@@ -1387,9 +1377,9 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		json_object *vid;
 		json_tokener_reset(tok);
 		vid = json_tokener_parse_ex(tok, v.mv_data, (int)v.mv_size);
-		if (vid == NULL || sget(vid, "id") == NULL ||
+		if (vid == NULL || msp_json_sget(vid, "id") == NULL ||
 		    k.mv_size != MSP_ID_LEN ||
-		    memcmp(k.mv_data, sget(vid, "id"), MSP_ID_LEN) != 0) {
+		    memcmp(k.mv_data, msp_json_sget(vid, "id"), MSP_ID_LEN) != 0) {
 			reportf(fn, arg, "video %.*s: corrupt record",
 			    (int)k.mv_size, (char *)k.mv_data);
 			bad++;
@@ -1408,7 +1398,7 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			    &x, NULL) != 0) {
 				key_text(ks.k[i], ks.n[i], txt, sizeof(txt));
 				reportf(fn, arg, "video %s: index entry %s "
-				    "missing", sget(vid, "id"), txt);
+				    "missing", msp_json_sget(vid, "id"), txt);
 				bad++;
 			}
 		}
@@ -1461,7 +1451,7 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		MDB_val x;
 		json_tokener_reset(tok);
 		u = json_tokener_parse_ex(tok, v.mv_data, (int)v.mv_size);
-		if (u == NULL || (id = sget(u, "id")) == NULL) {
+		if (u == NULL || (id = msp_json_sget(u, "id")) == NULL) {
 			reportf(fn, arg, "user %.*s: corrupt record",
 			    (int)k.mv_size, (char *)k.mv_data);
 			bad++;
@@ -1483,7 +1473,7 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		const char *id;
 		msp_db_get_json(st, t, MSP_DB_USERS, v.mv_data, v.mv_size, &u,
 		    NULL);
-		if (u == NULL || (id = sget(u, "id")) == NULL ||
+		if (u == NULL || (id = msp_json_sget(u, "id")) == NULL ||
 		    strlen(id) != k.mv_size ||
 		    memcmp(id, k.mv_data, k.mv_size) != 0) {
 			reportf(fn, arg, "user id %.*s: no such user",

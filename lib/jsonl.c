@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,34 @@ msp_jsonl_write(FILE *f, json_object *o, struct msp_err *e)
 	if (fwrite(s, 1, n, f) != n || putc('\n', f) == EOF)
 		return msp_err_set(e, MSP_EIO, "write: %s", strerror(errno));
 	return 0;
+}
+
+const char *
+msp_json_sget(json_object *o, const char *field)
+{
+	json_object *x;
+
+	if (o == NULL || !json_object_object_get_ex(o, field, &x) ||
+	    !json_object_is_type(x, json_type_string))
+		return NULL;
+	return json_object_get_string(x);
+}
+
+json_object *
+msp_json_parse(const void *p, size_t n)
+{
+	json_tokener *tok;
+	json_object *o;
+
+	if (n > INT_MAX || (tok = json_tokener_new()) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, p, (int)n);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
 }
 
 const char *

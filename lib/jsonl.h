@@ -48,6 +48,13 @@ int msp_field_int(json_object *o, const char *field, int required,
 /* Validate a string the same way (for command-line values). */
 int msp_text_check(const char *what, const char *s, size_t maxchars,
     int textflags, struct msp_err *e);
+/* A string field of o, or NULL when o is NULL or the field is absent or
+ * not a string. The string belongs to o. */
+const char *msp_json_sget(json_object *o, const char *field);
+/* Parse stored bytes (not NUL-terminated) into an object; NULL if not JSON.
+ * The caller puts it. */
+json_object *msp_json_parse(const void *p, size_t n);
+
 /* Name of a JSON value's type for messages: "string", "number" ... */
 const char *msp_json_type_name(json_object *o);
 /* Check "type" (must equal want when present, or be absent if optional) and

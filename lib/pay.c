@@ -14,17 +14,6 @@
 
 /* ---- small JSON helpers --------------------------------------------- */
 
-static const char *
-jstr(json_object *o, const char *k)
-{
-	json_object *x;
-
-	if (o == NULL || !json_object_object_get_ex(o, k, &x) ||
-	    !json_object_is_type(x, json_type_string))
-		return NULL;
-	return json_object_get_string(x);
-}
-
 static int
 jint(json_object *o, const char *k, int64_t *v)
 {
@@ -140,8 +129,8 @@ static int
 idx_del(struct msp_store *st, MDB_txn *t, json_object *order,
     struct msp_err *e)
 {
-	const char *id = jstr(order, "id"), *email = jstr(order, "user");
-	const char *rzp = jstr(order, "razorpayOrderId");
+	const char *id = msp_json_sget(order, "id"), *email = msp_json_sget(order, "user");
+	const char *rzp = msp_json_sget(order, "razorpayOrderId");
 	size_t n;
 	char *k;
 	int rc = 0;
@@ -173,7 +162,7 @@ static int
 order_put(struct msp_store *st, MDB_txn *t, json_object *o,
     struct msp_err *e)
 {
-	const char *id = jstr(o, "id");
+	const char *id = msp_json_sget(o, "id");
 
 	return msp_db_put_json(st, t, MSP_DB_ORDERS, id, strlen(id), o, e);
 }
@@ -286,8 +275,8 @@ order_begin(MDB_txn *t, void *arg, struct msp_err *e)
 			return msp_err_set(e, MSP_ESTORE, "order index: names "
 			    "missing order %s", id);
 		}
-		if (jstr(o, "status") != NULL &&
-		    strcmp(jstr(o, "status"), "pending") == 0 &&
+		if (msp_json_sget(o, "status") != NULL &&
+		    strcmp(msp_json_sget(o, "status"), "pending") == 0 &&
 		    jint(o, "months", &m) == 0 && m == a->months &&
 		    jint(o, "amount", &amt) == 0 && amt == a->amount) {
 			a->order = o;
@@ -332,13 +321,13 @@ order_finish(MDB_txn *t, void *arg, struct msp_err *e)
 {
 	struct order_arg *a = arg;
 	json_object *o = NULL, *other = NULL;
-	const char *id = jstr(a->order, "id");
+	const char *id = msp_json_sget(a->order, "id");
 	int rc;
 
 	if ((rc = order_get(a->st, t, id, &o, e)) != 0)
 		return rc == MSP_ENOTFOUND ? msp_err_set(e, MSP_ESTORE,
 		    "order %s: vanished", id) : rc;
-	if (jstr(o, "razorpayOrderId") != NULL) {
+	if (msp_json_sget(o, "razorpayOrderId") != NULL) {
 		json_object_put(a->order);
 		a->order = o;
 		return 0;
@@ -376,14 +365,14 @@ order_answer_check(json_object *ans, const char *receipt, long long amount,
 	const char *why = NULL, *s;
 	int64_t v;
 
-	if (!msp_pay_rzp_id_ok(jstr(ans, "id")))
+	if (!msp_pay_rzp_id_ok(msp_json_sget(ans, "id")))
 		why = "no valid 'id'";
 	else if (jint(ans, "amount", &v) != 0 || v != amount)
 		why = "'amount' differs from the one asked for";
-	else if ((s = jstr(ans, "currency")) == NULL ||
+	else if ((s = msp_json_sget(ans, "currency")) == NULL ||
 	    strcmp(s, MSP_PAY_CURRENCY) != 0)
 		why = "'currency' differs from the one asked for";
-	else if ((s = jstr(ans, "receipt")) != NULL && strcmp(s, receipt) != 0)
+	else if ((s = msp_json_sget(ans, "receipt")) != NULL && strcmp(s, receipt) != 0)
 		why = "'receipt' differs from the one asked for";
 	if (why != NULL)
 		return msp_err_set(e, MSP_ENET, "razorpay: POST /v1/orders: "
@@ -412,7 +401,7 @@ msp_pay_order(struct msp_store *st, const struct msp_pay_conf *c,
 		goto out;
 	if ((rc = msp_store_write(st, order_begin, &a, e)) != 0)
 		goto out;
-	if (jstr(a.order, "razorpayOrderId") == NULL) {
+	if (msp_json_sget(a.order, "razorpayOrderId") == NULL) {
 		body = json_object_new_object();
 		notes = json_object_new_object();
 		if (body == NULL || notes == NULL) {
@@ -423,20 +412,20 @@ msp_pay_order(struct msp_store *st, const struct msp_pay_conf *c,
 		snprintf(num, sizeof(num), "%ld", months);
 		jset_int(body, "amount", a.amount);
 		jset_str(body, "currency", MSP_PAY_CURRENCY);
-		jset_str(body, "receipt", jstr(a.order, "id"));
+		jset_str(body, "receipt", msp_json_sget(a.order, "id"));
 		json_object_object_add(body, "payment_capture",
 		    json_object_new_int(1));
 		jset_str(notes, "user", norm);
 		jset_str(notes, "months", num);
-		jset_str(notes, "order", jstr(a.order, "id"));
+		jset_str(notes, "order", msp_json_sget(a.order, "id"));
 		json_object_object_add(body, "notes", notes);
 		if ((rc = msp_pay_gw_call(c, "POST", "/v1/orders", body, &ans,
 		    e)) != 0)
 			goto out;
-		if ((rc = order_answer_check(ans, jstr(a.order, "id"),
+		if ((rc = order_answer_check(ans, msp_json_sget(a.order, "id"),
 		    a.amount, e)) != 0)
 			goto out;
-		a.rzp = jstr(ans, "id");
+		a.rzp = msp_json_sget(ans, "id");
 		if ((rc = msp_store_write(st, order_finish, &a, e)) != 0)
 			goto out;
 	}
@@ -468,7 +457,7 @@ static int
 sub_put(struct msp_store *st, MDB_txn *t, json_object *sub, int64_t start,
     int64_t end, struct msp_err *e)
 {
-	const char *email = jstr(sub, "user");
+	const char *email = msp_json_sget(sub, "user");
 
 	jset_int(sub, "subscriptionStartTimestamp", start);
 	jset_int(sub, "subscriptionEndTimestamp", end);
@@ -489,14 +478,14 @@ grant(struct msp_store *st, MDB_txn *t, json_object *order,
     const char *pay_id, json_object **subp, struct msp_err *e)
 {
 	json_object *sub = NULL, *user = NULL, *pay = NULL;
-	const char *email = jstr(order, "user");
+	const char *email = msp_json_sget(order, "user");
 	int64_t now = msp_now_ms(), start, end, from, to, months, amount;
 	int rc;
 
 	if (jint(order, "months", &months) != 0 ||
 	    jint(order, "amount", &amount) != 0 || email == NULL)
 		return msp_err_set(e, MSP_ESTORE, "order %s: corrupt record",
-		    jstr(order, "id") ? jstr(order, "id") : "?");
+		    msp_json_sget(order, "id") ? msp_json_sget(order, "id") : "?");
 	rc = sub_get(st, t, email, &sub, e);
 	if (rc != 0 && rc != MSP_ENOTFOUND)
 		return rc;
@@ -512,8 +501,8 @@ grant(struct msp_store *st, MDB_txn *t, json_object *order,
 		json_object_object_add(sub, "v", json_object_new_int(1));
 		jset_str(sub, "user", email);
 		if (msp_user_get(st, t, email, &user, NULL) == 0 &&
-		    jstr(user, "id") != NULL)
-			jset_str(sub, "userId", jstr(user, "id"));
+		    msp_json_sget(user, "id") != NULL)
+			jset_str(sub, "userId", msp_json_sget(user, "id"));
 		json_object_put(user);
 		start = from = now;
 	}
@@ -525,8 +514,8 @@ grant(struct msp_store *st, MDB_txn *t, json_object *order,
 	jset_str(pay, "type", "payment");
 	json_object_object_add(pay, "v", json_object_new_int(1));
 	jset_str(pay, "id", pay_id);
-	jset_str(pay, "orderId", jstr(order, "id"));
-	jset_str(pay, "razorpayOrderId", jstr(order, "razorpayOrderId"));
+	jset_str(pay, "orderId", msp_json_sget(order, "id"));
+	jset_str(pay, "razorpayOrderId", msp_json_sget(order, "razorpayOrderId"));
 	jset_str(pay, "user", email);
 	jset_int(pay, "months", months);
 	jset_int(pay, "amount", amount);
@@ -589,7 +578,7 @@ confirm_state(struct confirm_arg *a, MDB_txn *t, json_object **orderp,
 	*orderp = NULL;
 	if ((rc = order_by_rzp(a->st, t, a->order_id, &order, e)) != 0)
 		return rc;
-	if (a->user != NULL && ((s = jstr(order, "user")) == NULL ||
+	if (a->user != NULL && ((s = msp_json_sget(order, "user")) == NULL ||
 	    strcmp(s, a->user) != 0)) {
 		json_object_put(order);
 		return msp_err_set(e, MSP_EPERM, "%s: order of another user",
@@ -597,7 +586,7 @@ confirm_state(struct confirm_arg *a, MDB_txn *t, json_object **orderp,
 	}
 	rc = payment_get(a->st, t, a->payment_id, &pay, e);
 	if (rc == 0) {
-		s = jstr(pay, "razorpayOrderId");
+		s = msp_json_sget(pay, "razorpayOrderId");
 		rc = s == NULL || strcmp(s, a->order_id) != 0;
 		json_object_put(pay);
 		json_object_put(order);
@@ -611,7 +600,7 @@ confirm_state(struct confirm_arg *a, MDB_txn *t, json_object **orderp,
 		json_object_put(order);
 		return rc;
 	}
-	if ((s = jstr(order, "paymentId")) != NULL &&
+	if ((s = msp_json_sget(order, "paymentId")) != NULL &&
 	    strcmp(s, a->payment_id) != 0) {
 		char b[80];
 		rc = msp_err_set(e, MSP_EEXIST, "%s: already paid by %s",
@@ -649,17 +638,17 @@ payment_check(json_object *p, json_object *order, const char *rzp,
 	char b[80];
 	int64_t amount, want;
 
-	if ((s = jstr(p, "id")) == NULL || strcmp(s, pid) != 0)
+	if ((s = msp_json_sget(p, "id")) == NULL || strcmp(s, pid) != 0)
 		return msp_err_set(e, MSP_ENET, "razorpay: GET /v1/payments/%s: "
 		    "malformed answer (no matching 'id')", pid);
-	if ((s = jstr(p, "order_id")) == NULL)
+	if ((s = msp_json_sget(p, "order_id")) == NULL)
 		return msp_err_set(e, MSP_EINVAL, "%s: the gateway says it "
 		    "belongs to no order, not %s", pid, rzp);
 	if (strcmp(s, rzp) != 0)
 		return msp_err_set(e, MSP_EINVAL, "%s: the gateway says it "
 		    "belongs to order %s, not %s", pid, shown(s, b), rzp);
 	if (jint(p, "amount", &amount) != 0 ||
-	    (s = jstr(p, "currency")) == NULL)
+	    (s = msp_json_sget(p, "currency")) == NULL)
 		return msp_err_set(e, MSP_ENET, "razorpay: GET /v1/payments/%s: "
 		    "malformed answer (no 'amount' or 'currency')", pid);
 	jint(order, "amount", &want);
@@ -668,7 +657,7 @@ payment_check(json_object *p, json_object *order, const char *rzp,
 		    "%s paise were paid, order %s is for %lld %s paise", pid,
 		    (long long)amount, shown(s, b), rzp, (long long)want,
 		    MSP_PAY_CURRENCY);
-	if ((s = jstr(p, "status")) == NULL)
+	if ((s = msp_json_sget(p, "status")) == NULL)
 		return msp_err_set(e, MSP_ENET, "razorpay: GET /v1/payments/%s: "
 		    "malformed answer (no 'status')", pid);
 	if (strcmp(s, "captured") != 0)
@@ -691,7 +680,7 @@ replay_status(struct msp_store *st, const char *payment_id,
 	rc = payment_get(st, t, payment_id, &pay, e);
 	msp_txn_abort(st, t);
 	if (rc == 0)
-		rc = msp_pay_status(st, jstr(pay, "user"), msp_now_ms(), out,
+		rc = msp_pay_status(st, msp_json_sget(pay, "user"), msp_now_ms(), out,
 		    e);
 	if (rc == 0)
 		jset_str(*out, "payment", payment_id);
@@ -858,7 +847,7 @@ hook_payment(struct hook_arg *a, MDB_txn *t, char *outcome, size_t cap,
 		    MSP_PAY_CURRENCY);
 		goto out;
 	}
-	if ((s = jstr(order, "paymentId")) != NULL) {
+	if ((s = msp_json_sget(order, "paymentId")) != NULL) {
 		snprintf(outcome, cap, "ignored: order already paid by %s",
 		    shown(s, b2));
 		rc = 0;
@@ -910,7 +899,7 @@ hook_refund(struct hook_arg *a, MDB_txn *t, char *outcome, size_t cap,
 	    jint(pay, "amountRefunded", &done) != 0 ||
 	    jint(pay, "grantedFrom", &from) != 0 ||
 	    jint(pay, "grantedTo", &to) != 0 ||
-	    (email = jstr(pay, "user")) == NULL) {
+	    (email = msp_json_sget(pay, "user")) == NULL) {
 		rc = msp_err_set(e, MSP_ESTORE, "payment %s: corrupt record",
 		    pid);
 		goto out;
@@ -939,8 +928,8 @@ hook_refund(struct hook_arg *a, MDB_txn *t, char *outcome, size_t cap,
 	if ((rc = msp_db_put_json(a->st, t, MSP_DB_PAYMENTS, pid, strlen(pid),
 	    pay, e)) != 0)
 		goto out;
-	if (done + ramt >= amount && jstr(pay, "orderId") != NULL &&
-	    order_get(a->st, t, jstr(pay, "orderId"), &order, NULL) == 0) {
+	if (done + ramt >= amount && msp_json_sget(pay, "orderId") != NULL &&
+	    order_get(a->st, t, msp_json_sget(pay, "orderId"), &order, NULL) == 0) {
 		jset_str(order, "status", "refunded");
 		jset_time(order, "updatedAt", now);
 		if ((rc = order_put(a->st, t, order, e)) != 0)
@@ -1080,7 +1069,7 @@ msp_pay_webhook(struct msp_store *st, const struct msp_pay_conf *c,
 	}
 	if (event_id != NULL) {
 		id = event_id;
-	} else if ((id = jstr(a.body, "id")) == NULL || !event_id_ok(id)) {
+	} else if ((id = msp_json_sget(a.body, "id")) == NULL || !event_id_ok(id)) {
 		/* no id: a delivery is the same event when its bytes are */
 		crypto_hash_sha256(h, (const unsigned char *)body, len);
 		memcpy(hid, "sha256:", 7);
@@ -1170,8 +1159,8 @@ msp_pay_status(struct msp_store *st, const char *email, int64_t now_ms,
 		jset_str(sub, "type", "subscription");
 		json_object_object_add(sub, "v", json_object_new_int(1));
 		jset_str(sub, "user", norm);
-		if (jstr(user, "id") != NULL)
-			jset_str(sub, "userId", jstr(user, "id"));
+		if (msp_json_sget(user, "id") != NULL)
+			jset_str(sub, "userId", msp_json_sget(user, "id"));
 	} else if (rc != 0) {
 		goto out;
 	}
@@ -1391,19 +1380,6 @@ msp_pay_import_event(struct msp_store *st, MDB_txn *t, json_object *rec,
 	return import_put(st, t, MSP_DB_EVENTS, "event", id, rec, e);
 }
 
-static json_object *
-parse_val(const MDB_val *v)
-{
-	json_tokener *tok = json_tokener_new();
-	json_object *o;
-
-	if (tok == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
-	json_tokener_free(tok);
-	return o;
-}
-
 int
 msp_pay_check(struct msp_store *st, MDB_txn *t, msp_pay_report_fn fn,
     void *arg, struct msp_err *e)
@@ -1422,10 +1398,10 @@ msp_pay_check(struct msp_store *st, MDB_txn *t, msp_pay_report_fn fn,
 		return msp_store_mdb_err(mrc, "orders", e);
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
 	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		o = parse_val(&v);
-		id = jstr(o, "id");
-		email = jstr(o, "user");
-		rzp = jstr(o, "razorpayOrderId");
+		o = msp_json_parse(v.mv_data, v.mv_size);
+		id = msp_json_sget(o, "id");
+		email = msp_json_sget(o, "user");
+		rzp = msp_json_sget(o, "razorpayOrderId");
 		if (id == NULL || email == NULL) {
 			snprintf(msg, sizeof(msg), "orders: corrupt record "
 			    "'%.*s'", (int)(k.mv_size > 40 ? 40 : k.mv_size),
@@ -1483,7 +1459,7 @@ msp_pay_check(struct msp_store *st, MDB_txn *t, msp_pay_report_fn fn,
 		oid[MSP_ID_LEN] = '\0';
 		o = NULL;
 		if (want != NULL && order_get(st, t, oid, &o, NULL) == 0) {
-			const char *got = jstr(o, field);
+			const char *got = msp_json_sget(o, field);
 			size_t wn = kd[0] == 'r' ? k.mv_size - 2 :
 			    k.mv_size - 2 - 1 - MSP_ID_LEN;
 			ok = got != NULL && strlen(got) == wn &&
