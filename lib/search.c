@@ -1144,6 +1144,37 @@ check_df(struct msp_store *st, MDB_txn *t, const char *term, uint32_t count,
 	return 0;
 }
 
+/* The term's typo variants are all there; *n counts them. */
+static int
+check_variants(struct msp_store *st, MDB_txn *t, const char *term, size_t tn,
+    struct checkctx *c, long long *n, struct msp_err *e)
+{
+	unsigned char key[2 + 2 * MSP_TERM_MAX];
+	struct variants vs;
+	size_t i;
+	MDB_val x;
+	int dels = term_dels(term, tn), rc;
+
+	if (dels == 0)
+		return 0;
+	if (variants(term, tn, dels, &vs) != 0)
+		return nomem(e);
+	for (i = 0; i < vs.n; i++) {
+		size_t kn = vkey(key, vs.v[i], term, tn);
+		rc = msp_db_get(st, t, MSP_DB_SEARCH, key, kn, &x, e);
+		if (rc == MSP_ENOTFOUND) {
+			report(c, "search: term '%.*s': typo variant '%s' "
+			    "missing", (int)tn, term, vs.v[i]);
+		} else if (rc != 0) {
+			free(vs.v);
+			return rc;
+		}
+	}
+	*n += (long long)vs.n;
+	free(vs.v);
+	return 0;
+}
+
 int
 msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
     void *arg, struct msp_err *e)
@@ -1154,6 +1185,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	json_tokener *tok = NULL;
 	char term[MSP_TERM_MAX + 1] = "";
 	uint32_t count = 0, ndocs = 0;
+	long long nvar = 0;
 	MDB_val k, v;
 	size_t f;
 	int rc, r2, have = 0;
@@ -1292,7 +1324,41 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			report(&c, "search: term '%.*s': in the dictionary "
 			    "without postings", (int)n,
 			    (const char *)k.mv_data + 1);
+		if ((r2 = check_variants(st, t, (const char *)k.mv_data + 1,
+		    n, &c, &nvar, e)) != 0) {
+			rc = r2;
+			goto out;
+		}
 	}
+	/* typo variants of terms no longer in the dictionary */
+	k.mv_size = 1;
+	k.mv_data = "V";
+	for (r2 = mdb_cursor_get(cs, &k, &v, MDB_SET_RANGE); r2 == 0 &&
+	    ((const char *)k.mv_data)[0] == 'V';
+	    r2 = mdb_cursor_get(cs, &k, &v, MDB_NEXT)) {
+		const char *kp = k.mv_data, *z;
+		unsigned char tk[1 + MSP_TERM_MAX];
+		MDB_val x;
+		size_t n;
+
+		nvar--;
+		z = memchr(kp + 1, '\0', k.mv_size - 1);
+		n = z ? k.mv_size - (size_t)(z - kp) - 1 : 0;
+		if (z == NULL || n == 0 || n > MSP_TERM_MAX) {
+			report(&c, "search: malformed variant key");
+			continue;
+		}
+		tk[0] = 'T';
+		memcpy(tk + 1, z + 1, n);
+		if (msp_db_get(st, t, MSP_DB_SEARCH, tk, n + 1, &x, e) ==
+		    MSP_ENOTFOUND)
+			report(&c, "search: typo variant '%s' of '%.*s', which "
+			    "is not in the dictionary", kp + 1, (int)n, z + 1);
+	}
+	if (nvar > 0)
+		report(&c, "search: %lld typo variants missing", nvar);
+	else if (nvar < 0)
+		report(&c, "search: %lld typo variants too many", -nvar);
 	if (s.docs != ndocs || s.docs != sum.docs)
 		report(&c, "search: corpus counts %llu documents, index holds "
 		    "%u, visible videos %llu", (unsigned long long)s.docs,

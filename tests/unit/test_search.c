@@ -328,6 +328,16 @@ main(void)
 	}
 	r = check();
 	ok(r > 0, "a missing dictionary entry is reported");
+	{
+		MDB_txn *t;
+		static const char vk[] = "Vfisheman\0fisherman";
+		msp_txn_begin(st, 1, &t, &err);
+		r = msp_db_del(st, t, MSP_DB_SEARCH, vk, sizeof(vk) - 1, &err);
+		msp_txn_commit(st, t, &err);
+	}
+	ok(r == 0, "a typo variant removed");
+	r = check();
+	ok(r >= 3, "and reported: %d problems", r);
 	r = msp_store_write(st, reindex_fn, &n, &err);
 	ok(r == 0 && n == 2,
 	    "reindex: %ld videos", n);
