@@ -238,7 +238,8 @@ toks_add(const char *term, size_t n, size_t start, size_t end, void *arg)
 static int
 tok_cmp(const void *a, const void *b)
 {
-	const struct tok *x = a, *y = b;
+	const struct tok *x = *(const struct tok *const *)a;
+	const struct tok *y = *(const struct tok *const *)b;
 	int c = strcmp(x->term, y->term);
 
 	if (c != 0)
@@ -293,8 +294,27 @@ doc_words(json_object *v, struct toks *tk, struct msp_err *e)
 		tk->v = NULL;
 		return nomem(e);
 	}
-	if (tk->n > 1)
-		qsort(tk->v, tk->n, sizeof(*tk->v), tok_cmp);
+	if (tk->n > 1) { /* sort pointers, then copy once */
+		struct tok **pp = malloc(tk->n * sizeof(*pp)), *sorted;
+		size_t k;
+
+		if (pp == NULL || (sorted = malloc(tk->n *
+		    sizeof(*sorted))) == NULL) {
+			free(pp);
+			free(tk->v);
+			tk->v = NULL;
+			return nomem(e);
+		}
+		for (k = 0; k < tk->n; k++)
+			pp[k] = &tk->v[k];
+		qsort(pp, tk->n, sizeof(*pp), tok_cmp);
+		for (k = 0; k < tk->n; k++)
+			sorted[k] = *pp[k];
+		free(pp);
+		free(tk->v);
+		tk->v = sorted;
+		tk->cap = tk->n;
+	}
 	return 0;
 }
 
@@ -356,12 +376,6 @@ str_cmp(const void *a, const void *b)
 }
 
 static int
-var_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static int
 variants(const char *term, size_t tn, int dels, struct variants *out)
 {
 	size_t wb[MSP_TERM_CPS + 1], m = 0, i, j, n = 0, cap;
@@ -399,11 +413,28 @@ variants(const char *term, size_t tn, int dels, struct variants *out)
 			d[l + tn - wb[j + 1]] = '\0';
 		}
 	}
-	qsort(out->v, n, sizeof(*out->v), var_cmp);
-	for (i = 0, j = 0; i < n; i++)
-		if (j == 0 || strcmp(out->v[j - 1], out->v[i]) != 0)
-			memmove(out->v[j++], out->v[i], sizeof(*out->v));
-	out->n = j;
+	/* sort pointers, not the strings, then keep each string once */
+	{
+		char (*u)[MSP_TERM_MAX + 1];
+		const char **ptr = malloc(n * sizeof(*ptr));
+
+		if (ptr == NULL || (u = malloc(n * sizeof(*u))) == NULL) {
+			free(ptr);
+			free(out->v);
+			out->v = NULL;
+			return MSP_ENOMEM;
+		}
+		for (i = 0; i < n; i++)
+			ptr[i] = out->v[i];
+		qsort(ptr, n, sizeof(*ptr), str_cmp);
+		for (i = 0, j = 0; i < n; i++)
+			if (j == 0 || strcmp(u[j - 1], ptr[i]) != 0)
+				memcpy(u[j++], ptr[i], strlen(ptr[i]) + 1);
+		free(ptr);
+		free(out->v);
+		out->v = u;
+		out->n = j;
+	}
 	return 0;
 }
 
@@ -541,8 +572,246 @@ content(json_object *v, struct buf *b)
 	return 0;
 }
 
+/*
+ * A rebuild collects the postings in memory and writes them in key order:
+ * with MDB_APPEND when they all fit in one batch (nothing to search for in
+ * the B-tree), else batch by batch. The term frequencies, the corpus
+ * statistics and the typo variants are written once at the end.
+ */
+#define BULK_POSTINGS (4u << 20) /* postings a batch */
+
+struct bpost {
+	uint32_t term, doc, off, len;
+};
+
+struct bulk {
+	struct stats s;
+	char *tstr;            /* term strings, NUL-terminated */
+	size_t tn, tcap;
+	uint32_t *toff, *df;   /* by term number */
+	uint32_t nterms, capterms;
+	uint32_t *slots;       /* hash of terms: term number + 1, 0 empty */
+	size_t nslots;
+	struct bpost *p;       /* this batch's postings */
+	size_t np, capp;
+	struct buf vals;       /* their values */
+	int flushed;           /* a batch went out: no appending */
+};
+
+static uint32_t
+term_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* The term's number, added when new; UINT32_MAX when out of memory. */
+static uint32_t
+bulk_term(struct bulk *b, const char *term, size_t tn)
+{
+	size_t i, mask;
+
+	if ((size_t)b->nterms * 2 >= b->nslots) {
+		size_t ns = b->nslots ? b->nslots * 2 : 1 << 16;
+		uint32_t *sl = calloc(ns, sizeof(*sl)), k;
+		if (sl == NULL)
+			return UINT32_MAX;
+		for (k = 0; k < b->nterms; k++) {
+			const char *x = b->tstr + b->toff[k];
+			i = term_hash(x, strlen(x)) & (ns - 1);
+			while (sl[i] != 0)
+				i = (i + 1) & (ns - 1);
+			sl[i] = k + 1;
+		}
+		free(b->slots);
+		b->slots = sl;
+		b->nslots = ns;
+	}
+	mask = b->nslots - 1;
+	for (i = term_hash(term, tn) & mask; b->slots[i] != 0;
+	    i = (i + 1) & mask) {
+		const char *x = b->tstr + b->toff[b->slots[i] - 1];
+		if (strncmp(x, term, tn) == 0 && x[tn] == '\0')
+			return b->slots[i] - 1;
+	}
+	if (b->nterms == b->capterms) {
+		uint32_t nc = b->capterms ? b->capterms * 2 : 1 << 15;
+		uint32_t *no = realloc(b->toff, nc * sizeof(*no)), *nd;
+		if (no == NULL)
+			return UINT32_MAX;
+		b->toff = no;
+		if ((nd = realloc(b->df, nc * sizeof(*nd))) == NULL)
+			return UINT32_MAX;
+		b->df = nd;
+		b->capterms = nc;
+	}
+	if (b->tn + tn + 1 > b->tcap) {
+		size_t nc = b->tcap ? b->tcap * 2 : 1 << 20;
+		char *ns;
+		while (nc < b->tn + tn + 1)
+			nc *= 2;
+		if ((ns = realloc(b->tstr, nc)) == NULL)
+			return UINT32_MAX;
+		b->tstr = ns;
+		b->tcap = nc;
+	}
+	memcpy(b->tstr + b->tn, term, tn + 1);
+	b->toff[b->nterms] = (uint32_t)b->tn;
+	b->df[b->nterms] = 0;
+	b->tn += tn + 1;
+	b->slots[i] = b->nterms + 1;
+	return b->nterms++;
+}
+
 static int
-doc_add(struct msp_store *st, MDB_txn *t, json_object *v, int bulk,
+bulk_post(struct bulk *b, uint32_t term, uint32_t doc, const struct buf *v)
+{
+	if (b->np == b->capp) {
+		size_t nc = b->capp ? b->capp * 2 : 1 << 16;
+		struct bpost *np = realloc(b->p, nc * sizeof(*np));
+		if (np == NULL)
+			return MSP_ENOMEM;
+		b->p = np;
+		b->capp = nc;
+	}
+	b->p[b->np].term = term;
+	b->p[b->np].doc = doc;
+	b->p[b->np].off = (uint32_t)b->vals.n;
+	b->p[b->np].len = (uint32_t)v->n;
+	b->np++;
+	b->df[term]++;
+	return buf_add(&b->vals, v->p, v->n);
+}
+
+static const char *bulk_sort_str; /* qsort has no argument: set per call */
+
+static int
+term_id_cmp(const void *a, const void *b)
+{
+	return strcmp(bulk_sort_str + *(const uint32_t *)a,
+	    bulk_sort_str + *(const uint32_t *)b);
+}
+
+/* The term numbers in term order. */
+static uint32_t *
+bulk_order(struct bulk *b)
+{
+	uint32_t *ord = malloc(((size_t)b->nterms + 1) * sizeof(*ord)), i;
+
+	if (ord == NULL)
+		return NULL;
+	for (i = 0; i < b->nterms; i++)
+		ord[i] = b->toff[i];
+	bulk_sort_str = b->tstr;
+	qsort(ord, b->nterms, sizeof(*ord), term_id_cmp);
+	/* offsets back to numbers: look each up */
+	for (i = 0; i < b->nterms; i++) {
+		const char *x = b->tstr + ord[i];
+		if ((ord[i] = bulk_term(b, x, strlen(x))) == UINT32_MAX) {
+			free(ord);
+			return NULL;
+		}
+	}
+	return ord;
+}
+
+/* Write the batch's postings in key order (a counting sort by term rank;
+ * within a term they are in document order already). */
+static int
+bulk_flush(struct msp_store *st, MDB_txn *t, struct bulk *b, int last,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	uint32_t *ord = NULL, *rank = NULL, *start = NULL, i;
+	struct bpost *sorted = NULL;
+	unsigned flags = (last && !b->flushed) ? MDB_APPEND : 0;
+	size_t k;
+	int rc = 0;
+
+	if (b->np == 0)
+		goto done;
+	if ((ord = bulk_order(b)) == NULL ||
+	    (rank = malloc(((size_t)b->nterms + 1) * sizeof(*rank))) == NULL ||
+	    (start = calloc((size_t)b->nterms + 1, sizeof(*start))) == NULL ||
+	    (sorted = malloc(b->np * sizeof(*sorted))) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
+	for (i = 0; i < b->nterms; i++)
+		rank[ord[i]] = i;
+	for (k = 0; k < b->np; k++)
+		start[rank[b->p[k].term] + 1]++;
+	for (i = 0; i < b->nterms; i++)
+		start[i + 1] += start[i];
+	for (k = 0; k < b->np; k++)
+		sorted[start[rank[b->p[k].term]]++] = b->p[k];
+	key[0] = 'P';
+	for (k = 0; k < b->np && rc == 0; k++) {
+		const char *term = b->tstr + b->toff[sorted[k].term];
+		size_t tn = strlen(term);
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		be32_put(key + 2 + tn, sorted[k].doc);
+		rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6,
+		    b->vals.p + sorted[k].off, sorted[k].len, flags, e);
+	}
+out:
+	free(ord);
+	free(rank);
+	free(start);
+	free(sorted);
+done:
+	b->np = 0;
+	b->vals.n = 0;
+	if (!last)
+		b->flushed = 1;
+	return rc;
+}
+
+/* The end of a rebuild: last postings, corpus, dictionary, variants. */
+static int
+bulk_finish(struct msp_store *st, MDB_txn *t, struct bulk *b,
+    struct msp_err *e)
+{
+	unsigned char key[1 + MSP_TERM_MAX];
+	uint32_t *ord, i;
+	int rc;
+
+	if ((rc = bulk_flush(st, t, b, 1, e)) != 0)
+		return rc;
+	if ((rc = stats_put(st, t, &b->s, e)) != 0)
+		return rc;
+	if ((ord = bulk_order(b)) == NULL)
+		return nomem(e);
+	key[0] = 'T';
+	for (i = 0; i < b->nterms && rc == 0; i++) {
+		const char *term = b->tstr + b->toff[ord[i]];
+		size_t tn = strlen(term);
+		memcpy(key + 1, term, tn);
+		rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 1, &b->df[ord[i]],
+		    sizeof(uint32_t), MDB_APPEND, e);
+	}
+	free(ord);
+	return rc;
+}
+
+static void
+bulk_free(struct bulk *b)
+{
+	free(b->tstr);
+	free(b->toff);
+	free(b->df);
+	free(b->slots);
+	free(b->p);
+	free(b->vals.p);
+}
+
+static int
+doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct bulk *bk,
     struct msp_err *e)
 {
 	const char *id = jstr(v, "id"), *lang = jstr(v, "language");
@@ -559,7 +828,9 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, int bulk,
 	if (id == NULL || strlen(id) != MSP_ID_LEN)
 		return msp_err_set(e, MSP_EINVAL, "search: video without a "
 		    "valid id");
-	if ((rc = stats_get(st, t, &s, e)) != 0)
+	if (bk != NULL)
+		s = bk->s;
+	else if ((rc = stats_get(st, t, &s, e)) != 0)
 		return rc;
 	if ((rc = doc_words(v, &tk, e)) != 0)
 		return rc;
@@ -609,13 +880,22 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, int bulk,
 			rc = nomem(e);
 			goto out;
 		}
+		if (bk != NULL) {
+			uint32_t id = bulk_term(bk, term, tn);
+			if (id == UINT32_MAX ||
+			    bulk_post(bk, id, docnum, &post) != 0) {
+				rc = nomem(e);
+				goto out;
+			}
+			continue;
+		}
 		memcpy(key + 1, term, tn);
 		key[1 + tn] = '\0';
 		be32_put(key + 2 + tn, docnum);
 		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6,
 		    post.p, post.n, 0, e)) != 0)
 			goto out;
-		if ((rc = df_change(st, t, term, tn, 1, bulk, e)) != 0)
+		if ((rc = df_change(st, t, term, tn, 1, 0, e)) != 0)
 			goto out;
 	}
 	dk[0] = 'D';
@@ -636,7 +916,13 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, int bulk,
 	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, ik, sizeof(ik), dk + 1, 4,
 	    0, e)) != 0)
 		goto out;
-	rc = stats_put(st, t, &s, e);
+	if (bk != NULL) {
+		bk->s = s;
+		if (bk->np >= BULK_POSTINGS)
+			rc = bulk_flush(st, t, bk, 0, e);
+	} else {
+		rc = stats_put(st, t, &s, e);
+	}
 out:
 	free(tk.v);
 	free(post.p);
@@ -820,7 +1106,7 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 	    (rc = doc_remove(st, t, jstr(after, "id"), e)) != 0)
 		return rc;
 	if (va)
-		return doc_add(st, t, after, 0, e);
+		return doc_add(st, t, after, NULL, e);
 	return 0;
 }
 
@@ -831,15 +1117,29 @@ struct vkeys {
 	size_t nk, capk;
 };
 
-static int
-vk_cmp(const void *a, const void *b, void *arg)
-{
-	const unsigned char *buf = arg;
-	const unsigned char *x = buf + *(const size_t *)a;
-	const unsigned char *y = buf + *(const size_t *)b;
-	size_t n = x[0] < y[0] ? x[0] : y[0];
-	int c = memcmp(x + 1, y + 1, n);
+/* Sorting the keys: their first 8 bytes after "V" as a number decide
+ * most comparisons without touching the key buffer. */
+struct vsort {
+	uint64_t pfx;
+	size_t off;
+};
 
+static const unsigned char *vk_buf; /* qsort has no argument */
+
+static int
+vk_cmp(const void *a, const void *b)
+{
+	const struct vsort *p = a, *q = b;
+	const unsigned char *x, *y;
+	size_t n;
+	int c;
+
+	if (p->pfx != q->pfx)
+		return p->pfx < q->pfx ? -1 : 1;
+	x = vk_buf + p->off;
+	y = vk_buf + q->off;
+	n = x[0] < y[0] ? x[0] : y[0];
+	c = memcmp(x + 1, y + 1, n);
 	return c != 0 ? c : (int)x[0] - (int)y[0];
 }
 
@@ -850,6 +1150,7 @@ reindex_variants(struct msp_store *st, MDB_txn *t, struct msp_err *e)
 {
 	unsigned char key[2 + 2 * MSP_TERM_MAX];
 	struct vkeys vk = { 0 };
+	struct vsort *vs = NULL;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	size_t i;
@@ -911,11 +1212,23 @@ reindex_variants(struct msp_store *st, MDB_txn *t, struct msp_err *e)
 		rc = msp_store_mdb_err(rc, "search", e);
 		goto out;
 	}
+	if ((vs = malloc((vk.nk + 1) * sizeof(*vs))) == NULL)
+		goto oom;
+	for (i = 0; i < vk.nk; i++) {
+		const unsigned char *x = vk.buf + vk.off[i];
+		size_t j;
+		vs[i].pfx = 0;
+		for (j = 0; j < 8; j++)
+			vs[i].pfx = vs[i].pfx << 8 |
+			    (j + 1 < x[0] ? x[2 + j] : 0);
+		vs[i].off = vk.off[i];
+	}
+	vk_buf = vk.buf;
 	if (vk.nk > 1)
-		qsort_r(vk.off, vk.nk, sizeof(*vk.off), vk_cmp, vk.buf);
+		qsort(vs, vk.nk, sizeof(*vs), vk_cmp);
 	for (i = 0, rc = 0; i < vk.nk && rc == 0; i++)
-		rc = msp_db_put(st, t, MSP_DB_SEARCH, vk.buf + vk.off[i] + 1,
-		    vk.buf[vk.off[i]], "", 0, MDB_APPEND, e);
+		rc = msp_db_put(st, t, MSP_DB_SEARCH, vk.buf + vs[i].off + 1,
+		    vk.buf[vs[i].off], "", 0, MDB_APPEND, e);
 	goto out;
 oom:
 	rc = nomem(e);
@@ -924,6 +1237,7 @@ out:
 		mdb_cursor_close(c);
 	free(vk.buf);
 	free(vk.off);
+	free(vs);
 	return rc;
 }
 
@@ -933,10 +1247,12 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 {
 	MDB_cursor *c = NULL;
 	json_tokener *tok = NULL;
+	struct bulk bk;
 	MDB_val k, v;
 	long n = 0;
 	int rc;
 
+	memset(&bk, 0, sizeof(bk));
 	if (count != NULL)
 		*count = 0;
 	if ((rc = msp_db_clear(st, t, MSP_DB_SEARCH, e)) != 0)
@@ -963,7 +1279,7 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		}
 		r2 = 0;
 		if (visible(o)) {
-			r2 = doc_add(st, t, o, 1, e);
+			r2 = doc_add(st, t, o, &bk, e);
 			n++;
 		}
 		json_object_put(o);
@@ -976,7 +1292,8 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		rc = msp_store_mdb_err(rc, "videos", e);
 		goto out;
 	}
-	if ((rc = reindex_variants(st, t, e)) != 0)
+	if ((rc = bulk_finish(st, t, &bk, e)) != 0 ||
+	    (rc = reindex_variants(st, t, e)) != 0)
 		goto out;
 	if (count != NULL)
 		*count = n;
@@ -984,6 +1301,7 @@ out:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	json_tokener_free(tok);
+	bulk_free(&bk);
 	return rc;
 }
 
