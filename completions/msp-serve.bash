@@ -5,11 +5,11 @@ _msp_serve() {
 	local opts="--store --listen --threads --workers --ladder
 	    --max-connections --per-ip --idle-timeout --request-timeout
 	    --max-header --max-body --max-upload --session-ttl --url-ttl --cors
-	    --web --access-log --grace --secure-cookie --sign --passwd --help
+	    --web --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
-	--access-log) _filedir; return ;;
+	--access-log|--pay-config) _filedir; return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--session-ttl|--url-ttl|--cors|--grace|--sign|--passwd) return ;;

@@ -661,3 +661,55 @@ mkvideo() {
 	req POST /opensearch -H "Authorization: Bearer $atok" -d '{}'
 	[ "$code" = 200 ] && [ "$(jq -r .result <<<"$body")" = reindexed ] && [ "$(jq -r .count <<<"$body")" = 1 ]
 }
+
+@test "premium: order and confirm through a fake Razorpay; forged proof 403; then premium plays; not configured 503" {
+	id=$(mkvideo --premium)
+	start_server
+	tok=$(signup_login ann@example.org)
+	req POST /premium/payment -H "Authorization: Bearer $tok" -d '{"months":1}'
+	[ "$code" = 503 ] && [[ "$(jq -r .error <<<"$body")" == "payments are not configured"* ]]
+	stop_server
+	fake="$BATS_TEST_DIRNAME/fake-razorpay.py"
+	mkdir -p "$BATS_TEST_TMPDIR/fake"
+	python3 "$fake" serve --dir "$BATS_TEST_TMPDIR/fake" --key-id rzp_test_K3y \
+	    --key-secret sk_test_S3cret --parent "$BASHPID" --idle 60 >/dev/null 2>&1 3>&- &
+	for _ in $(seq 100); do [ -f "$BATS_TEST_TMPDIR/fake/port" ] && break; sleep 0.05; done
+	export MSP_RAZORPAY_URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/fake/port")"
+	export MSP_RAZORPAY_KEY_ID=rzp_test_K3y MSP_RAZORPAY_KEY_SECRET=sk_test_S3cret
+	start_server
+	tok=$(curl -s -X POST "$U/auth/login" -d '{"email":"ann@example.org","password":"correct horse battery"}' | jq -r .token)
+	req POST /premium/payment -d '{"months":1}'
+	[ "$code" = 401 ]
+	req POST /premium/payment -H "Authorization: Bearer $tok" -d '{"months":"one"}'
+	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "field 'months': "* ]]
+	req POST /premium/payment -H "Authorization: Bearer $tok" -d '{"months":2}'
+	[ "$code" = 400 ]
+	req POST /premium/payment -H "Authorization: Bearer $tok" -d '{"months":1}'
+	[ "$code" = 200 ]
+	order=$(jq -r .id <<<"$body")
+	[[ "$order" == order_* ]]
+	[ "$(jq -r .amount <<<"$body")" = 9900 ] && [ "$(jq -r .currency <<<"$body")" = INR ]
+	[ "$(jq -r .keyId <<<"$body")" = rzp_test_K3y ]
+	pay=$(curl -sf -X POST "$MSP_RAZORPAY_URL/_test/payments" -d "{\"order_id\":\"$order\"}" | jq -r .id)
+	sig=$(python3 "$fake" sign sk_test_S3cret "$order|$pay")
+	before=$(store_sum)
+	req POST /premium/confirm -H "Authorization: Bearer $tok" -d "{\"id\":\"$order\",\"months\":12}"
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'razorpay_order_id': required" ]
+	req POST /premium/confirm -H "Authorization: Bearer $tok" \
+	    -d "{\"razorpay_order_id\":\"$order\",\"razorpay_payment_id\":\"$pay\",\"razorpay_signature\":\"${sig%?}0\"}"
+	[ "$code" = 403 ] || [ "$code" = 400 ] || { echo "$code $body"; false; }
+	assert_store_unchanged "$before"
+	req GET "/videos/$id" -H "Authorization: Bearer $tok"
+	[ "$(jq -r .locked <<<"$body")" = true ]
+	req POST /premium/confirm -H "Authorization: Bearer $tok" \
+	    -d "{\"razorpay_order_id\":\"$order\",\"razorpay_payment_id\":\"$pay\",\"razorpay_signature\":\"$sig\"}"
+	[ "$code" = 200 ] && [ "$(jq -r .replayed <<<"$body")" = false ]
+	req POST /query -H "Authorization: Bearer $tok" -d '{"tableName":"subscriptions"}'
+	[ "$(jq -r .Count <<<"$body")" = 1 ]
+	[ "$(jq -r '.Items[0].subscriptionEndTimestamp > now * 1000' <<<"$body")" = true ]
+	req GET "/videos/$id" -H "Authorization: Bearer $tok"
+	url=$(jq -r .playbackUrl <<<"$body")
+	[[ "$url" == "/hls/$id/"*"/master.m3u8" ]]
+	req GET "$url"
+	[ "$code" = 200 ]
+}

@@ -9,13 +9,14 @@
 #include "auth.h"
 #include "cli.h"
 #include "http/http.h"
+#include "pay.h"
 #include "store.h"
 #include "util.h"
 
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF
 };
 
 static const struct msp_opt opts[] = {
@@ -37,6 +38,7 @@ static const struct msp_opt opts[] = {
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
+	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
 	{ "secure-cookie", O_SECURE, NULL, "mark the session cookie Secure (behind TLS)" },
 	{ "sign", O_SIGN, "VIDEO", "print a signed URL path for VIDEO and exit" },
 	{ "passwd", O_PASSWD, "EMAIL", "set EMAIL's password from stdin and exit" },
@@ -72,7 +74,8 @@ main(int argc, char **argv)
 	struct msp_err e;
 	const char **cors = NULL;
 	const char *store = NULL, *logpath = NULL, *sign = NULL,
-	    *passwd = NULL;
+	    *passwd = NULL, *payconf = NULL;
+	struct msp_pay_conf *pay = NULL;
 	size_t ncors = 0;
 	int k, rc;
 
@@ -110,6 +113,7 @@ main(int argc, char **argv)
 		case O_SECURE: c.secure_cookie = 1; break;
 		case O_SIGN: sign = optarg; break;
 		case O_PASSWD: passwd = optarg; break;
+		case O_PAYCONF: payconf = optarg; break;
 		default: msp_cli_usage_error("unexpected option");
 		}
 	}
@@ -150,6 +154,10 @@ main(int argc, char **argv)
 	else if ((c.access_log = fopen(logpath, "a")) == NULL)
 		msp_die(3, "%s: cannot open the access log", logpath);
 
+	if ((rc = msp_pay_conf_load(&pay, payconf, NULL, msp_store_path(st),
+	    &e)) != 0)
+		msp_die(msp_err_exit(rc), "%s", e.msg);
+	c.pay = pay;
 	if ((rc = msp_http_start(&h, st, &c, &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	{
@@ -171,6 +179,7 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	msp_http_stop(h);
+	msp_pay_conf_free(pay);
 	msp_store_close(st);
 	if (c.access_log != stderr && c.access_log != stdout)
 		fclose(c.access_log);

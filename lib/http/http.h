@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "pay.h"
 #include "store.h"
 
 struct msp_http_conf {
@@ -29,6 +30,7 @@ struct msp_http_conf {
 	const char *ladder;        /* transcode ladder (see msp-transcode) */
 	unsigned grace;            /* s to let requests finish on stop */
 	int secure_cookie;         /* mark the session cookie Secure */
+	const struct msp_pay_conf *pay; /* Razorpay settings (lib/pay), or NULL */
 };
 
 void msp_http_conf_default(struct msp_http_conf *c);

@@ -138,6 +138,8 @@ void msp_route_rating(struct msp_req *r);
 void msp_route_query(struct msp_req *r);
 void msp_route_search(struct msp_req *r);
 void msp_route_search_index(struct msp_req *r);
+void msp_route_premium_payment(struct msp_req *r);
+void msp_route_premium_confirm(struct msp_req *r);
 
 /* Premium (premium.c): may the caller watch premium video v (owner,
  * admin, subscriber)? The caller's subscription as /query items; -1 after
