@@ -38,7 +38,20 @@ struct msp_store {
 	MDB_dbi dbi[MSP_DB_COUNT];
 	char *path;
 	pthread_rwlock_t lock; /* held shared by every txn, exclusive to grow */
+	int bulk;
 };
+
+void
+msp_store_set_bulk(struct msp_store *st, int on)
+{
+	st->bulk = on;
+}
+
+int
+msp_store_bulk(const struct msp_store *st)
+{
+	return st->bulk;
+}
 
 static volatile sig_atomic_t stop_flag;
 

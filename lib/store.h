@@ -110,6 +110,12 @@ int msp_meta_get(struct msp_store *st, MDB_txn *t, const char *key,
 int msp_meta_put(struct msp_store *st, MDB_txn *t, const char *key,
     const char *val, struct msp_err *e);
 
+/* Bulk loading (msp-catalog import): observers whose index is cheaper to
+ * rebuild in one pass (search) skip their per-record work while it is on;
+ * the loader rebuilds those indexes before it ends. */
+void msp_store_set_bulk(struct msp_store *st, int on);
+int msp_store_bulk(const struct msp_store *st);
+
 /* Signals: a tool's handler calls msp_stop_request(); long loops check
  * msp_stop_requested() between transactions. */
 void msp_stop_request(void);

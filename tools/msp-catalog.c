@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dump.h"
 #include "jsonl.h"
+#include "search.h"
 #include "util.h"
 
 enum { O_ADMIN = 256, O_TITLE, O_NAME, O_ABOUT, O_LANGUAGE, O_PREMIUM, O_FREE,
@@ -535,6 +536,12 @@ list_cmd(struct msp_store *st, struct flags *fl, int argc)
 	}
 }
 
+static int
+reindex_txn(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	return msp_search_reindex(arg, t, NULL, e);
+}
+
 static void
 report_cb(const char *msg, void *arg)
 {
@@ -647,7 +654,12 @@ main(int argc, char **argv)
 			fail(c, &e);
 	} else if (strcmp(cmd, "import") == 0) {
 		st = open_store(0);
+		/* the search index is rebuilt once at the end, in key order */
+		msp_store_set_bulk(st, 1);
 		run_stream(st, import_line, 0, argc, argv);
+		msp_store_set_bulk(st, 0);
+		if ((c = msp_store_write(st, reindex_txn, st, &e)) != 0)
+			fail(c, &e);
 	} else if (strcmp(cmd, "check") == 0) {
 		if (argc > 0)
 			msp_cli_usage_error("check: takes no arguments");
