@@ -713,3 +713,25 @@ mkvideo() {
 	req GET "$url"
 	[ "$code" = 200 ]
 }
+
+@test "SIGTERM lets an upload in flight finish (graceful stop), then exits 0" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	start_server
+	tok=$(signup_login ann@example.org)
+	curl -s -o "$BATS_TEST_TMPDIR/up.json" -w '%{http_code}' --limit-rate 60k -X PUT \
+	    "$U/short-content/upload?name=late" -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4" \
+	    > "$BATS_TEST_TMPDIR/code" &
+	up=$!
+	sleep 0.7
+	kill -TERM "$SERVE_PID"
+	wait "$up"
+	[ "$(cat "$BATS_TEST_TMPDIR/code")" = 202 ]
+	[ "$(jq -r .name "$BATS_TEST_TMPDIR/up.json")" = late ]
+	wait "$SERVE_PID"
+	st=$?
+	SERVE_PID=
+	[ "$st" -eq 0 ]
+	run curl -s -o /dev/null -w '%{http_code}' "$U/health"
+	[ "$output" = 000 ]
+}
