@@ -69,7 +69,7 @@ bench: all
 	scripts/deps bench
 	@echo "run a benchmark: bench/<name>/run (see bench/README)"
 
-install: all
+install: all web/node_modules
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 	    $(DESTDIR)$(PREFIX)/include/msp \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
@@ -85,6 +85,10 @@ install: all
 	for t in $(TOOL_SRC:tools/%.c=%); do \
 	    cp completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
 	    cp completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; done
+	mkdir -p $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/hls.js/dist
+	cp web/index.html web/app.js web/style.css $(DESTDIR)$(PREFIX)/share/msp/web/
+	cp web/node_modules/hls.js/dist/hls.min.js \
+	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/hls.js/dist/
 
 uninstall:
 	for t in $(TOOL_SRC:tools/%.c=%); do \
@@ -93,6 +97,7 @@ uninstall:
 	        $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; done
 	rm -f $(DESTDIR)$(PREFIX)/lib/libmsp.a
 	rm -rf $(DESTDIR)$(PREFIX)/include/msp
+	rm -rf $(DESTDIR)$(PREFIX)/share/msp
 	for m in $(MAN1) $(MAN5) $(MAN7); do \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
 

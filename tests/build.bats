@@ -69,6 +69,8 @@ deps: install them with: sudo apt-get install liblmdb-dev libsodium-dev" ]
 	[ -f "$d/usr/share/man/man7/msp.7" ]
 	[ -f "$d/usr/share/bash-completion/completions/msp-catalog" ]
 	[ -f "$d/usr/share/zsh/site-functions/_msp-catalog" ]
+	[ -f "$d/usr/share/msp/web/index.html" ]
+	[ -f "$d/usr/share/msp/web/node_modules/hls.js/dist/hls.min.js" ]
 	run make -s B="$MSP_BUILD" uninstall DESTDIR="$d" PREFIX=/usr
 	[ "$status" -eq 0 ]
 	[ -z "$(find "$d" -type f)" ]
