@@ -1184,13 +1184,11 @@ walk(struct lister *l, enum msp_db db, const char *p, size_t pn, int desc,
 			break;
 		memcpy(id, (char *)k.mv_data + pn, MSP_ID_LEN);
 		id[MSP_ID_LEN] = '\0';
-		if (db == MSP_DB_VIDEOS) {
+		if (db == MSP_DB_VIDEOS || msp_db_get(l->st, l->t,
+		    MSP_DB_VIDEOS, id, MSP_ID_LEN, &v, NULL) == 0) {
 			json_tokener_reset(tok);
 			vid = json_tokener_parse_ex(tok, v.mv_data,
 			    (int)v.mv_size);
-		} else {
-			msp_db_get_json(l->st, l->t, MSP_DB_VIDEOS, id,
-			    MSP_ID_LEN, &vid, NULL);
 		}
 		if (vid != NULL) {
 			stop = offer(l, vid, e, &rc);
