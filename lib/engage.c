@@ -1820,6 +1820,19 @@ removed_new(const char *type, const char *video, const char *user,
 	return o;
 }
 
+/* Fields of the input line the answer lacks are passed through, so that a
+ * pipeline can carry its own data; "op" and "rating" are the input's own. */
+static void
+pass_through(json_object *in, json_object *out)
+{
+	json_object_object_foreach(in, k, v) {
+		if (strcmp(k, "op") == 0 || strcmp(k, "rating") == 0 ||
+		    json_object_object_get_ex(out, k, NULL))
+			continue;
+		json_object_object_add(out, k, json_object_get(v));
+	}
+}
+
 int
 msp_like_line(struct msp_store *st, MDB_txn *t, json_object *in,
     json_object **out, void *arg, struct msp_err *e)
@@ -1846,10 +1859,12 @@ msp_like_line(struct msp_store *st, MDB_txn *t, json_object *in,
 	}
 	if (rc == 0 && set_int(o, "likes", (int64_t)count) != 0)
 		rc = oom(e);
-	if (rc == 0)
+	if (rc == 0) {
+		pass_through(in, o);
 		*out = o;
-	else
+	} else {
 		json_object_put(o);
+	}
 	return rc;
 }
 
@@ -1886,10 +1901,12 @@ msp_rating_line(struct msp_store *st, MDB_txn *t, json_object *in,
 		if (add_average(o, count, sum) != 0)
 			rc = oom(e);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		pass_through(in, o);
 		*out = o;
-	else
+	} else {
 		json_object_put(o);
+	}
 	return rc;
 }
 

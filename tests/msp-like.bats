@@ -81,7 +81,7 @@ long() { # long TITLE [extra args]
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 2 ]
 	[ "$(jq -r '[.status,.likes]|join(" ")' <<<"${lines[0]}")" = "unliked 0" ]
-	[ "$(jq -r '[.user,.status,.likes]|join(" ")' <<<"${lines[1]}")" = "$B liked 1" ]
+	[ "$(jq -r '[.user,.status,.likes,.extra]|join(" ")' <<<"${lines[1]}")" = "$B liked 1 1" ]
 	[ "$stderr" = "msp-like: <stdin>:2: nobody@example.com: no such user
 msp-like: <stdin>:3: column 2: null expected
 msp-like: <stdin>:5: field 'op': expected \"add\" or \"del\"
