@@ -46,8 +46,13 @@ apply(MDB_txn *t, void *arg, struct msp_err *e)
 		free(l->err);
 		l->err = NULL;
 		msp_err_clear(&le);
-		if (r->b->no_sub) {
+		if (r->b->no_sub || !r->careful) {
+			/* straight into the batch; a bad line (rare) sends the
+			 * whole batch again, each line in a child transaction,
+			 * unless the lines check everything before writing */
 			rc = r->b->fn(r->st, t, l->in, &l->out, r->b->arg, &le);
+			if (rc != 0 && !fatal(rc) && !r->b->no_sub)
+				return BATCH_CAREFUL;
 		} else {
 			if ((rc = msp_txn_sub(r->st, t, &sub, e)) != 0)
 				return rc;
