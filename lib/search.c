@@ -3181,7 +3181,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	struct cands cs = { 0 }, tmp = { 0 };
 	struct facets fg = { 0 }, fl = { 0 };
 	size_t i, j, k, nm = 0, typo_exps;
-	int rc, counted = 0;
+	int rc;
 
 	if (total != NULL)
 		*total = 0;
@@ -3239,10 +3239,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	if (!q->facets && (rc = filter(c, &cs, NULL, NULL, e)) != 0)
 		goto out;
 	typo_exps = 0;
-	counted = 1; /* unless the typo pass is left out */
-	if (q->typos && !q->facets && cs.n >= k)
-		counted = 0;
-	if (q->typos && (q->facets || cs.n < k)) {
+	if (q->typos && (q->facets || total != NULL || cs.n < k)) {
 		for (i = 0; i < c->ng; i++) {
 			size_t before = c->g[i].nx;
 			if ((rc = expand(c, &c->g[i], 1, e)) != 0)
@@ -3277,7 +3274,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		cs = all;
 	}
 	if (total != NULL)
-		*total = counted ? (long)cs.n : -1;
+		*total = (long)cs.n;
 
 	/* the terms to highlight */
 	for (i = 0; i < c->ng; i++)

@@ -65,6 +65,12 @@ struct msp_search_query {
  * the object is put after fn returns. *total (may be NULL) gets the
  * number of matching videos; with q->facets, *facets gets an array of
  * {"type":"facet","v":1,"field","value","count"} (caller puts).
+ *
+ * Videos that need a typo to match rank after the others, so when the
+ * others fill the page (offset + limit) typo matches are not looked for
+ * -- unless the total or the facets are asked for, which must count them.
+ * Pass total NULL (and ask one hit more than the page to learn whether a
+ * next page exists) for the fastest answer.
  */
 int msp_search_run(struct msp_store *st, MDB_txn *t,
     const struct msp_search_query *q, msp_each_fn fn, void *arg,

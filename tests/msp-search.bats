@@ -169,11 +169,15 @@ titles() { # the titles of the hits, one a line
 	corpus
 	run msp-search the -n 1 --no-typos
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(jq -c . <<<"${lines[1]}")" = '{"type":"page","v":1,"total":3,"offset":1}' ]
+	[ "$(jq -c . <<<"${lines[1]}")" = '{"type":"page","v":1,"offset":1}' ]
 	first=$(jq -r .id <<<"${lines[0]}")
 	run msp-search the -n 1 --offset 1 --no-typos
 	second=$(jq -r .id <<<"${lines[0]}")
 	[ "$first" != "$second" ]
+	run msp-search the -n 1 --offset 2 --no-typos
+	[ "${#lines[@]}" -eq 1 ] # the last page: no page line
+	run msp-search the -n 1 --facets
+	[ "$(jq -c 'select(.type == "page")' <<<"$output")" = '{"type":"page","v":1,"total":3,"offset":1}' ]
 	run msp-search the -n 5 --offset 3 --no-typos
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]

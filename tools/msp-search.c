@@ -37,12 +37,19 @@ static const struct msp_cli cli = {
 	opts
 };
 
+struct page {
+	long hits;  /* hits seen */
+	long limit; /* hits to print; one more says a next page exists */
+};
+
 static int
 emit_cb(json_object *o, void *arg, struct msp_err *e)
 {
+	struct page *p = arg;
+
 	(void)e;
-	(*(long *)arg)++;
-	msp_cli_emit(o);
+	if (p->hits++ < p->limit)
+		msp_cli_emit(o);
 	return 0;
 }
 
@@ -104,7 +111,8 @@ main(int argc, char **argv)
 	const char *dir = NULL;
 	char *text;
 	size_t len, i, n;
-	long total = 0, hits = 0;
+	long total = -1;
+	struct page pg = { 0, 0 };
 	int c, rc, premium = 0, free_only = 0, dashdash;
 
 	msp_cli_init(&cli);
@@ -170,19 +178,26 @@ main(int argc, char **argv)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	{
 		MDB_txn *t;
+		/* one hit more than the page tells whether another follows;
+		 * the total is counted only with the facets (it costs the
+		 * typo pass, see msp_search_run) */
+		pg.limit = q.limit;
+		if (q.limit < MSP_SEARCH_LIMIT_MAX)
+			q.limit++;
 		if ((rc = msp_txn_begin(st, 0, &t, &e)) == 0) {
-			rc = msp_search_run(st, t, &q, emit_cb, &hits, &total,
-			    &facets, &e);
+			rc = msp_search_run(st, t, &q, emit_cb, &pg,
+			    q.facets ? &total : NULL, &facets, &e);
 			msp_txn_abort(st, t);
 		}
+		q.limit = pg.limit;
 	}
 	msp_store_close(st);
 	free(text);
 	if (rc != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
-	/* total is -1 when typo matches were not counted: the hits as typed
-	 * filled the page, so more may follow */
-	if (total < 0 || total > q.offset + q.limit) {
+	if (pg.hits > pg.limit || (total >= 0 && total > q.offset + q.limit) ||
+	    (total < 0 && pg.limit == MSP_SEARCH_LIMIT_MAX &&
+	    pg.hits == pg.limit)) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "type", json_object_new_string("page"));
 		json_object_object_add(o, "v", json_object_new_int(1));
@@ -199,5 +214,5 @@ main(int argc, char **argv)
 			msp_cli_emit(json_object_array_get_idx(facets, i));
 		json_object_put(facets);
 	}
-	msp_cli_exit(hits > 0 ? 0 : 1);
+	msp_cli_exit(pg.hits > 0 ? 0 : 1);
 }
