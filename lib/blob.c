@@ -92,12 +92,43 @@ sync_parent(const char *abs, struct msp_err *e)
 }
 
 int
+msp_file_replace(const char *tmp, const char *dst, const void *data,
+    size_t len, int sync, struct msp_err *e)
+{
+	const char *p = data;
+	int fd, rc = 0;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+		return msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp,
+			    strerror(errno));
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (rc == 0 && sync && fsync(fd) != 0)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && rc == 0)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
+	if (rc == 0 && rename(tmp, dst) != 0)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", dst, strerror(errno));
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+int
 msp_blob_write(struct msp_store *st, const char *rel, const void *data,
     size_t len, struct msp_err *e)
 {
 	char *abs = NULL, *tmp = NULL;
-	const char *p = data;
-	int fd = -1, rc;
+	int rc;
 
 	if ((rc = msp_blob_path(st, rel, &abs, e)) != 0)
 		return rc;
@@ -107,38 +138,9 @@ msp_blob_write(struct msp_store *st, const char *rel, const void *data,
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp,
-			    strerror(errno));
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, abs) != 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", abs, strerror(errno));
-		goto out;
-	}
-	rc = sync_parent(abs, e);
+	if ((rc = msp_file_replace(tmp, abs, data, len, 1, e)) == 0)
+		rc = sync_parent(abs, e);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
 	free(tmp);
 	free(abs);
 	return rc;

@@ -19,6 +19,10 @@ int msp_blob_rel_ok(const char *rel);
 /* Write data to rel atomically (temp file, fsync, rename, fsync dir). */
 int msp_blob_write(struct msp_store *st, const char *rel, const void *data,
     size_t len, struct msp_err *e);
+/* Write data to the file tmp (fsync'd when sync), then rename it to dst;
+ * on failure tmp is removed and dst is untouched. */
+int msp_file_replace(const char *tmp, const char *dst, const void *data,
+    size_t len, int sync, struct msp_err *e);
 /* Rename the file or directory at abs path tmp to rel, creating parents. */
 int msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
     struct msp_err *e);

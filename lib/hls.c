@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "hls.h"
 #include "util.h"
 
@@ -309,41 +310,12 @@ msp_hls_write_file(const char *tmpdir, const char *dir, const char *name,
 {
 	char *tmp = msp_sprintf("%s/%s.tmp", tmpdir, name);
 	char *dst = msp_sprintf("%s/%s", dir, name);
-	int fd = -1, rc = 0;
+	int rc;
 
-	if (tmp == NULL || dst == NULL) {
+	if (tmp == NULL || dst == NULL)
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t k = write(fd, data, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp,
-			    strerror(errno));
-			goto out;
-		}
-		data += k;
-		len -= (size_t)k;
-	}
-	if ((sync && fsync(fd) != 0) || close(fd) != 0) {
-		fd = -1;
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, dst) != 0)
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", dst, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
+	else
+		rc = msp_file_replace(tmp, dst, data, len, sync, e);
 	free(tmp);
 	free(dst);
 	return rc;
