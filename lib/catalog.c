@@ -1327,12 +1327,8 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 
 /* ---- check ---------------------------------------------------------- */
 
-static void
-reportf(msp_report_fn fn, void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-reportf(msp_report_fn fn, void *arg, const char *fmt, ...)
+void
+msp_reportf(struct msp_report *r, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -1340,7 +1336,9 @@ reportf(msp_report_fn fn, void *arg, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fn(buf, arg);
+	if (r->fn != NULL)
+		r->fn(buf, r->arg);
+	r->count++;
 }
 
 static void
@@ -1361,7 +1359,8 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	MDB_val k, v;
 	const msp_checker *ck;
 	json_tokener *tok;
-	int mrc, bad = 0, i, rc;
+	struct msp_report rep = { fn, arg, 0 };
+	int mrc, i, rc;
 	char txt[700];
 
 	if ((tok = json_tokener_new()) == NULL)
@@ -1378,9 +1377,8 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		if (vid == NULL || msp_json_sget(vid, "id") == NULL ||
 		    k.mv_size != MSP_ID_LEN ||
 		    memcmp(k.mv_data, msp_json_sget(vid, "id"), MSP_ID_LEN) != 0) {
-			reportf(fn, arg, "video %.*s: corrupt record",
+			msp_reportf(&rep, "video %.*s: corrupt record",
 			    (int)k.mv_size, (char *)k.mv_data);
-			bad++;
 			json_object_put(vid);
 			continue;
 		}
@@ -1395,9 +1393,8 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			if (msp_db_get(st, t, MSP_DB_VINDEX, ks.k[i], ks.n[i],
 			    &x, NULL) != 0) {
 				key_text(ks.k[i], ks.n[i], txt, sizeof(txt));
-				reportf(fn, arg, "video %s: index entry %s "
+				msp_reportf(&rep, "video %s: index entry %s "
 				    "missing", msp_json_sget(vid, "id"), txt);
-				bad++;
 			}
 		}
 		keys_free(&ks);
@@ -1416,8 +1413,7 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 
 		key_text(k.mv_data, k.mv_size, txt, sizeof(txt));
 		if (k.mv_size < MSP_ID_LEN + 3) {
-			reportf(fn, arg, "index entry %s: malformed", txt);
-			bad++;
+			msp_reportf(&rep, "index entry %s: malformed", txt);
 			continue;
 		}
 		memcpy(id, (char *)k.mv_data + k.mv_size - MSP_ID_LEN,
@@ -1432,9 +1428,8 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			keys_free(&ks);
 		}
 		if (!found) {
-			reportf(fn, arg, "index entry %s: %s", txt, vid ?
+			msp_reportf(&rep, "index entry %s: %s", txt, vid ?
 			    "does not match the video" : "no such video");
-			bad++;
 		}
 		json_object_put(vid);
 	}
@@ -1450,15 +1445,13 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		json_tokener_reset(tok);
 		u = json_tokener_parse_ex(tok, v.mv_data, (int)v.mv_size);
 		if (u == NULL || (id = msp_json_sget(u, "id")) == NULL) {
-			reportf(fn, arg, "user %.*s: corrupt record",
+			msp_reportf(&rep, "user %.*s: corrupt record",
 			    (int)k.mv_size, (char *)k.mv_data);
-			bad++;
 		} else if (msp_db_get(st, t, MSP_DB_USER_IDS, id, strlen(id),
 		    &x, NULL) != 0 || x.mv_size != k.mv_size ||
 		    memcmp(x.mv_data, k.mv_data, k.mv_size) != 0) {
-			reportf(fn, arg, "user %.*s: id %s not indexed",
+			msp_reportf(&rep, "user %.*s: id %s not indexed",
 			    (int)k.mv_size, (char *)k.mv_data, id);
-			bad++;
 		}
 		json_object_put(u);
 	}
@@ -1474,9 +1467,8 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		if (u == NULL || (id = msp_json_sget(u, "id")) == NULL ||
 		    strlen(id) != k.mv_size ||
 		    memcmp(id, k.mv_data, k.mv_size) != 0) {
-			reportf(fn, arg, "user id %.*s: no such user",
+			msp_reportf(&rep, "user id %.*s: no such user",
 			    (int)k.mv_size, (char *)k.mv_data);
-			bad++;
 		}
 		json_object_put(u);
 	}
@@ -1485,9 +1477,9 @@ msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	for (ck = msp_checkers; *ck != NULL; ck++) {
 		if ((rc = (*ck)(st, t, fn, arg, e)) < 0)
 			return rc;
-		bad += rc;
+		rep.count += rc;
 	}
-	return bad;
+	return rep.count;
 mdb:
 	json_tokener_free(tok);
 	return msp_store_mdb_err(mrc, "check", e);

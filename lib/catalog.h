@@ -108,6 +108,15 @@ extern const msp_video_observer msp_video_observers[];
 /* Verify every index against the records; fn gets each disagreement as a
  * message. Returns the number of disagreements, or an error. */
 typedef void (*msp_report_fn)(const char *msg, void *arg);
+/* A checker's reports: each msp_reportf() formats a message, hands it to
+ * fn (when set) and counts it. */
+struct msp_report {
+	msp_report_fn fn;
+	void *arg;
+	int count;
+};
+void msp_reportf(struct msp_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 int msp_catalog_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
     void *arg, struct msp_err *e);
 /* Checkers of other modules, run by msp-catalog check (lib/hooks.c). */

@@ -1344,30 +1344,6 @@ msp_engage_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 
 /* ---- check -------------------------------------------------------------- */
 
-struct chk {
-	msp_report_fn fn;
-	void *arg;
-	int bad;
-};
-
-static void
-report(struct chk *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-report(struct chk *c, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (c->fn != NULL)
-		c->fn(msg, c->arg);
-	c->bad++;
-}
-
 static json_object *
 parse_val(const MDB_val *v)
 {
@@ -1404,33 +1380,33 @@ kind_of(struct msp_store *st, MDB_txn *t, const char *id, int *deleted)
 /* Compare one video's records (n of them, ratings summing to sum) with its
  * counter. */
 static void
-check_group(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
+check_group(struct msp_store *st, MDB_txn *t, struct msp_report *c, int rating,
     const char *video, uint64_t n, uint64_t sum)
 {
 	uint64_t cc, cs;
 
 	if (kind_of(st, t, video, NULL) != (rating ? V_LONG : V_SHORT))
-		report(c, "%s: %" PRIu64 " %s of video %s, which is not a %s "
+		msp_reportf(c, "%s: %" PRIu64 " %s of video %s, which is not a %s "
 		    "video", rating ? "ratings" : "likes", n,
 		    rating ? "ratings" : "likes", video,
 		    rating ? "long" : "short");
 	if (!rating) {
 		cc = msp_like_counter(st, t, video);
 		if (cc != n)
-			report(c, "like_index: video %s: counter says %" PRIu64
+			msp_reportf(c, "like_index: video %s: counter says %" PRIu64
 			    " likes, %" PRIu64 " records", video, cc, n);
 		return;
 	}
 	msp_rating_counter(st, t, video, &cc, &cs);
 	if (cc != n || cs != sum)
-		report(c, "rating_index: video %s: counter says %" PRIu64
+		msp_reportf(c, "rating_index: video %s: counter says %" PRIu64
 		    " ratings summing to %" PRIu64 ", records %" PRIu64
 		    " summing to %" PRIu64, video, cc, cs, n, sum);
 }
 
 /* Walk the records of likes or ratings, grouped by video. */
 static int
-check_records(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
+check_records(struct msp_store *st, MDB_txn *t, struct msp_report *c, int rating,
     struct msp_err *e)
 {
 	enum msp_db db = rating ? MSP_DB_RATINGS : MSP_DB_LIKES;
@@ -1454,7 +1430,7 @@ check_records(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 
 		if (k.mv_size < MSP_ID_LEN + 2 || kb[MSP_ID_LEN] != '\0' ||
 		    k.mv_size - MSP_ID_LEN - 1 > EMAIL_MAX) {
-			report(c, "%s: a key of %zu bytes is not "
+			msp_reportf(c, "%s: a key of %zu bytes is not "
 			    "\"<video>\\0<email>\"", name, k.mv_size);
 			continue;
 		}
@@ -1471,26 +1447,26 @@ check_records(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 		}
 		n++;
 		if ((rec = parse_val(&v)) == NULL) {
-			report(c, "%s: %s by %s: corrupt record", name, video,
+			msp_reportf(c, "%s: %s by %s: corrupt record", name, video,
 			    email);
 			continue;
 		}
 		if (rating) {
 			sum += (uint64_t)rating_value(rec);
 		} else if (like_ms(rec, &ms) != 0) {
-			report(c, "likes: %s by %s: no valid createdAt", video,
+			msp_reportf(c, "likes: %s by %s: no valid createdAt", video,
 			    email);
 		} else {
 			user_key(&uk, email, ms, video);
 			if (msp_db_get(st, t, MSP_DB_LIKE_IDX, uk.b, uk.n, &uv,
 			    NULL) != 0)
-				report(c, "like_index: the like of %s by %s is "
+				msp_reportf(c, "like_index: the like of %s by %s is "
 				    "missing from the user's likes", video,
 				    email);
 		}
 		json_object_put(rec);
 		if (msp_db_get(st, t, MSP_DB_USERS, email, en, &uv, NULL) != 0)
-			report(c, "%s: %s by unknown user %s", name, video,
+			msp_reportf(c, "%s: %s by unknown user %s", name, video,
 			    email);
 	}
 	if (cur[0] != '\0')
@@ -1524,7 +1500,7 @@ has_records(struct msp_store *st, MDB_txn *t, enum msp_db db,
 
 /* Walk an index database: counters, feed entries, user entries. */
 static int
-check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
+check_index(struct msp_store *st, MDB_txn *t, struct msp_report *c, int rating,
     struct msp_err *e)
 {
 	enum msp_db db = rating ? MSP_DB_RATING_IDX : MSP_DB_LIKE_IDX;
@@ -1549,11 +1525,11 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 			id[MSP_ID_LEN] = '\0';
 			if (v.mv_size != (rating ? 16u : 8u) ||
 			    get64(v.mv_data) == 0)
-				report(c, "%s: video %s: malformed counter",
+				msp_reportf(c, "%s: video %s: malformed counter",
 				    name, id);
 			if (!has_records(st, t, rating ? MSP_DB_RATINGS :
 			    MSP_DB_LIKES, id))
-				report(c, "%s: video %s: a counter without "
+				msp_reportf(c, "%s: video %s: a counter without "
 				    "records", name, id);
 		} else if (tag == (rating ? 'r' : 's') &&
 		    k.mv_size == FEED_KEY_LEN && kb[10] == '\0') {
@@ -1564,7 +1540,7 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 			id[MSP_ID_LEN] = '\0';
 			if (kind_of(st, t, id, &del) != (rating ? V_LONG :
 			    V_SHORT) || del)
-				report(c, "%s: feed entry of %s, which is not "
+				msp_reportf(c, "%s: feed entry of %s, which is not "
 				    "a live %s video", name, id,
 				    rating ? "long" : "short");
 			if (rating) {
@@ -1574,7 +1550,7 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 				want = msp_like_counter(st, t, id);
 			}
 			if (get64(kb + 2) != want)
-				report(c, "%s: feed entry of %s is stale", name,
+				msp_reportf(c, "%s: feed entry of %s is stale", name,
 				    id);
 		} else if (!rating && tag == 'u' &&
 		    k.mv_size > 2 + 1 + 8 + MSP_ID_LEN &&
@@ -1592,11 +1568,11 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 			    NULL) != 0 || (rec = parse_val(&rv)) == NULL ||
 			    like_ms(rec, &ms) != 0 ||
 			    (uint64_t)ms != get64(kb + 3 + en))
-				report(c, "like_index: %s's like of %s has no "
+				msp_reportf(c, "like_index: %s's like of %s has no "
 				    "matching record", email, id);
 			json_object_put(rec);
 		} else {
-			report(c, "%s: unexpected key of %zu bytes", name,
+			msp_reportf(c, "%s: unexpected key of %zu bytes", name,
 			    k.mv_size);
 		}
 	}
@@ -1606,7 +1582,7 @@ check_index(struct msp_store *st, MDB_txn *t, struct chk *c, int rating,
 
 /* Every short video has a likes feed entry, every long one a rating one. */
 static int
-check_videos(struct msp_store *st, MDB_txn *t, struct chk *c,
+check_videos(struct msp_store *st, MDB_txn *t, struct msp_report *c,
     struct msp_err *e)
 {
 	MDB_cursor *cu;
@@ -1635,14 +1611,14 @@ check_videos(struct msp_store *st, MDB_txn *t, struct chk *c,
 			feed_key(&fk, 's', msp_like_counter(st, t, id), id);
 			if (msp_db_get(st, t, MSP_DB_LIKE_IDX, fk.b, fk.n, &fv,
 			    NULL) != 0)
-				report(c, "like_index: short video %s has no "
+				msp_reportf(c, "like_index: short video %s has no "
 				    "feed entry", id);
 		} else if (kind == V_LONG) {
 			msp_rating_counter(st, t, id, &count, &sum);
 			feed_key(&fk, 'r', rating_score(count, sum), id);
 			if (msp_db_get(st, t, MSP_DB_RATING_IDX, fk.b, fk.n,
 			    &fv, NULL) != 0)
-				report(c, "rating_index: long video %s has no "
+				msp_reportf(c, "rating_index: long video %s has no "
 				    "feed entry", id);
 		}
 	}
@@ -1654,7 +1630,7 @@ int
 msp_engage_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
     void *arg, struct msp_err *e)
 {
-	struct chk c = { fn, arg, 0 };
+	struct msp_report c = { fn, arg, 0 };
 	int rc;
 
 	if ((rc = check_records(st, t, &c, 0, e)) != 0 ||
@@ -1663,7 +1639,7 @@ msp_engage_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	    (rc = check_index(st, t, &c, 1, e)) != 0 ||
 	    (rc = check_videos(st, t, &c, e)) != 0)
 		return rc;
-	return c.bad;
+	return c.count;
 }
 
 /* ---- import ------------------------------------------------------------- */

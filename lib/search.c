@@ -1310,34 +1310,10 @@ out:
 
 /* ---- checking ------------------------------------------------------- */
 
-struct checkctx {
-	msp_report_fn fn;
-	void *arg;
-	int n;
-};
-
-static void
-report(struct checkctx *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-report(struct checkctx *c, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->n++;
-	if (c->fn != NULL)
-		c->fn(msg, c->arg);
-}
-
 /* One visible video against its document and postings. */
 static int
 check_video(struct msp_store *st, MDB_txn *t, json_object *o,
-    struct checkctx *c, struct stats *sum, struct msp_err *e)
+    struct msp_report *c, struct stats *sum, struct msp_err *e)
 {
 	const char *id = jstr(o, "id");
 	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + MSP_TERM_MAX + 4];
@@ -1355,27 +1331,27 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 	memcpy(ik + 1, id, MSP_ID_LEN);
 	rc = msp_db_get(st, t, MSP_DB_SEARCH, ik, sizeof(ik), &v, e);
 	if (rc == MSP_ENOTFOUND) {
-		report(c, "search: video %s: visible but not indexed", id);
+		msp_reportf(c, "search: video %s: visible but not indexed", id);
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
 	if (v.mv_size != 4) {
-		report(c, "search: video %s: bad document number", id);
+		msp_reportf(c, "search: video %s: bad document number", id);
 		return 0;
 	}
 	dk[0] = 'D';
 	memcpy(dk + 1, v.mv_data, 4);
 	rc = msp_db_get(st, t, MSP_DB_SEARCH, dk, 5, &v, e);
 	if (rc == MSP_ENOTFOUND) {
-		report(c, "search: video %s: document missing", id);
+		msp_reportf(c, "search: video %s: document missing", id);
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
 	if (doc_parse(v.mv_data, v.mv_size, &d) != 0 ||
 	    strcmp(d.id, id) != 0) {
-		report(c, "search: video %s: corrupt document", id);
+		msp_reportf(c, "search: video %s: corrupt document", id);
 		return 0;
 	}
 	if ((rc = doc_words(o, &tk, e)) != 0)
@@ -1383,12 +1359,12 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 	for (f = 0; f < MSP_SF_COUNT; f++) {
 		sum->len[f] += tk.len[f];
 		if (d.len[f] != tk.len[f])
-			report(c, "search: video %s: %s has %u words, index "
+			msp_reportf(c, "search: video %s: %s has %u words, index "
 			    "says %u", id, msp_search_field_names[f],
 			    (unsigned)tk.len[f], (unsigned)d.len[f]);
 	}
 	if (d.flags != doc_flags(o))
-		report(c, "search: video %s: type or premium flag differs", id);
+		msp_reportf(c, "search: video %s: type or premium flag differs", id);
 	dt = d.terms;
 	key[0] = 'P';
 	for (i = 0; i < tk.n; i = j) {
@@ -1397,7 +1373,7 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 		MDB_val pv;
 
 		if (dt >= d.terms_end || strcmp(dt, term) != 0)
-			report(c, "search: video %s: term '%s' not in its "
+			msp_reportf(c, "search: video %s: term '%s' not in its "
 			    "document", id, term);
 		else
 			dt += tn + 1;
@@ -1411,18 +1387,18 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 		memcpy(key + 2 + tn, dk + 1, 4);
 		rc = msp_db_get(st, t, MSP_DB_SEARCH, key, tn + 6, &pv, e);
 		if (rc == MSP_ENOTFOUND)
-			report(c, "search: video %s: no posting for '%s'", id,
+			msp_reportf(c, "search: video %s: no posting for '%s'", id,
 			    term);
 		else if (rc != 0)
 			goto out;
 		else if (pv.mv_size != post.n ||
 		    memcmp(pv.mv_data, post.p, post.n) != 0)
-			report(c, "search: video %s: posting for '%s' differs",
+			msp_reportf(c, "search: video %s: posting for '%s' differs",
 			    id, term);
 		rc = 0;
 	}
 	if (dt < d.terms_end)
-		report(c, "search: video %s: document has extra terms", id);
+		msp_reportf(c, "search: video %s: document has extra terms", id);
 	if (content(o, &post) != 0) {
 		rc = nomem(e);
 		goto out;
@@ -1433,7 +1409,7 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 		goto out;
 	if (rc != 0 || v.mv_size != post.n ||
 	    memcmp(v.mv_data, post.p, post.n) != 0)
-		report(c, "search: video %s: stored text differs", id);
+		msp_reportf(c, "search: video %s: stored text differs", id);
 	rc = 0;
 	sum->docs++;
 out:
@@ -1444,7 +1420,7 @@ out:
 
 static int
 check_df(struct msp_store *st, MDB_txn *t, const char *term, uint32_t count,
-    struct checkctx *c, struct msp_err *e)
+    struct msp_report *c, struct msp_err *e)
 {
 	unsigned char tk[1 + MSP_TERM_MAX];
 	uint32_t df = 0;
@@ -1460,7 +1436,7 @@ check_df(struct msp_store *st, MDB_txn *t, const char *term, uint32_t count,
 	else if (rc != 0 && rc != MSP_ENOTFOUND)
 		return rc;
 	if (df != count)
-		report(c, "search: term '%s': %u postings, dictionary says %u",
+		msp_reportf(c, "search: term '%s': %u postings, dictionary says %u",
 		    term, (unsigned)count, (unsigned)df);
 	return 0;
 }
@@ -1468,7 +1444,7 @@ check_df(struct msp_store *st, MDB_txn *t, const char *term, uint32_t count,
 /* The term's typo variants are all there; *n counts them. */
 static int
 check_variants(struct msp_store *st, MDB_txn *t, const char *term, size_t tn,
-    struct checkctx *c, long long *n, struct msp_err *e)
+    struct msp_report *c, long long *n, struct msp_err *e)
 {
 	unsigned char key[2 + 2 * MSP_TERM_MAX];
 	struct variants vs;
@@ -1484,7 +1460,7 @@ check_variants(struct msp_store *st, MDB_txn *t, const char *term, size_t tn,
 		size_t kn = vkey(key, vs.v[i], term, tn);
 		rc = msp_db_get(st, t, MSP_DB_SEARCH, key, kn, &x, e);
 		if (rc == MSP_ENOTFOUND) {
-			report(c, "search: term '%.*s': typo variant '%s' "
+			msp_reportf(c, "search: term '%.*s': typo variant '%s' "
 			    "missing", (int)tn, term, vs.v[i]);
 		} else if (rc != 0) {
 			free(vs.v);
@@ -1500,7 +1476,7 @@ int
 msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
     void *arg, struct msp_err *e)
 {
-	struct checkctx c = { fn, arg, 0 };
+	struct msp_report c = { fn, arg, 0 };
 	struct stats s, sum;
 	MDB_cursor *cv = NULL, *cs = NULL;
 	json_tokener *tok = NULL;
@@ -1545,7 +1521,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 				r2 = msp_db_get(st, t, MSP_DB_SEARCH, ik,
 				    sizeof(ik), &iv, e);
 				if (r2 == 0)
-					report(&c, "search: video %s: indexed "
+					msp_reportf(&c, "search: video %s: indexed "
 					    "but not visible", id);
 				if (r2 == MSP_ENOTFOUND)
 					r2 = 0;
@@ -1571,7 +1547,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			struct docrec d;
 			ndocs++;
 			if (doc_parse(v.mv_data, v.mv_size, &d) != 0) {
-				report(&c, "search: corrupt document %u",
+				msp_reportf(&c, "search: corrupt document %u",
 				    (unsigned)be32_get(
 				    (const unsigned char *)k.mv_data + 1));
 				continue;
@@ -1579,7 +1555,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			r2 = msp_db_get(st, t, MSP_DB_VIDEOS, d.id,
 			    MSP_ID_LEN, &x, e);
 			if (r2 == MSP_ENOTFOUND)
-				report(&c, "search: video %s: indexed but "
+				msp_reportf(&c, "search: video %s: indexed but "
 				    "not in the catalog", d.id);
 			else if (r2 != 0) {
 				rc = r2;
@@ -1590,7 +1566,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			size_t tn = z ? (size_t)(z - kp - 1) : 0;
 
 			if (z == NULL || tn > MSP_TERM_MAX) {
-				report(&c, "search: malformed posting key");
+				msp_reportf(&c, "search: malformed posting key");
 				continue;
 			}
 			if (have && strcmp(term, kp + 1) != 0) {
@@ -1642,7 +1618,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		    k2.mv_size > n + 2 && memcmp(k2.mv_data, pk, n + 2) == 0;
 		mdb_cursor_close(c2);
 		if (!found)
-			report(&c, "search: term '%.*s': in the dictionary "
+			msp_reportf(&c, "search: term '%.*s': in the dictionary "
 			    "without postings", (int)n,
 			    (const char *)k.mv_data + 1);
 		if ((r2 = check_variants(st, t, (const char *)k.mv_data + 1,
@@ -1666,31 +1642,31 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		z = memchr(kp + 1, '\0', k.mv_size - 1);
 		n = z ? k.mv_size - (size_t)(z - kp) - 1 : 0;
 		if (z == NULL || n == 0 || n > MSP_TERM_MAX) {
-			report(&c, "search: malformed variant key");
+			msp_reportf(&c, "search: malformed variant key");
 			continue;
 		}
 		tk[0] = 'T';
 		memcpy(tk + 1, z + 1, n);
 		if (msp_db_get(st, t, MSP_DB_SEARCH, tk, n + 1, &x, e) ==
 		    MSP_ENOTFOUND)
-			report(&c, "search: typo variant '%s' of '%.*s', which "
+			msp_reportf(&c, "search: typo variant '%s' of '%.*s', which "
 			    "is not in the dictionary", kp + 1, (int)n, z + 1);
 	}
 	if (nvar > 0)
-		report(&c, "search: %lld typo variants missing", nvar);
+		msp_reportf(&c, "search: %lld typo variants missing", nvar);
 	else if (nvar < 0)
-		report(&c, "search: %lld typo variants too many", -nvar);
+		msp_reportf(&c, "search: %lld typo variants too many", -nvar);
 	if (s.docs != ndocs || s.docs != sum.docs)
-		report(&c, "search: corpus counts %llu documents, index holds "
+		msp_reportf(&c, "search: corpus counts %llu documents, index holds "
 		    "%u, visible videos %llu", (unsigned long long)s.docs,
 		    (unsigned)ndocs, (unsigned long long)sum.docs);
 	for (f = 0; f < MSP_SF_COUNT; f++)
 		if (s.len[f] != sum.len[f])
-			report(&c, "search: corpus length of %s is %llu, the "
+			msp_reportf(&c, "search: corpus length of %s is %llu, the "
 			    "videos give %llu", msp_search_field_names[f],
 			    (unsigned long long)s.len[f],
 			    (unsigned long long)sum.len[f]);
-	rc = c.n;
+	rc = c.count;
 out:
 	if (cv != NULL)
 		mdb_cursor_close(cv);
