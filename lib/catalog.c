@@ -29,8 +29,8 @@ const char *const msp_statuses[] = {
 
 #define DETAILS_MAX (64 * 1024) /* bytes of destinationVideoDetails */
 
-static int
-in_set(const char *const *set, const char *s)
+int
+msp_in_set(const char *const *set, const char *s)
 {
 	for (; *set != NULL; set++)
 		if (strcmp(*set, s) == 0)
@@ -411,7 +411,7 @@ genres_field(json_object *in, json_object *out, struct msp_err *e)
 			low[j] = (char)((s[j] >= 'A' && s[j] <= 'Z') ?
 			    s[j] + 32 : s[j]);
 		low[j] = '\0';
-		if (!in_set(msp_genres, low))
+		if (!msp_in_set(msp_genres, low))
 			return msp_err_set(e, MSP_EINVAL, "field 'genres': "
 			    "unknown genre \"%s\" (see msp-catalog(1))", s);
 		for (j = 0; j < json_object_array_length(arr); j++)
@@ -580,7 +580,7 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 		json_object_object_add(out, "about", jstr(""));
 	rc = msp_field_str(in, "language", lng, 16, 0, &s, e);
 	if (rc == 0) {
-		if (!in_set(msp_languages, s)) {
+		if (!msp_in_set(msp_languages, s)) {
 			rc = msp_err_set(e, MSP_EINVAL, "field 'language': "
 			    "unknown language \"%s\" (an ISO 639-1 code from "
 			    "msp-catalog(1))", s);
@@ -615,7 +615,7 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 		s = "uploaded";
 	else if (rc != 0)
 		goto fail;
-	if (!in_set(msp_statuses, s)) {
+	if (!msp_in_set(msp_statuses, s)) {
 		rc = msp_err_set(e, MSP_EINVAL, "field 'status': expected "
 		    "uploaded, processing, ready or failed, got \"%s\"", s);
 		goto fail;
@@ -1254,13 +1254,13 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 			return msp_err_set(e, MSP_EINVAL, "'%s': not a cursor "
 			    "of this listing", q->after);
 	}
-	if (q->genre && !in_set(msp_genres, q->genre))
+	if (q->genre && !msp_in_set(msp_genres, q->genre))
 		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
 		    q->genre);
-	if (q->language && !in_set(msp_languages, q->language))
+	if (q->language && !msp_in_set(msp_languages, q->language))
 		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
 		    q->language);
-	if (q->status && !in_set(msp_statuses, q->status))
+	if (q->status && !msp_in_set(msp_statuses, q->status))
 		return msp_err_set(e, MSP_EINVAL, "status '%s': unknown",
 		    q->status);
 	if (q->video_type && strcmp(q->video_type, "short") != 0 &&

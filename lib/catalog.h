@@ -19,6 +19,8 @@
 extern const char *const msp_languages[];
 extern const char *const msp_genres[];
 extern const char *const msp_statuses[]; /* uploaded processing ready failed */
+/* 1 when s is one of the NULL-terminated set. */
+int msp_in_set(const char *const *set, const char *s);
 
 /* ---- users ---------------------------------------------------------- */
 /* Records: {"type":"user","v":1,"id","email","role":"user"|"admin",

@@ -986,15 +986,6 @@ msp_rating_summary(struct msp_store *st, MDB_txn *t, const char *video,
 }
 
 static int
-in_set(const char *const *set, const char *s)
-{
-	for (; *set != NULL; set++)
-		if (strcmp(*set, s) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 has_genre(json_object *v, const char *genre)
 {
 	json_object *g;
@@ -1028,10 +1019,10 @@ msp_rating_top(struct msp_store *st, MDB_txn *t, const char *genre,
 	long taken = 0;
 	int rc;
 
-	if (genre != NULL && !in_set(msp_genres, genre))
+	if (genre != NULL && !msp_in_set(msp_genres, genre))
 		return msp_err_set(e, MSP_EINVAL, "genre '%.100s': unknown",
 		    genre);
-	if (language != NULL && !in_set(msp_languages, language))
+	if (language != NULL && !msp_in_set(msp_languages, language))
 		return msp_err_set(e, MSP_EINVAL, "language '%.100s': unknown",
 		    language);
 	pre.n = 0;

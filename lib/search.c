@@ -3139,15 +3139,6 @@ filter(struct qctx *c, struct cands *cs, struct facets *fg,
 	return 0;
 }
 
-static int
-in_set(const char *const *set, const char *s)
-{
-	for (; *set != NULL; set++)
-		if (strcmp(*set, s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 msp_search_run(struct msp_store *st, MDB_txn *t,
     const struct msp_search_query *q, msp_each_fn fn, void *arg,
@@ -3171,10 +3162,10 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	if (q->offset < 0)
 		return msp_err_set(e, MSP_EINVAL, "offset: %ld is negative",
 		    q->offset);
-	if (q->genre != NULL && !in_set(msp_genres, q->genre))
+	if (q->genre != NULL && !msp_in_set(msp_genres, q->genre))
 		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
 		    q->genre);
-	if (q->language != NULL && !in_set(msp_languages, q->language))
+	if (q->language != NULL && !msp_in_set(msp_languages, q->language))
 		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
 		    q->language);
 	if (q->video_type != NULL && strcmp(q->video_type, "short") != 0 &&
