@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jsonl.h"
 #include "search.h"
@@ -572,30 +573,216 @@ content(json_object *v, struct buf *b)
 	return 0;
 }
 
-/*
- * A rebuild collects the postings in memory and writes them in key order:
- * with MDB_APPEND when they all fit in one batch (nothing to search for in
- * the B-tree), else batch by batch. The term frequencies, the corpus
- * statistics and the typo variants are written once at the end.
- */
-#define BULK_POSTINGS (4u << 20) /* postings a batch */
+/* ---- a prepared document -------------------------------------------- */
 
-struct bpost {
-	uint32_t term, doc, off, len;
+/*
+ * What a visible video puts in the index, computed from the record alone
+ * (so any thread can prepare it): the "D" and "C" values, and for each
+ * distinct term, in term order, its posting value. post holds, per term:
+ * a length byte, the term, a varint value length, the value.
+ */
+struct msp_search_doc {
+	char id[MSP_ID_LEN + 1];
+	uint32_t len[MSP_SF_COUNT];
+	struct buf d;
+	struct buf c;
+	struct buf post;
 };
 
-struct bulk {
+void
+msp_search_doc_free(struct msp_search_doc *d)
+{
+	if (d == NULL)
+		return;
+	free(d->d.p);
+	free(d->c.p);
+	free(d->post.p);
+	free(d);
+}
+
+int
+msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
+    struct msp_err *e)
+{
+	const char *id = jstr(v, "id"), *lang = jstr(v, "language");
+	json_object *g = jarr(v, "genres");
+	unsigned char flags = (unsigned char)doc_flags(v), ng = 0, vl[5];
+	struct msp_search_doc *d;
+	struct buf post = { 0 };
+	struct toks tk;
+	size_t i, j;
+	int rc;
+
+	*dp = NULL;
+	if (!visible(v))
+		return 0;
+	if (id == NULL || strlen(id) != MSP_ID_LEN)
+		return msp_err_set(e, MSP_EINVAL, "search: video without a "
+		    "valid id");
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return nomem(e);
+	if ((rc = doc_words(v, &tk, e)) != 0) {
+		free(d);
+		return rc;
+	}
+	memcpy(d->id, id, MSP_ID_LEN + 1);
+	memcpy(d->len, tk.len, sizeof(d->len));
+
+	/* the document: flags, genre count, lengths, id, language, genres,
+	 * then the distinct terms */
+	if (g != NULL)
+		ng = (unsigned char)(json_object_array_length(g) > 255 ? 255 :
+		    json_object_array_length(g));
+	rc = buf_add(&d->d, &flags, 1);
+	rc = rc ? rc : buf_add(&d->d, &ng, 1);
+	rc = rc ? rc : buf_add(&d->d, tk.len, sizeof(tk.len));
+	rc = rc ? rc : buf_add(&d->d, id, MSP_ID_LEN);
+	rc = rc ? rc : buf_add(&d->d, lang ? lang : "", (lang ? strlen(lang) :
+	    0) + 1);
+	for (i = 0; rc == 0 && i < ng; i++) {
+		const char *gs = json_object_get_string(
+		    json_object_array_get_idx(g, i));
+		if (gs == NULL)
+			gs = "";
+		rc = buf_add(&d->d, gs, strlen(gs) + 1);
+	}
+	for (i = 0; rc == 0 && i < tk.n; i = j) {
+		const char *term = tk.v[i].term;
+		unsigned char tn = (unsigned char)strlen(term);
+
+		if ((rc = buf_add(&d->d, term, (size_t)tn + 1)) != 0 ||
+		    (rc = posting_encode(&tk, i, &j, flags, &post)) != 0)
+			break;
+		rc = buf_add(&d->post, &tn, 1);
+		rc = rc ? rc : buf_add(&d->post, term, tn);
+		rc = rc ? rc : buf_add(&d->post, vl,
+		    varint_put(vl, (uint32_t)post.n));
+		rc = rc ? rc : buf_add(&d->post, post.p, post.n);
+	}
+	if (rc == 0)
+		rc = content(v, &d->c);
+	free(tk.v);
+	free(post.p);
+	if (rc != 0) {
+		msp_search_doc_free(d);
+		return nomem(e);
+	}
+	*dp = d;
+	return 0;
+}
+
+/* The next term of a prepared document's postings at *p: its term (not
+ * NUL-terminated) and value; 0 at the end. */
+static int
+doc_next(const struct msp_search_doc *d, size_t *p, const char **term,
+    size_t *tn, const unsigned char **val, uint32_t *vn)
+{
+	const unsigned char *b = d->post.p, *end = b + d->post.n;
+	size_t k;
+
+	if (*p >= d->post.n)
+		return 0;
+	*tn = b[*p];
+	*term = (const char *)b + *p + 1;
+	k = varint_get(b + *p + 1 + *tn, end, vn);
+	*val = b + *p + 1 + *tn + k;
+	*p += 1 + *tn + k + *vn;
+	return 1;
+}
+
+/* Add a video's document in t, one put at a time (the incremental path). */
+static int
+doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
+	struct msp_search_doc *d;
+	const unsigned char *val;
+	const char *term;
+	struct stats s;
+	uint32_t docnum, vn;
+	size_t p = 0, tn, f;
+	int rc;
+
+	if ((rc = msp_search_doc_prep(v, &d, e)) != 0 || d == NULL)
+		return rc;
+	if ((rc = stats_get(st, t, &s, e)) != 0)
+		goto out;
+	if (s.next >= UINT32_MAX) {
+		rc = msp_err_set(e, MSP_ESTORE, "search: document numbers "
+		    "exhausted; run msp-search reindex");
+		goto out;
+	}
+	docnum = (uint32_t)s.next++;
+	s.docs++;
+	for (f = 0; f < MSP_SF_COUNT; f++)
+		s.len[f] += d->len[f];
+	key[0] = 'P';
+	while (doc_next(d, &p, &term, &tn, &val, &vn)) {
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		be32_put(key + 2 + tn, docnum);
+		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6, val, vn,
+		    0, e)) != 0 ||
+		    (rc = df_change(st, t, term, tn, 1, 0, e)) != 0)
+			goto out;
+	}
+	dk[0] = 'D';
+	be32_put(dk + 1, docnum);
+	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, d->d.p, d->d.n, 0,
+	    e)) != 0)
+		goto out;
+	dk[0] = 'C';
+	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, d->c.p, d->c.n, 0,
+	    e)) != 0)
+		goto out;
+	ik[0] = 'I';
+	memcpy(ik + 1, d->id, MSP_ID_LEN);
+	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, ik, sizeof(ik), dk + 1, 4,
+	    0, e)) != 0)
+		goto out;
+	rc = stats_put(st, t, &s, e);
+out:
+	msp_search_doc_free(d);
+	return rc;
+}
+
+/* ---- bulk building -------------------------------------------------- */
+
+/*
+ * A rebuild gathers every document first and then writes the whole index
+ * in key order ("C" < "D" < "I" < "P" < "S" < "T" < "V"), each put an
+ * MDB_APPEND: no B-tree search, and full pages. The postings are kept in
+ * memory per term, varint-packed (document number delta, value length,
+ * value); the "C" and "D" values go to an unlinked temporary file in the
+ * store directory, since they are read once, in order, at the end.
+ */
+struct tpost {
+	unsigned char *p;
+	uint32_t n, cap;
+	uint32_t last;  /* last document number */
+	uint32_t df;
+};
+
+struct ient {
+	char id[MSP_ID_LEN];
+	uint32_t doc;
+};
+
+struct msp_search_bulk {
 	struct stats s;
 	char *tstr;            /* term strings, NUL-terminated */
 	size_t tn, tcap;
-	uint32_t *toff, *df;   /* by term number */
+	uint32_t *toff;        /* by term number */
+	struct tpost *tp;
 	uint32_t nterms, capterms;
 	uint32_t *slots;       /* hash of terms: term number + 1, 0 empty */
 	size_t nslots;
-	struct bpost *p;       /* this batch's postings */
-	size_t np, capp;
-	struct buf vals;       /* their values */
-	int flushed;           /* a batch went out: no appending */
+	struct ient *iv;       /* "I" entries */
+	size_t ni, capi;
+	int unsorted;          /* they came out of id order */
+	FILE *cd;              /* "C" and "D" values, by document number */
+	struct msp_err err;    /* the first failure of an add */
+	int failed;
 };
 
 static uint32_t
@@ -611,7 +798,7 @@ term_hash(const char *s, size_t n)
 
 /* The term's number, added when new; UINT32_MAX when out of memory. */
 static uint32_t
-bulk_term(struct bulk *b, const char *term, size_t tn)
+bulk_term(struct msp_search_bulk *b, const char *term, size_t tn)
 {
 	size_t i, mask;
 
@@ -640,13 +827,14 @@ bulk_term(struct bulk *b, const char *term, size_t tn)
 	}
 	if (b->nterms == b->capterms) {
 		uint32_t nc = b->capterms ? b->capterms * 2 : 1 << 15;
-		uint32_t *no = realloc(b->toff, nc * sizeof(*no)), *nd;
+		uint32_t *no = realloc(b->toff, nc * sizeof(*no));
+		struct tpost *np;
 		if (no == NULL)
 			return UINT32_MAX;
 		b->toff = no;
-		if ((nd = realloc(b->df, nc * sizeof(*nd))) == NULL)
+		if ((np = realloc(b->tp, nc * sizeof(*np))) == NULL)
 			return UINT32_MAX;
-		b->df = nd;
+		b->tp = np;
 		b->capterms = nc;
 	}
 	if (b->tn + tn + 1 > b->tcap) {
@@ -659,32 +847,153 @@ bulk_term(struct bulk *b, const char *term, size_t tn)
 		b->tstr = ns;
 		b->tcap = nc;
 	}
-	memcpy(b->tstr + b->tn, term, tn + 1);
+	memcpy(b->tstr + b->tn, term, tn);
+	b->tstr[b->tn + tn] = '\0';
 	b->toff[b->nterms] = (uint32_t)b->tn;
-	b->df[b->nterms] = 0;
+	memset(&b->tp[b->nterms], 0, sizeof(b->tp[0]));
 	b->tn += tn + 1;
 	b->slots[i] = b->nterms + 1;
 	return b->nterms++;
 }
 
 static int
-bulk_post(struct bulk *b, uint32_t term, uint32_t doc, const struct buf *v)
+tpost_add(struct tpost *tp, uint32_t doc, const unsigned char *val,
+    uint32_t vn)
 {
-	if (b->np == b->capp) {
-		size_t nc = b->capp ? b->capp * 2 : 1 << 16;
-		struct bpost *np = realloc(b->p, nc * sizeof(*np));
-		if (np == NULL)
+	size_t need = (size_t)tp->n + 10 + vn;
+
+	if (need > tp->cap) {
+		size_t nc = tp->cap ? tp->cap : 16;
+		unsigned char *np;
+		while (nc < need)
+			nc *= 2;
+		if (nc > UINT32_MAX || (np = realloc(tp->p, nc)) == NULL)
 			return MSP_ENOMEM;
-		b->p = np;
-		b->capp = nc;
+		tp->p = np;
+		tp->cap = (uint32_t)nc;
 	}
-	b->p[b->np].term = term;
-	b->p[b->np].doc = doc;
-	b->p[b->np].off = (uint32_t)b->vals.n;
-	b->p[b->np].len = (uint32_t)v->n;
-	b->np++;
-	b->df[term]++;
-	return buf_add(&b->vals, v->p, v->n);
+	tp->n += (uint32_t)varint_put(tp->p + tp->n, doc - tp->last);
+	tp->n += (uint32_t)varint_put(tp->p + tp->n, vn);
+	memcpy(tp->p + tp->n, val, vn);
+	tp->n += vn;
+	tp->last = doc;
+	tp->df++;
+	return 0;
+}
+
+int
+msp_search_bulk_new(struct msp_store *st, struct msp_search_bulk **bp,
+    struct msp_err *e)
+{
+	struct msp_search_bulk *b;
+	char *path;
+	int fd;
+
+	*bp = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return nomem(e);
+	if ((path = msp_sprintf("%s/.tmp-search-XXXXXX",
+	    msp_store_path(st))) == NULL) {
+		free(b);
+		return nomem(e);
+	}
+	if ((fd = mkstemp(path)) < 0) {
+		msp_err_set(e, MSP_EIO, "%s: %s", path, strerror(errno));
+		free(path);
+		free(b);
+		return MSP_EIO;
+	}
+	unlink(path);
+	free(path);
+	if ((b->cd = fdopen(fd, "w+")) == NULL) {
+		close(fd);
+		free(b);
+		return nomem(e);
+	}
+	*bp = b;
+	return 0;
+}
+
+void
+msp_search_bulk_free(struct msp_search_bulk *b)
+{
+	uint32_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->nterms; i++)
+		free(b->tp[i].p);
+	free(b->tp);
+	free(b->tstr);
+	free(b->toff);
+	free(b->slots);
+	free(b->iv);
+	if (b->cd != NULL)
+		fclose(b->cd);
+	free(b);
+}
+
+static int
+cd_write(FILE *f, const struct buf *v)
+{
+	uint32_t n = (uint32_t)v->n;
+
+	return fwrite(&n, sizeof(n), 1, f) == 1 &&
+	    fwrite(v->p, 1, v->n, f) == v->n ? 0 : -1;
+}
+
+int
+msp_search_bulk_add(struct msp_search_bulk *b,
+    const struct msp_search_doc *d, struct msp_err *e)
+{
+	const unsigned char *val;
+	const char *term;
+	uint32_t doc, vn;
+	size_t p = 0, tn, f;
+
+	if (b->failed) {
+		*e = b->err;
+		return e->code;
+	}
+	if (b->s.next >= UINT32_MAX) {
+		msp_err_set(&b->err, MSP_ESTORE, "search: more than %u "
+		    "documents", UINT32_MAX - 1);
+		goto fail;
+	}
+	doc = (uint32_t)b->s.next++;
+	b->s.docs++;
+	for (f = 0; f < MSP_SF_COUNT; f++)
+		b->s.len[f] += d->len[f];
+	while (doc_next(d, &p, &term, &tn, &val, &vn)) {
+		uint32_t k = bulk_term(b, term, tn);
+		if (k == UINT32_MAX || tpost_add(&b->tp[k], doc, val, vn) != 0)
+			goto oom;
+	}
+	if (b->ni == b->capi) {
+		size_t nc = b->capi ? b->capi * 2 : 1 << 12;
+		struct ient *ni = realloc(b->iv, nc * sizeof(*ni));
+		if (ni == NULL)
+			goto oom;
+		b->iv = ni;
+		b->capi = nc;
+	}
+	memcpy(b->iv[b->ni].id, d->id, MSP_ID_LEN);
+	b->iv[b->ni].doc = doc;
+	if (b->ni > 0 && memcmp(b->iv[b->ni - 1].id, d->id, MSP_ID_LEN) >= 0)
+		b->unsorted = 1;
+	b->ni++;
+	if (cd_write(b->cd, &d->c) != 0 || cd_write(b->cd, &d->d) != 0) {
+		msp_err_set(&b->err, MSP_EIO, "search: temporary file: %s",
+		    strerror(errno ? errno : EIO));
+		goto fail;
+	}
+	return 0;
+oom:
+	nomem(&b->err);
+fail:
+	b->failed = 1;
+	*e = b->err;
+	return e->code;
 }
 
 static const char *bulk_sort_str; /* qsort has no argument: set per call */
@@ -698,7 +1007,7 @@ term_id_cmp(const void *a, const void *b)
 
 /* The term numbers in term order. */
 static uint32_t *
-bulk_order(struct bulk *b)
+bulk_order(struct msp_search_bulk *b)
 {
 	uint32_t *ord = malloc(((size_t)b->nterms + 1) * sizeof(*ord)), i;
 
@@ -719,214 +1028,119 @@ bulk_order(struct bulk *b)
 	return ord;
 }
 
-/* Write the batch's postings in key order (a counting sort by term rank;
- * within a term they are in document order already). */
 static int
-bulk_flush(struct msp_store *st, MDB_txn *t, struct bulk *b, int last,
-    struct msp_err *e)
+ient_cmp(const void *a, const void *b)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4];
-	uint32_t *ord = NULL, *rank = NULL, *start = NULL, i;
-	struct bpost *sorted = NULL;
-	unsigned flags = (last && !b->flushed) ? MDB_APPEND : 0;
-	size_t k;
-	int rc = 0;
+	return memcmp(((const struct ient *)a)->id,
+	    ((const struct ient *)b)->id, MSP_ID_LEN);
+}
 
-	if (b->np == 0)
-		goto done;
-	if ((ord = bulk_order(b)) == NULL ||
-	    (rank = malloc(((size_t)b->nterms + 1) * sizeof(*rank))) == NULL ||
-	    (start = calloc((size_t)b->nterms + 1, sizeof(*start))) == NULL ||
-	    (sorted = malloc(b->np * sizeof(*sorted))) == NULL) {
-		rc = nomem(e);
-		goto out;
+static int
+append(struct msp_store *st, MDB_txn *t, const void *k, size_t kn,
+    const void *v, size_t vn, struct msp_err *e)
+{
+	return msp_db_put(st, t, MSP_DB_SEARCH, k, kn, v, vn, MDB_APPEND, e);
+}
+
+/* One pass over the temporary file: the "C" (which 0) or "D" (1) values. */
+static int
+cd_pass(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
+    int which, struct msp_err *e)
+{
+	unsigned char dk[5];
+	struct buf v = { 0 };
+	uint64_t doc;
+	int rc = 0, k;
+
+	if (fflush(b->cd) != 0 || fseek(b->cd, 0, SEEK_SET) != 0)
+		return msp_err_set(e, MSP_EIO, "search: temporary file: %s",
+		    strerror(errno));
+	dk[0] = which ? 'D' : 'C';
+	for (doc = 0; doc < b->s.next && rc == 0; doc++) {
+		for (k = 0; k < 2 && rc == 0; k++) {
+			uint32_t n;
+			if (fread(&n, sizeof(n), 1, b->cd) != 1 ||
+			    buf_need(&v, n) != 0 ||
+			    fread(v.p, 1, n, b->cd) != n) {
+				rc = msp_err_set(e, MSP_EIO, "search: "
+				    "temporary file: short read");
+				break;
+			}
+			v.n = n;
+			if (k != which)
+				continue;
+			be32_put(dk + 1, (uint32_t)doc);
+			rc = append(st, t, dk, 5, v.p, v.n, e);
+		}
 	}
-	for (i = 0; i < b->nterms; i++)
-		rank[ord[i]] = i;
-	for (k = 0; k < b->np; k++)
-		start[rank[b->p[k].term] + 1]++;
-	for (i = 0; i < b->nterms; i++)
-		start[i + 1] += start[i];
-	for (k = 0; k < b->np; k++)
-		sorted[start[rank[b->p[k].term]]++] = b->p[k];
-	key[0] = 'P';
-	for (k = 0; k < b->np && rc == 0; k++) {
-		const char *term = b->tstr + b->toff[sorted[k].term];
-		size_t tn = strlen(term);
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = '\0';
-		be32_put(key + 2 + tn, sorted[k].doc);
-		rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6,
-		    b->vals.p + sorted[k].off, sorted[k].len, flags, e);
-	}
-out:
-	free(ord);
-	free(rank);
-	free(start);
-	free(sorted);
-done:
-	b->np = 0;
-	b->vals.n = 0;
-	if (!last)
-		b->flushed = 1;
+	free(v.p);
 	return rc;
 }
 
-/* The end of a rebuild: last postings, corpus, dictionary, variants. */
+/* Write everything gathered into t's (empty) index, in key order. */
 static int
-bulk_finish(struct msp_store *st, MDB_txn *t, struct bulk *b,
+bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
     struct msp_err *e)
 {
-	unsigned char key[1 + MSP_TERM_MAX];
-	uint32_t *ord, i;
+	unsigned char key[2 + MSP_TERM_MAX + 4], ik[1 + MSP_ID_LEN], dv[4];
+	uint32_t *ord = NULL, i;
+	size_t k;
 	int rc;
 
-	if ((rc = bulk_flush(st, t, b, 1, e)) != 0)
+	if ((rc = cd_pass(st, t, b, 0, e)) != 0 ||
+	    (rc = cd_pass(st, t, b, 1, e)) != 0)
 		return rc;
-	if ((rc = stats_put(st, t, &b->s, e)) != 0)
+	if (b->unsorted)
+		qsort(b->iv, b->ni, sizeof(*b->iv), ient_cmp);
+	ik[0] = 'I';
+	for (k = 0; k < b->ni && rc == 0; k++) {
+		if (k > 0 && memcmp(b->iv[k - 1].id, b->iv[k].id,
+		    MSP_ID_LEN) == 0)
+			return msp_err_set(e, MSP_ESTORE, "search: video %.*s "
+			    "indexed twice", MSP_ID_LEN, b->iv[k].id);
+		memcpy(ik + 1, b->iv[k].id, MSP_ID_LEN);
+		be32_put(dv, b->iv[k].doc);
+		rc = append(st, t, ik, sizeof(ik), dv, 4, e);
+	}
+	if (rc != 0)
 		return rc;
 	if ((ord = bulk_order(b)) == NULL)
 		return nomem(e);
+	key[0] = 'P';
+	for (i = 0; i < b->nterms && rc == 0; i++) {
+		const struct tpost *tp = &b->tp[ord[i]];
+		const unsigned char *p = tp->p, *end = p + tp->n;
+		const char *term = b->tstr + b->toff[ord[i]];
+		size_t tn = strlen(term);
+		uint32_t doc = 0;
+
+		memcpy(key + 1, term, tn + 1);
+		while (p < end && rc == 0) {
+			uint32_t delta, vn;
+			size_t a = varint_get(p, end, &delta), c;
+			c = a ? varint_get(p + a, end, &vn) : 0;
+			if (a == 0 || c == 0 || vn > (size_t)(end - p - a - c)) {
+				rc = msp_err_set(e, MSP_ESTORE, "search: bulk "
+				    "postings corrupt");
+				break;
+			}
+			doc += delta;
+			be32_put(key + 2 + tn, doc);
+			rc = append(st, t, key, tn + 6, p + a + c, vn, e);
+			p += a + c + vn;
+		}
+	}
+	if (rc == 0)
+		rc = append(st, t, "S", 1, &b->s, sizeof(b->s), e);
 	key[0] = 'T';
 	for (i = 0; i < b->nterms && rc == 0; i++) {
 		const char *term = b->tstr + b->toff[ord[i]];
 		size_t tn = strlen(term);
 		memcpy(key + 1, term, tn);
-		rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 1, &b->df[ord[i]],
-		    sizeof(uint32_t), MDB_APPEND, e);
+		rc = append(st, t, key, tn + 1, &b->tp[ord[i]].df,
+		    sizeof(uint32_t), e);
 	}
 	free(ord);
-	return rc;
-}
-
-static void
-bulk_free(struct bulk *b)
-{
-	free(b->tstr);
-	free(b->toff);
-	free(b->df);
-	free(b->slots);
-	free(b->p);
-	free(b->vals.p);
-}
-
-static int
-doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct bulk *bk,
-    struct msp_err *e)
-{
-	const char *id = jstr(v, "id"), *lang = jstr(v, "language");
-	json_object *g = jarr(v, "genres");
-	unsigned char key[2 + MSP_TERM_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
-	unsigned char flags = (unsigned char)doc_flags(v), ng = 0;
-	struct buf post = { 0 }, doc = { 0 };
-	struct toks tk;
-	struct stats s;
-	uint32_t docnum;
-	size_t i, j, f;
-	int rc;
-
-	if (id == NULL || strlen(id) != MSP_ID_LEN)
-		return msp_err_set(e, MSP_EINVAL, "search: video without a "
-		    "valid id");
-	if (bk != NULL)
-		s = bk->s;
-	else if ((rc = stats_get(st, t, &s, e)) != 0)
-		return rc;
-	if ((rc = doc_words(v, &tk, e)) != 0)
-		return rc;
-	if (s.next >= UINT32_MAX) {
-		rc = msp_err_set(e, MSP_ESTORE, "search: document numbers "
-		    "exhausted; run msp-search reindex");
-		goto out;
-	}
-	docnum = (uint32_t)s.next++;
-	s.docs++;
-	for (f = 0; f < MSP_SF_COUNT; f++)
-		s.len[f] += tk.len[f];
-
-	/* the document: flags, genre count, lengths, id, language, genres,
-	 * then the distinct terms */
-	if (g != NULL)
-		ng = (unsigned char)(json_object_array_length(g) > 255 ? 255 :
-		    json_object_array_length(g));
-	rc = buf_add(&doc, &flags, 1);
-	rc = rc ? rc : buf_add(&doc, &ng, 1);
-	rc = rc ? rc : buf_add(&doc, tk.len, sizeof(tk.len));
-	rc = rc ? rc : buf_add(&doc, id, MSP_ID_LEN);
-	rc = rc ? rc : buf_add(&doc, lang ? lang : "", (lang ? strlen(lang) :
-	    0) + 1);
-	for (i = 0; rc == 0 && i < ng; i++) {
-		const char *gs = json_object_get_string(
-		    json_object_array_get_idx(g, i));
-		if (gs == NULL)
-			gs = "";
-		rc = buf_add(&doc, gs, strlen(gs) + 1);
-	}
-	if (rc != 0) {
-		rc = nomem(e);
-		goto out;
-	}
-
-	key[0] = 'P';
-	for (i = 0; i < tk.n; i = j) {
-		const char *term = tk.v[i].term;
-		size_t tn = strlen(term);
-
-		if ((rc = buf_add(&doc, term, tn + 1)) != 0) {
-			rc = nomem(e);
-			goto out;
-		}
-		if ((rc = posting_encode(&tk, i, &j, flags, &post)) != 0) {
-			rc = nomem(e);
-			goto out;
-		}
-		if (bk != NULL) {
-			uint32_t id = bulk_term(bk, term, tn);
-			if (id == UINT32_MAX ||
-			    bulk_post(bk, id, docnum, &post) != 0) {
-				rc = nomem(e);
-				goto out;
-			}
-			continue;
-		}
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = '\0';
-		be32_put(key + 2 + tn, docnum);
-		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6,
-		    post.p, post.n, 0, e)) != 0)
-			goto out;
-		if ((rc = df_change(st, t, term, tn, 1, 0, e)) != 0)
-			goto out;
-	}
-	dk[0] = 'D';
-	be32_put(dk + 1, docnum);
-	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, doc.p, doc.n, 0,
-	    e)) != 0)
-		goto out;
-	if ((rc = content(v, &post)) != 0) {
-		rc = nomem(e);
-		goto out;
-	}
-	dk[0] = 'C';
-	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, dk, 5, post.p, post.n, 0,
-	    e)) != 0)
-		goto out;
-	ik[0] = 'I';
-	memcpy(ik + 1, id, MSP_ID_LEN);
-	if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, ik, sizeof(ik), dk + 1, 4,
-	    0, e)) != 0)
-		goto out;
-	if (bk != NULL) {
-		bk->s = s;
-		if (bk->np >= BULK_POSTINGS)
-			rc = bulk_flush(st, t, bk, 0, e);
-	} else {
-		rc = stats_put(st, t, &s, e);
-	}
-out:
-	free(tk.v);
-	free(post.p);
-	free(doc.p);
 	return rc;
 }
 
@@ -1109,7 +1323,7 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 	    (rc = doc_remove(st, t, jstr(after, "id"), e)) != 0)
 		return rc;
 	if (va)
-		return doc_add(st, t, after, NULL, e);
+		return doc_add(st, t, after, e);
 	return 0;
 }
 
@@ -1245,23 +1459,45 @@ out:
 }
 
 int
+msp_search_bulk_finish(struct msp_store *st, MDB_txn *t,
+    struct msp_search_bulk *b, struct msp_err *e)
+{
+	int rc;
+
+	if (b->failed) {
+		*e = b->err;
+		return e->code;
+	}
+	if ((rc = msp_db_clear(st, t, MSP_DB_SEARCH, e)) != 0 ||
+	    (rc = bulk_write(st, t, b, e)) != 0)
+		return rc;
+	return reindex_variants(st, t, e);
+}
+
+long
+msp_search_bulk_count(const struct msp_search_bulk *b)
+{
+	return (long)b->s.docs;
+}
+
+int
 msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
     struct msp_err *e)
 {
+	struct msp_search_bulk *bk = NULL;
 	MDB_cursor *c = NULL;
 	json_tokener *tok = NULL;
-	struct bulk bk;
 	MDB_val k, v;
-	long n = 0;
 	int rc;
 
-	memset(&bk, 0, sizeof(bk));
 	if (count != NULL)
 		*count = 0;
-	if ((rc = msp_db_clear(st, t, MSP_DB_SEARCH, e)) != 0)
+	if ((rc = msp_search_bulk_new(st, &bk, e)) != 0)
 		return rc;
-	if ((tok = json_tokener_new()) == NULL)
-		return nomem(e);
+	if ((tok = json_tokener_new()) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
 	rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VIDEOS), &c);
 	if (rc != 0) {
 		rc = msp_store_mdb_err(rc, "videos", e);
@@ -1269,6 +1505,7 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct msp_search_doc *d;
 		json_object *o;
 		int r2;
 
@@ -1280,12 +1517,11 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 			    (const char *)k.mv_data);
 			goto out;
 		}
-		r2 = 0;
-		if (visible(o)) {
-			r2 = doc_add(st, t, o, &bk, e);
-			n++;
-		}
+		r2 = msp_search_doc_prep(o, &d, e);
 		json_object_put(o);
+		if (r2 == 0 && d != NULL)
+			r2 = msp_search_bulk_add(bk, d, e);
+		msp_search_doc_free(d);
 		if (r2 != 0) {
 			rc = r2;
 			goto out;
@@ -1295,16 +1531,17 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		rc = msp_store_mdb_err(rc, "videos", e);
 		goto out;
 	}
-	if ((rc = bulk_finish(st, t, &bk, e)) != 0 ||
-	    (rc = reindex_variants(st, t, e)) != 0)
+	mdb_cursor_close(c);
+	c = NULL;
+	if ((rc = msp_search_bulk_finish(st, t, bk, e)) != 0)
 		goto out;
 	if (count != NULL)
-		*count = n;
+		*count = msp_search_bulk_count(bk);
 out:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	json_tokener_free(tok);
-	bulk_free(&bk);
+	msp_search_bulk_free(bk);
 	return rc;
 }
 

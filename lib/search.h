@@ -41,6 +41,30 @@ int msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 int msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
     struct msp_err *e);
 
+/*
+ * Building the whole index at once (a rebuild, or a bulk import into an
+ * empty store): prepare each visible video's document (any thread; no
+ * store), add the documents in any order, then finish in a write txn,
+ * which replaces the index with them, written in key order. A bulk keeps
+ * the postings in memory and the stored texts in an unlinked temporary
+ * file in the store directory.
+ */
+struct msp_search_doc;
+struct msp_search_bulk;
+/* *d gets NULL for a video that is not visible. */
+int msp_search_doc_prep(json_object *video, struct msp_search_doc **d,
+    struct msp_err *e);
+void msp_search_doc_free(struct msp_search_doc *d);
+int msp_search_bulk_new(struct msp_store *st, struct msp_search_bulk **b,
+    struct msp_err *e);
+int msp_search_bulk_add(struct msp_search_bulk *b,
+    const struct msp_search_doc *d, struct msp_err *e);
+long msp_search_bulk_count(const struct msp_search_bulk *b);
+/* May be run again (a replayed txn) and gives the same index. */
+int msp_search_bulk_finish(struct msp_store *st, MDB_txn *t,
+    struct msp_search_bulk *b, struct msp_err *e);
+void msp_search_bulk_free(struct msp_search_bulk *b);
+
 /* Check a query's text: not empty, at most MSP_SEARCH_QUERY_MAX
  * characters, valid UTF-8, no control characters, at least one word and
  * at most MSP_SEARCH_WORDS_MAX. Messages start with "query: ". */
