@@ -30,6 +30,22 @@ struct msp_batch {
 	void (*report)(const char *msg, int code, void *cbarg);
 	void *cbarg;
 	long ok, bad;   /* counts, filled in */
+
+	/*
+	 * Optional, for bulk streams: when prep is set (and not strict), the
+	 * lines of a batch are parsed and prepared on a second thread while
+	 * the batch before them is applied. prep must not touch the store;
+	 * it returns 0 (*state, may stay NULL, goes to fn_prep in place of
+	 * fn) or a fatal error. accept is called after each commit with the
+	 * state of each line that landed, in input order; prep_free frees
+	 * every state at the end of its batch.
+	 */
+	int (*prep)(json_object *line, void **state, void *arg,
+	    struct msp_err *e);
+	int (*fn_prep)(struct msp_store *st, MDB_txn *t, json_object *line,
+	    void *state, json_object **out, void *arg, struct msp_err *e);
+	void (*accept)(void *state, void *arg);
+	void (*prep_free)(void *state);
 };
 
 /* Runs to the end of r (or the first bad line when strict, or a stop

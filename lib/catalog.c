@@ -157,27 +157,6 @@ msp_user_get_by_id(struct msp_store *st, MDB_txn *t, const char *id,
 	return rc;
 }
 
-/* The normalised email of an existing user, without reading the record. */
-static int
-user_exists(struct msp_store *st, MDB_txn *t, const char *email, char **norm,
-    struct msp_err *e)
-{
-	MDB_val v;
-	int rc;
-
-	*norm = NULL;
-	if ((rc = msp_email_norm(email, norm, e)) != 0)
-		return rc;
-	rc = msp_db_get(st, t, MSP_DB_USERS, *norm, strlen(*norm), &v, e);
-	if (rc == MSP_ENOTFOUND)
-		msp_err_set(e, rc, "%s: no such user", *norm);
-	if (rc != 0) {
-		free(*norm);
-		*norm = NULL;
-	}
-	return rc;
-}
-
 int
 msp_user_is_admin(json_object *user)
 {
@@ -533,10 +512,14 @@ details_field(json_object *in, json_object *out, struct msp_err *e)
  * order, so that export and import give the same bytes). id and times come
  * from the input when given, else from the defaults.
  */
+/*
+ * The part that needs no store: *up gets the normalised uploader, whose
+ * existence the caller checks; *late says the failure came after the
+ * uploader's field, so that a missing uploader is the first complaint.
+ */
 static int
-video_build(struct msp_store *st, MDB_txn *t, json_object *in,
-    const char *dflt_id, const char *dflt_time, json_object **outp,
-    struct msp_err *e)
+video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
+    json_object **outp, char **up, int *late, struct msp_err *e)
 {
 	json_object *out;
 	const char *vt, *s, *id;
@@ -545,6 +528,8 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 	int b, rc, lng;
 
 	*outp = NULL;
+	*up = NULL;
+	*late = 0;
 	if ((rc = msp_record_check(in, "video", 0, e)) != 0)
 		return rc;
 	if ((out = json_object_new_object()) == NULL)
@@ -600,12 +585,13 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 	json_object_object_add(out, "isPremium", json_object_new_boolean(b));
 	if ((rc = msp_field_str(in, "uploadedBy", 1, 254, 0, &s, e)) != 0)
 		goto fail;
-	if ((rc = user_exists(st, t, s, &norm, e)) != 0) {
+	if ((rc = msp_email_norm(s, &norm, e)) != 0) {
 		msp_err_prefix(e, "field 'uploadedBy'");
 		goto fail;
 	}
 	json_object_object_add(out, "uploadedBy", jstr(norm));
-	free(norm);
+	*up = norm;
+	*late = 1;
 	if ((rc = path_field(in, out, e)) != 0 ||
 	    (rc = dest_field(in, out, e)) != 0 ||
 	    (rc = details_field(in, out, e)) != 0)
@@ -638,9 +624,44 @@ video_build(struct msp_store *st, MDB_txn *t, json_object *in,
 		goto fail;
 	json_object_object_add(out, "isDeleted", json_object_new_boolean(b));
 	*outp = out;
+	*late = 0;
 	return 0;
 fail:
 	json_object_put(out);
+	return rc;
+}
+
+/* Whether the (normalised) uploader exists; the message names the field. */
+static int
+uploader_check(struct msp_store *st, MDB_txn *t, const char *up,
+    struct msp_err *e)
+{
+	MDB_val v;
+	int rc = msp_db_get(st, t, MSP_DB_USERS, up, strlen(up), &v, e);
+
+	if (rc == MSP_ENOTFOUND)
+		msp_err_set(e, rc, "field 'uploadedBy': %s: no such user", up);
+	else if (rc != 0)
+		msp_err_prefix(e, "field 'uploadedBy'");
+	return rc;
+}
+
+static int
+video_build(struct msp_store *st, MDB_txn *t, json_object *in,
+    const char *dflt_id, const char *dflt_time, json_object **outp,
+    struct msp_err *e)
+{
+	char *up;
+	int late, rc, urc;
+
+	rc = video_build_pure(in, dflt_id, dflt_time, outp, &up, &late, e);
+	if (up != NULL && (rc == 0 || late) &&
+	    (urc = uploader_check(st, t, up, e)) != 0) {
+		json_object_put(*outp);
+		*outp = NULL;
+		rc = urc;
+	}
+	free(up);
 	return rc;
 }
 
@@ -1049,6 +1070,125 @@ msp_video_import(struct msp_store *st, MDB_txn *t, json_object *rec,
 		rc = video_commit(st, t, old, v, e);
 	json_object_put(old);
 	json_object_put(v);
+	return rc;
+}
+
+/* ---- bulk import ----------------------------------------------------- */
+
+struct msp_video_prep {
+	json_object *rec;   /* the record to store; NULL when the line is bad */
+	char *bytes;        /* its stored form */
+	size_t n;
+	char *up;           /* the normalised uploader */
+	int late, rc;       /* as video_build_pure's */
+	struct msp_err err;
+	struct keys ks;     /* its index keys */
+};
+
+void
+msp_video_prep_free(struct msp_video_prep *vp)
+{
+	if (vp == NULL)
+		return;
+	json_object_put(vp->rec);
+	free(vp->bytes);
+	free(vp->up);
+	keys_free(&vp->ks);
+	free(vp);
+}
+
+int
+msp_video_prep(json_object *rec, struct msp_video_prep **vpp,
+    struct msp_err *e)
+{
+	struct msp_video_prep *vp;
+	const char *s;
+	size_t n;
+	int rc;
+
+	*vpp = NULL;
+	if ((vp = calloc(1, sizeof(*vp))) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	msp_err_clear(&vp->err);
+	rc = msp_record_check(rec, "video", 1, &vp->err);
+	if (rc == 0)
+		rc = msp_field_str(rec, "id", 1, 64, 0, &s, &vp->err);
+	if (rc == 0)
+		rc = msp_field_str(rec, "createdAt", 1, 40, 0, &s, &vp->err);
+	if (rc == 0)
+		rc = video_build_pure(rec, NULL, "", &vp->rec, &vp->up,
+		    &vp->late, &vp->err);
+	if (rc == 0) {
+		if ((s = msp_json_str_of(vp->rec, &n)) == NULL ||
+		    (vp->bytes = malloc(n)) == NULL ||
+		    video_keys(vp->rec, &vp->ks) != 0)
+			rc = MSP_ENOMEM;
+		else {
+			memcpy(vp->bytes, s, n);
+			vp->n = n;
+		}
+	}
+	if (rc == MSP_ENOMEM) {
+		msp_video_prep_free(vp);
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	}
+	vp->rc = rc;
+	*vpp = vp;
+	return 0;
+}
+
+json_object *
+msp_video_prep_record(const struct msp_video_prep *vp)
+{
+	return vp->rc == 0 ? vp->rec : NULL;
+}
+
+int
+msp_video_import_prep(struct msp_store *st, MDB_txn *t,
+    const struct msp_video_prep *vp, int *replaced, struct msp_err *e)
+{
+	const msp_video_observer *ob;
+	json_object *old;
+	const char *id;
+	MDB_val v;
+	int i, rc;
+
+	*replaced = 0;
+	if (vp->rc != 0 && !vp->late) {
+		*e = vp->err;
+		return vp->rc;
+	}
+	if (vp->up != NULL && (rc = uploader_check(st, t, vp->up, e)) != 0)
+		return rc;
+	if (vp->rc != 0) {
+		*e = vp->err;
+		return vp->rc;
+	}
+	id = msp_json_sget(vp->rec, "id");
+	rc = msp_db_get(st, t, MSP_DB_VIDEOS, id, strlen(id), &v, e);
+	if (rc == 0) { /* a video replaced: the general path */
+		*replaced = 1;
+		if ((rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id),
+		    &old, e)) != 0)
+			return rc;
+		rc = video_commit(st, t, old, vp->rec, e);
+		json_object_put(old);
+		return rc;
+	}
+	if (rc != MSP_ENOTFOUND)
+		return rc;
+	/* a new one, as video_commit would store it; the record is appended
+	 * when its id is the greatest yet (an export is in id order) */
+	rc = msp_db_put(st, t, MSP_DB_VIDEOS, id, strlen(id), vp->bytes, vp->n,
+	    MDB_APPEND, e);
+	if (rc == MSP_EEXIST)
+		rc = msp_db_put(st, t, MSP_DB_VIDEOS, id, strlen(id), vp->bytes,
+		    vp->n, 0, e);
+	for (i = 0; i < vp->ks.count && rc == 0; i++)
+		rc = msp_db_put(st, t, MSP_DB_VINDEX, vp->ks.k[i], vp->ks.n[i],
+		    "", 0, 0, e);
+	for (ob = msp_video_observers; *ob != NULL && rc == 0; ob++)
+		rc = (*ob)(st, t, NULL, vp->rec, e);
 	return rc;
 }
 

@@ -73,6 +73,21 @@ int msp_video_del(struct msp_store *st, MDB_txn *t, const char *id,
     int purge, json_object *files, struct msp_err *e);
 int msp_video_import(struct msp_store *st, MDB_txn *t, json_object *rec,
     struct msp_err *e);
+/*
+ * msp_video_import in two steps, for bulk imports: msp_video_prep checks
+ * the record and builds what is stored without the store (any thread;
+ * fails only when out of memory: a bad record's complaint is kept for
+ * the second step), msp_video_import_prep stores it in t (*replaced: the
+ * id was there before) with the answers msp_video_import gives.
+ */
+struct msp_video_prep;
+int msp_video_prep(json_object *rec, struct msp_video_prep **vp,
+    struct msp_err *e);
+/* The record to be stored, or NULL for a bad one (vp keeps it). */
+json_object *msp_video_prep_record(const struct msp_video_prep *vp);
+int msp_video_import_prep(struct msp_store *st, MDB_txn *t,
+    const struct msp_video_prep *vp, int *replaced, struct msp_err *e);
+void msp_video_prep_free(struct msp_video_prep *vp);
 /* 1 when the video's status is ready and it is not deleted. */
 int msp_video_visible(json_object *video);
 

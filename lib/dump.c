@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -9,6 +10,7 @@
 #include "jobs.h"
 #include "jsonl.h"
 #include "pay.h"
+#include "search.h"
 #include "util.h"
 
 static int
@@ -116,4 +118,167 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
 		return msp_err_set(e, MSP_EINVAL, "field 'type': unknown record "
 		    "kind \"%s\"", type);
 	return k->import(st, t, rec, e);
+}
+
+/* ---- bulk import ------------------------------------------------------ */
+
+/*
+ * A line's preparation. Videos are checked and built on the batch's
+ * second thread; into a store that had no videos, their search documents
+ * are prepared there too and gathered as their batches commit, so that
+ * the index is written once, in key order, at the end. It is rebuilt from
+ * the store instead when that would not be the same index: a video was
+ * replaced, or another writer committed between the import's batches
+ * (each landed line notes its transaction's id: they must follow on).
+ */
+struct msp_importer {
+	struct msp_store *st;
+	struct msp_search_bulk *bulk; /* NULL: rebuild at the end */
+	size_t last;                  /* id of the last transaction seen */
+};
+
+struct imp_line {
+	struct msp_video_prep *vp;
+	struct msp_search_doc *sd;
+	int replaced;
+	size_t txnid;
+};
+
+static void
+imp_free(void *state)
+{
+	struct imp_line *l = state;
+
+	msp_video_prep_free(l->vp);
+	msp_search_doc_free(l->sd);
+	free(l);
+}
+
+static int
+imp_prep(json_object *line, void **state, void *arg, struct msp_err *e)
+{
+	struct msp_importer *im = arg;
+	struct imp_line *l;
+	const char *type = msp_json_sget(line, "type");
+	json_object *rec;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	*state = l;
+	if (type == NULL || strcmp(type, "video") != 0)
+		return 0;
+	if ((rc = msp_video_prep(line, &l->vp, e)) != 0)
+		return rc;
+	if (im->bulk != NULL && (rec = msp_video_prep_record(l->vp)) != NULL)
+		return msp_search_doc_prep(rec, &l->sd, e);
+	return 0;
+}
+
+static int
+imp_apply(struct msp_store *st, MDB_txn *t, json_object *line, void *state,
+    json_object **out, void *arg, struct msp_err *e)
+{
+	struct imp_line *l = state;
+
+	(void)out;
+	(void)arg;
+	l->txnid = mdb_txn_id(t);
+	if (l->vp != NULL)
+		return msp_video_import_prep(st, t, l->vp, &l->replaced, e);
+	return msp_dump_import_one(st, t, line, e);
+}
+
+static void
+imp_accept(void *state, void *arg)
+{
+	struct msp_importer *im = arg;
+	struct imp_line *l = state;
+	struct msp_err e;
+
+	if (im->bulk == NULL)
+		return;
+	if (l->txnid != im->last && l->txnid != im->last + 1)
+		goto rebuild;
+	im->last = l->txnid;
+	if (l->replaced)
+		goto rebuild;
+	if (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0)
+		goto rebuild;
+	return;
+rebuild:
+	msp_search_bulk_free(im->bulk);
+	im->bulk = NULL;
+}
+
+int
+msp_import_open(struct msp_store *st, struct msp_importer **ip,
+    struct msp_err *e)
+{
+	struct msp_importer *im;
+	MDB_cursor *c;
+	MDB_txn *t;
+	MDB_val k, v;
+	int rc, empty;
+
+	*ip = NULL;
+	if ((im = calloc(1, sizeof(*im))) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	im->st = st;
+	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0) {
+		free(im);
+		return rc;
+	}
+	im->last = mdb_txn_id(t);
+	rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VIDEOS), &c);
+	if (rc != 0) {
+		msp_txn_abort(st, t);
+		free(im);
+		return msp_store_mdb_err(rc, "videos", e);
+	}
+	empty = mdb_cursor_get(c, &k, &v, MDB_FIRST) == MDB_NOTFOUND;
+	mdb_cursor_close(c);
+	msp_txn_abort(st, t);
+	if (empty && (rc = msp_search_bulk_new(st, &im->bulk, e)) != 0) {
+		free(im);
+		return rc;
+	}
+	msp_store_set_bulk(st, 1);
+	*ip = im;
+	return 0;
+}
+
+void
+msp_import_setup(struct msp_importer *im, struct msp_batch *b)
+{
+	b->arg = im;
+	b->fn = NULL;
+	b->prep = imp_prep;
+	b->fn_prep = imp_apply;
+	b->accept = imp_accept;
+	b->prep_free = imp_free;
+}
+
+static int
+imp_index(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct msp_importer *im = arg;
+
+	if (im->bulk != NULL && mdb_txn_id(t) == im->last + 1)
+		return msp_search_bulk_finish(im->st, t, im->bulk, e);
+	return msp_search_reindex(im->st, t, NULL, e);
+}
+
+int
+msp_import_close(struct msp_importer *im, struct msp_err *e)
+{
+	int rc;
+
+	if (im == NULL)
+		return 0;
+	msp_store_set_bulk(im->st, 0);
+	rc = msp_store_write(im->st, imp_index, im, e);
+	msp_search_bulk_free(im->bulk);
+	free(im);
+	return rc;
 }

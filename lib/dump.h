@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <json.h>
 
+#include "batch.h"
 #include "err.h"
 #include "store.h"
 
@@ -25,5 +26,18 @@ int msp_dump_export(struct msp_store *st, FILE *out, struct msp_err *e);
 /* Import one record inside the caller's transaction. */
 int msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
     struct msp_err *e);
+
+/*
+ * A bulk import (msp-catalog import): open before the stream, set up
+ * each msp_batch_run over it (the batch's fn, prep and hooks; import one
+ * record a line as msp_dump_import_one), close after it, which brings the
+ * search index up to date (the import's videos are not indexed as they
+ * land). Lines that landed stay when close fails.
+ */
+struct msp_importer;
+int msp_import_open(struct msp_store *st, struct msp_importer **im,
+    struct msp_err *e);
+void msp_import_setup(struct msp_importer *im, struct msp_batch *b);
+int msp_import_close(struct msp_importer *im, struct msp_err *e);
 
 #endif

@@ -63,14 +63,14 @@ msp_jsonl_lineno(const struct msp_jsonl *r)
 }
 
 int
-msp_jsonl_read(struct msp_jsonl *r, json_object **out, struct msp_err *e)
+msp_jsonl_next(struct msp_jsonl *r, const char **line, size_t *len,
+    struct msp_err *e)
 {
 	ssize_t n;
 	size_t i;
-	json_object *o;
-	enum json_tokener_error jerr;
 
-	*out = NULL;
+	*line = NULL;
+	*len = 0;
 	for (;;) {
 		errno = 0;
 		n = getline(&r->line, &r->cap, r->f);
@@ -91,39 +91,64 @@ msp_jsonl_read(struct msp_jsonl *r, json_object **out, struct msp_err *e)
 		if (i < (size_t)n)
 			break;
 	}
-	if ((size_t)n > MSP_JSONL_MAXLINE)
+	*line = r->line;
+	*len = (size_t)n;
+	return 1;
+}
+
+int
+msp_jsonl_parse(json_tokener *tok, const char *line, size_t n,
+    const char *where, json_object **out, struct msp_err *e)
+{
+	json_object *o;
+	enum json_tokener_error jerr;
+	size_t i;
+
+	*out = NULL;
+	if (n > MSP_JSONL_MAXLINE)
 		return msp_err_set(e, MSP_EINVAL, "%s: line longer than %u bytes",
-		    msp_jsonl_where(r), MSP_JSONL_MAXLINE);
-	if (!msp_utf8_valid(r->line, (size_t)n))
-		return msp_err_set(e, MSP_EINVAL, "%s: invalid UTF-8",
-		    msp_jsonl_where(r));
-	json_tokener_reset(r->tok);
-	o = json_tokener_parse_ex(r->tok, r->line, (int)n);
-	jerr = json_tokener_get_error(r->tok);
+		    where, MSP_JSONL_MAXLINE);
+	if (!msp_utf8_valid(line, n))
+		return msp_err_set(e, MSP_EINVAL, "%s: invalid UTF-8", where);
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, line, (int)n);
+	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue)
-		return msp_err_set(e, MSP_EINVAL, "%s: column %zd: unexpected "
-		    "end of line", msp_jsonl_where(r), n + 1);
+		return msp_err_set(e, MSP_EINVAL, "%s: column %zu: unexpected "
+		    "end of line", where, n + 1);
 	if (jerr != json_tokener_success || o == NULL) {
 		json_object_put(o);
-		return msp_err_set(e, MSP_EINVAL, "%s: column %zu: %s",
-		    msp_jsonl_where(r), json_tokener_get_parse_end(r->tok) + 1,
+		return msp_err_set(e, MSP_EINVAL, "%s: column %zu: %s", where,
+		    json_tokener_get_parse_end(tok) + 1,
 		    json_tokener_error_desc(jerr));
 	}
-	for (i = json_tokener_get_parse_end(r->tok); i < (size_t)n; i++) {
-		if (r->line[i] != ' ' && r->line[i] != '\t') {
+	for (i = json_tokener_get_parse_end(tok); i < n; i++) {
+		if (line[i] != ' ' && line[i] != '\t') {
 			json_object_put(o);
 			return msp_err_set(e, MSP_EINVAL, "%s: column %zu: "
-			    "trailing characters after the object",
-			    msp_jsonl_where(r), i + 1);
+			    "trailing characters after the object", where, i + 1);
 		}
 	}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return msp_err_set(e, MSP_EINVAL, "%s: not a JSON object",
-		    msp_jsonl_where(r));
+		    where);
 	}
 	*out = o;
 	return 1;
+}
+
+int
+msp_jsonl_read(struct msp_jsonl *r, json_object **out, struct msp_err *e)
+{
+	const char *line;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if ((rc = msp_jsonl_next(r, &line, &n, e)) <= 0)
+		return rc;
+	return msp_jsonl_parse(r->tok, line, n, msp_jsonl_where(r), out, e);
 }
 
 const char *

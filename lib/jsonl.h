@@ -26,6 +26,14 @@ void msp_jsonl_close(struct msp_jsonl *r);
 int msp_jsonl_read(struct msp_jsonl *r, json_object **out, struct msp_err *e);
 /* "name:line" of the line last read, for messages about its content. */
 const char *msp_jsonl_where(struct msp_jsonl *r);
+/* msp_jsonl_read in two steps, for readers that parse elsewhere (another
+ * thread): the next line that is not blank (*line is r's, good until the
+ * next call; 1, 0 at the end, or MSP_EIO), then its parse with the caller's
+ * tokener, with the messages of msp_jsonl_read ("where" names the line). */
+int msp_jsonl_next(struct msp_jsonl *r, const char **line, size_t *n,
+    struct msp_err *e);
+int msp_jsonl_parse(json_tokener *tok, const char *line, size_t n,
+    const char *where, json_object **out, struct msp_err *e);
 size_t msp_jsonl_lineno(const struct msp_jsonl *r);
 
 /* Write one object as one line (plain, no slash escaping) and the newline. */

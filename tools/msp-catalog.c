@@ -160,6 +160,8 @@ update_line(struct msp_store *st, MDB_txn *t, json_object *in,
 	return rc;
 }
 
+static struct msp_importer *importer; /* import's: see msp_import_open */
+
 static int
 import_line(struct msp_store *st, MDB_txn *t, json_object *in,
     json_object **out, void *arg, struct msp_err *e)
@@ -183,6 +185,8 @@ run_stream(struct msp_store *st, msp_line_fn fn, int emit, int argc,
 	b.fn = fn;
 	b.emit = emit ? batch_emit : NULL;
 	b.report = batch_report;
+	if (fn == import_line && importer != NULL)
+		msp_import_setup(importer, &b);
 	for (i = 0; i == 0 || i < argc; i++) {
 		const char *name = i < argc ? argv[i] : "-";
 		FILE *f = stdin;
@@ -536,12 +540,6 @@ list_cmd(struct msp_store *st, struct flags *fl, int argc)
 	}
 }
 
-static int
-reindex_txn(MDB_txn *t, void *arg, struct msp_err *e)
-{
-	return msp_search_reindex(arg, t, NULL, e);
-}
-
 static void
 report_cb(const char *msg, void *arg)
 {
@@ -654,11 +652,13 @@ main(int argc, char **argv)
 			fail(c, &e);
 	} else if (strcmp(cmd, "import") == 0) {
 		st = open_store(0);
-		/* the search index is rebuilt once at the end, in key order */
-		msp_store_set_bulk(st, 1);
+		/* the search index is written once at the end, in key order */
+		if ((c = msp_import_open(st, &importer, &e)) != 0)
+			fail(c, &e);
 		run_stream(st, import_line, 0, argc, argv);
-		msp_store_set_bulk(st, 0);
-		if ((c = msp_store_write(st, reindex_txn, st, &e)) != 0)
+		c = msp_import_close(importer, &e);
+		importer = NULL;
+		if (c != 0)
 			fail(c, &e);
 	} else if (strcmp(cmd, "check") == 0) {
 		if (argc > 0)
