@@ -325,6 +325,15 @@ out:
 
 /* ---- videos --------------------------------------------------------- */
 
+/* Add a field to a record being built: each key once, a literal (so
+ * json-c neither looks it up nor copies it). */
+static void
+field_add(json_object *out, const char *key, json_object *v)
+{
+	json_object_object_add_ex(out, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+	    JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static int
 get_obj(json_object *o, const char *k, json_object **x)
 {
@@ -354,7 +363,7 @@ text_field(json_object *in, json_object *out, const char *field, int required,
 	if (required && *s == '\0')
 		return msp_err_set(e, MSP_EINVAL, "field '%s': must not be empty",
 		    field);
-	json_object_object_add(out, field, jstr(s));
+	field_add(out, field, jstr(s));
 	return 0;
 }
 
@@ -367,10 +376,10 @@ genres_field(json_object *in, json_object *out, struct msp_err *e)
 
 	arr = json_object_new_array();
 	if (!get_obj(in, "genres", &g)) {
-		json_object_object_add(out, "genres", arr);
+		field_add(out, "genres", arr);
 		return 0;
 	}
-	json_object_object_add(out, "genres", arr);
+	field_add(out, "genres", arr);
 	if (!json_object_is_type(g, json_type_array))
 		return msp_err_set(e, MSP_EINVAL, "field 'genres': expected an "
 		    "array of strings, got %s", msp_json_type_name(g));
@@ -417,7 +426,7 @@ time_field(json_object *in, json_object *out, const char *field,
 	int rc = msp_field_str(in, field, 0, 40, 0, &s, e);
 
 	if (rc == MSP_ENOTFOUND) {
-		json_object_object_add(out, field, jstr(dflt));
+		field_add(out, field, jstr(dflt));
 		return 0;
 	}
 	if (rc != 0)
@@ -426,7 +435,7 @@ time_field(json_object *in, json_object *out, const char *field,
 		return msp_err_set(e, MSP_EINVAL, "field '%s': '%s' is not an "
 		    "RFC 3339 time", field, s);
 	msp_time_fmt(ms, norm);
-	json_object_object_add(out, field, jstr(norm));
+	field_add(out, field, jstr(norm));
 	return 0;
 }
 
@@ -443,7 +452,7 @@ path_field(json_object *in, json_object *out, struct msp_err *e)
 	if (*s != '\0' && !msp_blob_rel_ok(s))
 		return msp_err_set(e, MSP_EINVAL, "field 'sourceBucketFilePath': "
 		    "'%s' is not a relative path inside the store", s);
-	json_object_object_add(out, "sourceBucketFilePath", jstr(s));
+	field_add(out, "sourceBucketFilePath", jstr(s));
 	return 0;
 }
 
@@ -453,7 +462,7 @@ dest_field(json_object *in, json_object *out, struct msp_err *e)
 	json_object *d, *arr = json_object_new_array();
 	size_t i;
 
-	json_object_object_add(out, "destinationBucketFilePath", arr);
+	field_add(out, "destinationBucketFilePath", arr);
 	if (!get_obj(in, "destinationBucketFilePath", &d))
 		return 0;
 	if (!json_object_is_type(d, json_type_array))
@@ -484,7 +493,7 @@ details_field(json_object *in, json_object *out, struct msp_err *e)
 	size_t n;
 
 	if (!get_obj(in, "destinationVideoDetails", &d)) {
-		json_object_object_add(out, "destinationVideoDetails",
+		field_add(out, "destinationVideoDetails",
 		    json_object_new_object());
 		return 0;
 	}
@@ -503,7 +512,7 @@ details_field(json_object *in, json_object *out, struct msp_err *e)
 	    "destinationVideoDetails"), &d, NULL);
 	if (d == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	json_object_object_add(out, "destinationVideoDetails", d);
+	field_add(out, "destinationVideoDetails", d);
 	return 0;
 }
 
@@ -534,8 +543,8 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		return rc;
 	if ((out = json_object_new_object()) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	json_object_object_add(out, "type", jstr("video"));
-	json_object_object_add(out, "v", json_object_new_int(1));
+	field_add(out, "type", jstr("video"));
+	field_add(out, "v", json_object_new_int(1));
 	rc = msp_field_str(in, "id", 0, 64, 0, &id, e);
 	if (rc == MSP_ENOTFOUND)
 		id = dflt_id;
@@ -546,7 +555,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		    "msp id", id ? id : "");
 		goto fail;
 	}
-	json_object_object_add(out, "id", jstr(id));
+	field_add(out, "id", jstr(id));
 	if ((rc = msp_field_str(in, "videoType", 1, 16, 0, &vt, e)) != 0)
 		goto fail;
 	if (strcmp(vt, "short") != 0 && strcmp(vt, "long") != 0) {
@@ -555,14 +564,14 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		goto fail;
 	}
 	lng = vt[0] == 'l';
-	json_object_object_add(out, "videoType", jstr(vt));
+	field_add(out, "videoType", jstr(vt));
 	if ((rc = text_field(in, out, "name", !lng, MSP_NAME_MAX, 0, e)) != 0 ||
 	    (rc = text_field(in, out, "title", lng, MSP_TITLE_MAX, 0, e)) != 0 ||
 	    (rc = text_field(in, out, "about", 0, MSP_ABOUT_MAX,
 	    MSP_TEXT_NEWLINES, e)) != 0)
 		goto fail;
 	if (lng && msp_json_sget(out, "about") == NULL)
-		json_object_object_add(out, "about", jstr(""));
+		field_add(out, "about", jstr(""));
 	rc = msp_field_str(in, "language", lng, 16, 0, &s, e);
 	if (rc == 0) {
 		if (!msp_in_set(msp_languages, s)) {
@@ -571,7 +580,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 			    "msp-catalog(1))", s);
 			goto fail;
 		}
-		json_object_object_add(out, "language", jstr(s));
+		field_add(out, "language", jstr(s));
 	} else if (rc != MSP_ENOTFOUND) {
 		goto fail;
 	}
@@ -582,14 +591,14 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 	rc = msp_field_bool(in, "isPremium", 0, &b, e);
 	if (rc != 0 && rc != MSP_ENOTFOUND)
 		goto fail;
-	json_object_object_add(out, "isPremium", json_object_new_boolean(b));
+	field_add(out, "isPremium", json_object_new_boolean(b));
 	if ((rc = msp_field_str(in, "uploadedBy", 1, 254, 0, &s, e)) != 0)
 		goto fail;
 	if ((rc = msp_email_norm(s, &norm, e)) != 0) {
 		msp_err_prefix(e, "field 'uploadedBy'");
 		goto fail;
 	}
-	json_object_object_add(out, "uploadedBy", jstr(norm));
+	field_add(out, "uploadedBy", jstr(norm));
 	*up = norm;
 	*late = 1;
 	if ((rc = path_field(in, out, e)) != 0 ||
@@ -606,12 +615,12 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		    "uploaded, processing, ready or failed, got \"%s\"", s);
 		goto fail;
 	}
-	json_object_object_add(out, "status", jstr(s));
+	field_add(out, "status", jstr(s));
 	n = 0;
 	rc = msp_field_int(in, "progress", 0, 0, 100, &n, e);
 	if (rc != 0 && rc != MSP_ENOTFOUND)
 		goto fail;
-	json_object_object_add(out, "progress", json_object_new_int((int)n));
+	field_add(out, "progress", json_object_new_int((int)n));
 	if ((rc = text_field(in, out, "error", 0, 1000, MSP_TEXT_NEWLINES,
 	    e)) != 0)
 		goto fail;
@@ -622,7 +631,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 	rc = msp_field_bool(in, "isDeleted", 0, &b, e);
 	if (rc != 0 && rc != MSP_ENOTFOUND)
 		goto fail;
-	json_object_object_add(out, "isDeleted", json_object_new_boolean(b));
+	field_add(out, "isDeleted", json_object_new_boolean(b));
 	*outp = out;
 	*late = 0;
 	return 0;

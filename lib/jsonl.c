@@ -214,21 +214,48 @@ msp_json_type_name(json_object *o)
 	return "value";
 }
 
+/* Whether s[0..n) is all ASCII: then it is valid UTF-8 of n characters. */
+static int
+ascii(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+static int
+text_check(const char *field, const char *what, const char *s,
+    size_t maxchars, int textflags, struct msp_err *e)
+{
+	size_t n = strlen(s);
+	int plain = ascii(s, n);
+	const char *fmt = field != NULL ? "field '%s': " : "%s: ";
+	const char *name = field != NULL ? field : what;
+	char pre[512];
+
+	if ((plain || msp_utf8_valid(s, n)) &&
+	    !msp_has_control(s, n, textflags & MSP_TEXT_NEWLINES) &&
+	    (maxchars == 0 || (plain ? n : msp_utf8_len(s, n)) <= maxchars))
+		return 0;
+	/* the complaint: named as the caller asked */
+	snprintf(pre, sizeof(pre), fmt, name);
+	if (!plain && !msp_utf8_valid(s, n))
+		return msp_err_set(e, MSP_EINVAL, "%sinvalid UTF-8", pre);
+	if (msp_has_control(s, n, textflags & MSP_TEXT_NEWLINES))
+		return msp_err_set(e, MSP_EINVAL,
+		    "%scontrol characters are not allowed", pre);
+	return msp_err_set(e, MSP_EINVAL, "%slonger than %zu characters",
+	    pre, maxchars);
+}
+
 int
 msp_text_check(const char *what, const char *s, size_t maxchars,
     int textflags, struct msp_err *e)
 {
-	size_t n = strlen(s);
-
-	if (!msp_utf8_valid(s, n))
-		return msp_err_set(e, MSP_EINVAL, "%s: invalid UTF-8", what);
-	if (msp_has_control(s, n, textflags & MSP_TEXT_NEWLINES))
-		return msp_err_set(e, MSP_EINVAL,
-		    "%s: control characters are not allowed", what);
-	if (maxchars > 0 && msp_utf8_len(s, n) > maxchars)
-		return msp_err_set(e, MSP_EINVAL,
-		    "%s: longer than %zu characters", what, maxchars);
-	return 0;
+	return text_check(NULL, what, s, maxchars, textflags, e);
 }
 
 static int
@@ -249,7 +276,6 @@ msp_field_str(json_object *o, const char *field, int required,
     size_t maxchars, int textflags, const char **out, struct msp_err *e)
 {
 	json_object *x;
-	char what[128];
 	int rc;
 
 	if ((rc = field_get(o, field, required, &x, e)) != 0)
@@ -258,11 +284,11 @@ msp_field_str(json_object *o, const char *field, int required,
 		return msp_err_set(e, MSP_EINVAL,
 		    "field '%s': expected a string, got %s", field,
 		    msp_json_type_name(x));
-	snprintf(what, sizeof(what), "field '%s'", field);
 	if (strlen(json_object_get_string(x)) !=
 	    (size_t)json_object_get_string_len(x))
-		return msp_err_set(e, MSP_EINVAL, "%s: NUL character", what);
-	if ((rc = msp_text_check(what, json_object_get_string(x), maxchars,
+		return msp_err_set(e, MSP_EINVAL, "field '%s': NUL character",
+		    field);
+	if ((rc = text_check(field, NULL, json_object_get_string(x), maxchars,
 	    textflags, e)) != 0)
 		return rc;
 	*out = json_object_get_string(x);

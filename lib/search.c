@@ -1035,17 +1035,21 @@ ient_cmp(const void *a, const void *b)
 	    ((const struct ient *)b)->id, MSP_ID_LEN);
 }
 
+/* A put at the end of the index, through a cursor that stays there. */
 static int
-append(struct msp_store *st, MDB_txn *t, const void *k, size_t kn,
-    const void *v, size_t vn, struct msp_err *e)
+append(MDB_cursor *c, const void *k, size_t kn, const void *v, size_t vn,
+    struct msp_err *e)
 {
-	return msp_db_put(st, t, MSP_DB_SEARCH, k, kn, v, vn, MDB_APPEND, e);
+	MDB_val key = { kn, (void *)k }, val = { vn, (void *)v };
+
+	return msp_store_mdb_err(mdb_cursor_put(c, &key, &val, MDB_APPEND),
+	    "search", e);
 }
 
 /* One pass over the temporary file: the "C" (which 0) or "D" (1) values. */
 static int
-cd_pass(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
-    int which, struct msp_err *e)
+cd_pass(MDB_cursor *c, struct msp_search_bulk *b, int which,
+    struct msp_err *e)
 {
 	unsigned char dk[5];
 	struct buf v = { 0 };
@@ -1070,7 +1074,7 @@ cd_pass(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 			if (k != which)
 				continue;
 			be32_put(dk + 1, (uint32_t)doc);
-			rc = append(st, t, dk, 5, v.p, v.n, e);
+			rc = append(c, dk, 5, v.p, v.n, e);
 		}
 	}
 	free(v.p);
@@ -1084,28 +1088,36 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 {
 	unsigned char key[2 + MSP_TERM_MAX + 4], ik[1 + MSP_ID_LEN], dv[4];
 	uint32_t *ord = NULL, i;
+	MDB_cursor *c;
 	size_t k;
 	int rc;
 
-	if ((rc = cd_pass(st, t, b, 0, e)) != 0 ||
-	    (rc = cd_pass(st, t, b, 1, e)) != 0)
-		return rc;
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
+	    0)
+		return msp_store_mdb_err(rc, "search", e);
+	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
+	    (rc = cd_pass(c, b, 1, e)) != 0)
+		goto out;
 	if (b->unsorted)
 		qsort(b->iv, b->ni, sizeof(*b->iv), ient_cmp);
 	ik[0] = 'I';
 	for (k = 0; k < b->ni && rc == 0; k++) {
 		if (k > 0 && memcmp(b->iv[k - 1].id, b->iv[k].id,
-		    MSP_ID_LEN) == 0)
-			return msp_err_set(e, MSP_ESTORE, "search: video %.*s "
+		    MSP_ID_LEN) == 0) {
+			rc = msp_err_set(e, MSP_ESTORE, "search: video %.*s "
 			    "indexed twice", MSP_ID_LEN, b->iv[k].id);
+			break;
+		}
 		memcpy(ik + 1, b->iv[k].id, MSP_ID_LEN);
 		be32_put(dv, b->iv[k].doc);
-		rc = append(st, t, ik, sizeof(ik), dv, 4, e);
+		rc = append(c, ik, sizeof(ik), dv, 4, e);
 	}
 	if (rc != 0)
-		return rc;
-	if ((ord = bulk_order(b)) == NULL)
-		return nomem(e);
+		goto out;
+	if ((ord = bulk_order(b)) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
 	key[0] = 'P';
 	for (i = 0; i < b->nterms && rc == 0; i++) {
 		const struct tpost *tp = &b->tp[ord[i]];
@@ -1117,30 +1129,33 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 		memcpy(key + 1, term, tn + 1);
 		while (p < end && rc == 0) {
 			uint32_t delta, vn;
-			size_t a = varint_get(p, end, &delta), c;
-			c = a ? varint_get(p + a, end, &vn) : 0;
-			if (a == 0 || c == 0 || vn > (size_t)(end - p - a - c)) {
+			size_t na = varint_get(p, end, &delta), nv;
+			nv = na ? varint_get(p + na, end, &vn) : 0;
+			if (na == 0 || nv == 0 ||
+			    vn > (size_t)(end - p - na - nv)) {
 				rc = msp_err_set(e, MSP_ESTORE, "search: bulk "
 				    "postings corrupt");
 				break;
 			}
 			doc += delta;
 			be32_put(key + 2 + tn, doc);
-			rc = append(st, t, key, tn + 6, p + a + c, vn, e);
-			p += a + c + vn;
+			rc = append(c, key, tn + 6, p + na + nv, vn, e);
+			p += na + nv + vn;
 		}
 	}
 	if (rc == 0)
-		rc = append(st, t, "S", 1, &b->s, sizeof(b->s), e);
+		rc = append(c, "S", 1, &b->s, sizeof(b->s), e);
 	key[0] = 'T';
 	for (i = 0; i < b->nterms && rc == 0; i++) {
 		const char *term = b->tstr + b->toff[ord[i]];
 		size_t tn = strlen(term);
 		memcpy(key + 1, term, tn);
-		rc = append(st, t, key, tn + 1, &b->tp[ord[i]].df,
+		rc = append(c, key, tn + 1, &b->tp[ord[i]].df,
 		    sizeof(uint32_t), e);
 	}
+out:
 	free(ord);
+	mdb_cursor_close(c);
 	return rc;
 }
 

@@ -100,19 +100,122 @@ msp_id_ms(const char *id)
 	return ms;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (the
+ * civil calendar algorithms of H. Hinnant), so that the usual times need
+ * neither gmtime nor strptime. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void
+digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void
 msp_time_fmt(int64_t ms, char out[MSP_TIME_LEN + 1])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char buf[96];
+	int64_t days = ms / 86400000, y;
+	int64_t rem = ms % 86400000;
+	unsigned m, d, secs;
 
-	gmtime_r(&t, &tm);
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	memcpy(out, buf, MSP_TIME_LEN);
-	out[MSP_TIME_LEN] = '\0';
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	if (y < 0 || y > 9999) { /* outside the four-digit years */
+		time_t t = (time_t)(ms / 1000);
+		struct tm tm;
+		char buf[96];
+
+		gmtime_r(&t, &tm);
+		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d."
+		    "%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+		memcpy(out, buf, MSP_TIME_LEN);
+		out[MSP_TIME_LEN] = '\0';
+		return;
+	}
+	secs = (unsigned)(rem / 1000);
+	memcpy(out, "0000-00-00T00:00:00.000Z", MSP_TIME_LEN + 1);
+	digits(out, (unsigned)y, 4);
+	digits(out + 5, m, 2);
+	digits(out + 8, d, 2);
+	digits(out + 11, secs / 3600, 2);
+	digits(out + 14, secs / 60 % 60, 2);
+	digits(out + 17, secs % 60, 2);
+	digits(out + 20, (unsigned)(rem % 1000), 3);
+}
+
+/* The canonical form, YYYY-MM-DDTHH:MM:SS.mmmZ with every field in its
+ * range, without strptime; 1 when s is not in it. */
+static int
+time_parse_fast(const char *s, int64_t *ms)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
+	    30, 31, 30, 31 };
+	unsigned v[7], i, k = 0, y, mo, d, h, mi, sec;
+
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (pat[i] == 'd') {
+			if (s[i] < '0' || s[i] > '9')
+				return 1;
+		} else if (s[i] != pat[i]) {
+			return 1;
+		}
+	}
+	if (s[i] != '\0')
+		return 1;
+	memset(v, 0, sizeof(v));
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (pat[i] == 'd')
+			v[k] = v[k] * 10 + (unsigned)(s[i] - '0');
+		else if (pat[i] != 'Z')
+			k++;
+	}
+	y = v[0], mo = v[1], d = v[2], h = v[3], mi = v[4], sec = v[5];
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 59)
+		return 1;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 ||
+	    y % 400 == 0)))
+		return 1;
+	*ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) *
+	    1000 + v[6];
+	return 0;
 }
 
 int
@@ -124,6 +227,8 @@ msp_time_parse(const char *s, int64_t *ms)
 	int fd = 0, off = 0;
 	time_t t;
 
+	if (time_parse_fast(s, ms) == 0)
+		return 0;
 	memset(&tm, 0, sizeof(tm));
 	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (p == NULL)
