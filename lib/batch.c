@@ -53,6 +53,8 @@ apply(MDB_txn *t, void *arg, struct msp_err *e)
 	size_t i;
 	int rc;
 
+	if (r->b->begin != NULL)
+		r->b->begin(r->b->arg, r->careful && !r->b->no_sub);
 	for (i = 0; i < r->n; i++) {
 		struct line *l = &r->lines[i];
 		struct msp_err le;
@@ -92,6 +94,8 @@ apply(MDB_txn *t, void *arg, struct msp_err *e)
 			l->out = NULL;
 		}
 	}
+	if (r->b->end != NULL)
+		return r->b->end(r->st, t, r->b->arg, e);
 	return 0;
 }
 

@@ -46,6 +46,13 @@ struct msp_batch {
 	    void *state, json_object **out, void *arg, struct msp_err *e);
 	void (*accept)(void *state, void *arg);
 	void (*prep_free)(void *state);
+	/* optional, around each attempt at a batch's transaction: begin
+	 * (careful: each line in a child transaction of its own), then the
+	 * lines, then end in the batch's transaction before it commits
+	 * (writes fn_prep left for the end; an error fails the batch) */
+	void (*begin)(void *arg, int careful);
+	int (*end)(struct msp_store *st, MDB_txn *t, void *arg,
+	    struct msp_err *e);
 };
 
 /* Runs to the end of r (or the first bad line when strict, or a stop

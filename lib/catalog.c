@@ -325,6 +325,20 @@ out:
 
 /* ---- videos --------------------------------------------------------- */
 
+/* The string s, which msp_field_str found in in's field: that very object
+ * when it is (shared, not copied), else a new one. */
+static json_object *
+share(json_object *in, const char *field, const char *s)
+{
+	json_object *x;
+
+	if (json_object_object_get_ex(in, field, &x) &&
+	    json_object_is_type(x, json_type_string) &&
+	    json_object_get_string(x) == s)
+		return json_object_get(x);
+	return jstr(s);
+}
+
 /* Add a field to a record being built: each key once, a literal (so
  * json-c neither looks it up nor copies it). */
 static void
@@ -363,7 +377,7 @@ text_field(json_object *in, json_object *out, const char *field, int required,
 	if (required && *s == '\0')
 		return msp_err_set(e, MSP_EINVAL, "field '%s': must not be empty",
 		    field);
-	field_add(out, field, jstr(s));
+	field_add(out, field, share(in, field, s));
 	return 0;
 }
 
@@ -452,7 +466,8 @@ path_field(json_object *in, json_object *out, struct msp_err *e)
 	if (*s != '\0' && !msp_blob_rel_ok(s))
 		return msp_err_set(e, MSP_EINVAL, "field 'sourceBucketFilePath': "
 		    "'%s' is not a relative path inside the store", s);
-	field_add(out, "sourceBucketFilePath", jstr(s));
+	field_add(out, "sourceBucketFilePath", share(in,
+	    "sourceBucketFilePath", s));
 	return 0;
 }
 
@@ -555,7 +570,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		    "msp id", id ? id : "");
 		goto fail;
 	}
-	field_add(out, "id", jstr(id));
+	field_add(out, "id", share(in, "id", id));
 	if ((rc = msp_field_str(in, "videoType", 1, 16, 0, &vt, e)) != 0)
 		goto fail;
 	if (strcmp(vt, "short") != 0 && strcmp(vt, "long") != 0) {
@@ -564,7 +579,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		goto fail;
 	}
 	lng = vt[0] == 'l';
-	field_add(out, "videoType", jstr(vt));
+	field_add(out, "videoType", share(in, "videoType", vt));
 	if ((rc = text_field(in, out, "name", !lng, MSP_NAME_MAX, 0, e)) != 0 ||
 	    (rc = text_field(in, out, "title", lng, MSP_TITLE_MAX, 0, e)) != 0 ||
 	    (rc = text_field(in, out, "about", 0, MSP_ABOUT_MAX,
@@ -580,7 +595,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 			    "msp-catalog(1))", s);
 			goto fail;
 		}
-		field_add(out, "language", jstr(s));
+		field_add(out, "language", share(in, "language", s));
 	} else if (rc != MSP_ENOTFOUND) {
 		goto fail;
 	}
@@ -615,7 +630,7 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		    "uploaded, processing, ready or failed, got \"%s\"", s);
 		goto fail;
 	}
-	field_add(out, "status", jstr(s));
+	field_add(out, "status", share(in, "status", s));
 	n = 0;
 	rc = msp_field_int(in, "progress", 0, 0, 100, &n, e);
 	if (rc != 0 && rc != MSP_ENOTFOUND)
@@ -1152,9 +1167,21 @@ msp_video_prep_record(const struct msp_video_prep *vp)
 	return vp->rc == 0 ? vp->rec : NULL;
 }
 
+size_t
+msp_video_prep_keys(const struct msp_video_prep *vp, size_t i,
+    const void **k, size_t *n)
+{
+	if (vp->rc != 0 || i >= (size_t)vp->ks.count)
+		return 0;
+	*k = vp->ks.k[i];
+	*n = vp->ks.n[i];
+	return (size_t)vp->ks.count;
+}
+
 int
 msp_video_import_prep(struct msp_store *st, MDB_txn *t,
-    const struct msp_video_prep *vp, int *replaced, struct msp_err *e)
+    const struct msp_video_prep *vp, int defer, int *replaced,
+    struct msp_err *e)
 {
 	const msp_video_observer *ob;
 	json_object *old;
@@ -1174,26 +1201,31 @@ msp_video_import_prep(struct msp_store *st, MDB_txn *t,
 		return vp->rc;
 	}
 	id = msp_json_sget(vp->rec, "id");
-	rc = msp_db_get(st, t, MSP_DB_VIDEOS, id, strlen(id), &v, e);
-	if (rc == 0) { /* a video replaced: the general path */
-		*replaced = 1;
-		if ((rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id, strlen(id),
-		    &old, e)) != 0)
-			return rc;
-		rc = video_commit(st, t, old, vp->rec, e);
-		json_object_put(old);
-		return rc;
-	}
-	if (rc != MSP_ENOTFOUND)
-		return rc;
-	/* a new one, as video_commit would store it; the record is appended
-	 * when its id is the greatest yet (an export is in id order) */
+	/* the record is appended when its id is the greatest yet (an export
+	 * is in id order): then it is new */
 	rc = msp_db_put(st, t, MSP_DB_VIDEOS, id, strlen(id), vp->bytes, vp->n,
 	    MDB_APPEND, e);
-	if (rc == MSP_EEXIST)
-		rc = msp_db_put(st, t, MSP_DB_VIDEOS, id, strlen(id), vp->bytes,
-		    vp->n, 0, e);
-	for (i = 0; i < vp->ks.count && rc == 0; i++)
+	if (rc == MSP_EEXIST && defer)
+		return MSP_EAGAIN;
+	if (rc == MSP_EEXIST) { /* not the greatest: is it there? */
+		rc = msp_db_get(st, t, MSP_DB_VIDEOS, id, strlen(id), &v, e);
+		if (rc == 0) { /* a video replaced: the general path */
+			*replaced = 1;
+			if ((rc = msp_db_get_json(st, t, MSP_DB_VIDEOS, id,
+			    strlen(id), &old, e)) != 0)
+				return rc;
+			rc = video_commit(st, t, old, vp->rec, e);
+			json_object_put(old);
+			return rc;
+		}
+		if (rc == MSP_ENOTFOUND)
+			rc = msp_db_put(st, t, MSP_DB_VIDEOS, id, strlen(id),
+			    vp->bytes, vp->n, 0, e);
+	}
+	if (rc != 0)
+		return rc;
+	/* a new one: its index keys and observers, as video_commit's */
+	for (i = 0; !defer && i < vp->ks.count && rc == 0; i++)
 		rc = msp_db_put(st, t, MSP_DB_VINDEX, vp->ks.k[i], vp->ks.n[i],
 		    "", 0, 0, e);
 	for (ob = msp_video_observers; *ob != NULL && rc == 0; ob++)

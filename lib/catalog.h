@@ -86,7 +86,16 @@ int msp_video_prep(json_object *rec, struct msp_video_prep **vp,
 /* The record to be stored, or NULL for a bad one (vp keeps it). */
 json_object *msp_video_prep_record(const struct msp_video_prep *vp);
 int msp_video_import_prep(struct msp_store *st, MDB_txn *t,
-    const struct msp_video_prep *vp, int *replaced, struct msp_err *e);
+    const struct msp_video_prep *vp, int defer, int *replaced,
+    struct msp_err *e);
+/* With defer, msp_video_import_prep leaves the index keys to the caller
+ * (who writes them in t before it commits, all of a batch in key order):
+ * it stores only a video whose id is the greatest yet, and answers
+ * MSP_EAGAIN, having written nothing, for any other (call it again
+ * without defer once the keys left before are written). The keys: i from
+ * 0 while the answer (their count) is more than i. */
+size_t msp_video_prep_keys(const struct msp_video_prep *vp, size_t i,
+    const void **k, size_t *n);
 void msp_video_prep_free(struct msp_video_prep *vp);
 /* 1 when the video's status is ready and it is not deleted. */
 int msp_video_visible(json_object *video);

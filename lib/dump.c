@@ -131,11 +131,91 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
  * replaced, or another writer committed between the import's batches
  * (each landed line notes its transaction's id: they must follow on).
  */
+struct defkey {
+	const void *k;
+	size_t n;
+};
+
 struct msp_importer {
 	struct msp_store *st;
 	struct msp_search_bulk *bulk; /* NULL: rebuild at the end */
 	size_t last;                  /* id of the last transaction seen */
+	/* index keys of the batch's new videos, written sorted at its end
+	 * (through one cursor, each next to the one before) */
+	int defer;
+	struct defkey *dk;
+	size_t ndk, capdk;
+	int oom;
 };
+
+static int
+defkey_cmp(const void *a, const void *b)
+{
+	const struct defkey *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+
+	return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int
+imp_flush(struct msp_store *st, MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct msp_importer *im = arg;
+	MDB_cursor *c;
+	size_t i;
+	int rc;
+
+	if (im->oom) {
+		im->oom = 0;
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	}
+	if (im->ndk == 0)
+		return 0;
+	qsort(im->dk, im->ndk, sizeof(*im->dk), defkey_cmp);
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VINDEX), &c)) !=
+	    0)
+		return msp_store_mdb_err(rc, "video_index", e);
+	for (i = 0; i < im->ndk && rc == 0; i++) {
+		MDB_val k = { im->dk[i].n, (void *)im->dk[i].k }, v = { 0, "" };
+		rc = mdb_cursor_put(c, &k, &v, 0);
+	}
+	mdb_cursor_close(c);
+	im->ndk = 0;
+	return msp_store_mdb_err(rc, "video_index", e);
+}
+
+static void
+imp_begin(void *arg, int careful)
+{
+	struct msp_importer *im = arg;
+
+	im->ndk = 0;
+	im->oom = 0;
+	im->defer = !careful;
+}
+
+static void
+imp_defer(struct msp_importer *im, const struct msp_video_prep *vp)
+{
+	const void *k;
+	size_t i, n;
+
+	for (i = 0; msp_video_prep_keys(vp, i, &k, &n) > i; i++) {
+		if (im->ndk == im->capdk) {
+			size_t nc = im->capdk ? im->capdk * 2 : 1 << 14;
+			struct defkey *nd = realloc(im->dk, nc * sizeof(*nd));
+			if (nd == NULL) {
+				im->oom = 1;
+				return;
+			}
+			im->dk = nd;
+			im->capdk = nc;
+		}
+		im->dk[im->ndk].k = k;
+		im->dk[im->ndk].n = n;
+		im->ndk++;
+	}
+}
 
 struct imp_line {
 	struct msp_video_prep *vp;
@@ -179,13 +259,24 @@ static int
 imp_apply(struct msp_store *st, MDB_txn *t, json_object *line, void *state,
     json_object **out, void *arg, struct msp_err *e)
 {
+	struct msp_importer *im = arg;
 	struct imp_line *l = state;
+	int rc;
 
 	(void)out;
-	(void)arg;
 	l->txnid = mdb_txn_id(t);
+	if (im->defer && l->vp != NULL) {
+		rc = msp_video_import_prep(st, t, l->vp, 1, &l->replaced, e);
+		if (rc == 0)
+			imp_defer(im, l->vp);
+		if (rc != MSP_EAGAIN)
+			return rc;
+	}
+	/* anything else finds the index as the lines before left it */
+	if (im->defer && (rc = imp_flush(st, t, im, e)) != 0)
+		return rc;
 	if (l->vp != NULL)
-		return msp_video_import_prep(st, t, l->vp, &l->replaced, e);
+		return msp_video_import_prep(st, t, l->vp, 0, &l->replaced, e);
 	return msp_dump_import_one(st, t, line, e);
 }
 
@@ -257,6 +348,8 @@ msp_import_setup(struct msp_importer *im, struct msp_batch *b)
 	b->fn_prep = imp_apply;
 	b->accept = imp_accept;
 	b->prep_free = imp_free;
+	b->begin = imp_begin;
+	b->end = imp_flush;
 }
 
 static int
@@ -279,6 +372,7 @@ msp_import_close(struct msp_importer *im, struct msp_err *e)
 	msp_store_set_bulk(im->st, 0);
 	rc = msp_store_write(im->st, imp_index, im, e);
 	msp_search_bulk_free(im->bulk);
+	free(im->dk);
 	free(im);
 	return rc;
 }
