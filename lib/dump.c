@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,9 +132,23 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
  * replaced, or another writer committed between the import's batches
  * (each landed line notes its transaction's id: they must follow on).
  */
+/*
+ * A new video's index keys are "<f>\0<value>\0<id>": a batch's keys fall
+ * in a few groups (one per prefix "<f>\0<value>\0"), each in id order as
+ * an export is. So they are ordered by a counting sort on the rank of
+ * their prefix, the prefixes (a few thousand) being sorted themselves;
+ * a group found out of order is sorted on its own.
+ */
 struct defkey {
-	const void *k;
+	const unsigned char *k;
 	size_t n;
+	uint32_t pfx;
+};
+
+struct prefix {
+	const unsigned char *p; /* its own copy */
+	size_t n;
+	uint32_t rank;
 };
 
 struct msp_importer {
@@ -143,18 +158,168 @@ struct msp_importer {
 	/* index keys of the batch's new videos, written sorted at its end
 	 * (through one cursor, each next to the one before) */
 	int defer;
-	struct defkey *dk;
+	struct defkey *dk, *tmp;
 	size_t ndk, capdk;
+	struct prefix *px;
+	uint32_t npx, cappx, ranked; /* ranked: prefixes with a rank */
+	uint32_t *slots;             /* hash of prefixes: index + 1 */
+	size_t nslots;
+	uint32_t *count;
 	int oom;
 };
+
+static uint32_t
+pfx_hash(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int
+pfx_grow(struct msp_importer *im)
+{
+	size_t ns = im->nslots ? im->nslots * 2 : 4096, i;
+	uint32_t *sl = calloc(ns, sizeof(*sl)), k;
+
+	if (sl == NULL)
+		return -1;
+	for (k = 0; k < im->npx; k++) {
+		i = pfx_hash(im->px[k].p, im->px[k].n) & (ns - 1);
+		while (sl[i] != 0)
+			i = (i + 1) & (ns - 1);
+		sl[i] = k + 1;
+	}
+	free(im->slots);
+	im->slots = sl;
+	im->nslots = ns;
+	return 0;
+}
+
+/* The number of the prefix p[0..n); UINT32_MAX when out of memory. */
+static uint32_t
+pfx_find(struct msp_importer *im, const unsigned char *p, size_t n)
+{
+	size_t i, mask;
+	unsigned char *copy;
+
+	if ((size_t)im->npx * 2 >= im->nslots && pfx_grow(im) != 0)
+		return UINT32_MAX;
+	mask = im->nslots - 1;
+	for (i = pfx_hash(p, n) & mask; im->slots[i] != 0; i = (i + 1) & mask) {
+		const struct prefix *x = &im->px[im->slots[i] - 1];
+		if (x->n == n && memcmp(x->p, p, n) == 0)
+			return im->slots[i] - 1;
+	}
+	if (im->npx == im->cappx) {
+		uint32_t nc = im->cappx ? im->cappx * 2 : 1024;
+		struct prefix *np = realloc(im->px, nc * sizeof(*np));
+		uint32_t *cnt;
+		if (np == NULL)
+			return UINT32_MAX;
+		im->px = np;
+		if ((cnt = realloc(im->count, (nc + 1) * sizeof(*cnt))) == NULL)
+			return UINT32_MAX;
+		im->count = cnt;
+		im->cappx = nc;
+	}
+	if ((copy = malloc(n)) == NULL)
+		return UINT32_MAX;
+	memcpy(copy, p, n);
+	im->px[im->npx].p = copy;
+	im->px[im->npx].n = n;
+	im->slots[i] = im->npx + 1;
+	return im->npx++;
+}
+
+static int
+keycmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c != 0 ? c : (an > bn) - (an < bn);
+}
 
 static int
 defkey_cmp(const void *a, const void *b)
 {
 	const struct defkey *x = a, *y = b;
-	int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
 
-	return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
+	return keycmp(x->k, x->n, y->k, y->n);
+}
+
+static const struct prefix *px_sort; /* qsort has no argument */
+
+static int
+pfx_cmp(const void *a, const void *b)
+{
+	const struct prefix *x = &px_sort[*(const uint32_t *)a];
+	const struct prefix *y = &px_sort[*(const uint32_t *)b];
+
+	return keycmp(x->p, x->n, y->p, y->n);
+}
+
+/* Rank every prefix (when some are new). */
+static int
+pfx_rank(struct msp_importer *im)
+{
+	uint32_t *ord, i;
+
+	if (im->ranked == im->npx)
+		return 0;
+	if ((ord = malloc(((size_t)im->npx + 1) * sizeof(*ord))) == NULL)
+		return -1;
+	for (i = 0; i < im->npx; i++)
+		ord[i] = i;
+	px_sort = im->px;
+	qsort(ord, im->npx, sizeof(*ord), pfx_cmp);
+	for (i = 0; i < im->npx; i++)
+		im->px[ord[i]].rank = i;
+	free(ord);
+	im->ranked = im->npx;
+	return 0;
+}
+
+/* The batch's keys in key order, in im->dk. */
+static int
+defkeys_sort(struct msp_importer *im)
+{
+	struct defkey *t;
+	uint32_t i, r;
+	size_t k, start;
+
+	if (pfx_rank(im) != 0)
+		return -1;
+	if (im->tmp == NULL && (im->tmp = malloc(im->capdk *
+	    sizeof(*im->tmp))) == NULL)
+		return -1;
+	memset(im->count, 0, ((size_t)im->npx + 1) * sizeof(*im->count));
+	for (k = 0; k < im->ndk; k++)
+		im->count[im->px[im->dk[k].pfx].rank + 1]++;
+	for (i = 0; i < im->npx; i++)
+		im->count[i + 1] += im->count[i];
+	for (k = 0; k < im->ndk; k++) {
+		r = im->px[im->dk[k].pfx].rank;
+		im->tmp[im->count[r]++] = im->dk[k];
+	}
+	t = im->dk;
+	im->dk = im->tmp;
+	im->tmp = t;
+	/* each group: in order already, unless the input was not */
+	for (start = 0; start < im->ndk; start = k) {
+		int sorted = 1;
+		for (k = start + 1; k < im->ndk &&
+		    im->dk[k].pfx == im->dk[start].pfx; k++)
+			if (sorted && defkey_cmp(&im->dk[k - 1], &im->dk[k]) > 0)
+				sorted = 0;
+		if (!sorted)
+			qsort(im->dk + start, k - start, sizeof(*im->dk),
+			    defkey_cmp);
+	}
+	return 0;
 }
 
 static int
@@ -165,13 +330,13 @@ imp_flush(struct msp_store *st, MDB_txn *t, void *arg, struct msp_err *e)
 	size_t i;
 	int rc;
 
-	if (im->oom) {
+	if (im->oom || (im->ndk > 0 && defkeys_sort(im) != 0)) {
 		im->oom = 0;
+		im->ndk = 0;
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	}
 	if (im->ndk == 0)
 		return 0;
-	qsort(im->dk, im->ndk, sizeof(*im->dk), defkey_cmp);
 	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VINDEX), &c)) !=
 	    0)
 		return msp_store_mdb_err(rc, "video_index", e);
@@ -197,24 +362,37 @@ imp_begin(void *arg, int careful)
 static void
 imp_defer(struct msp_importer *im, const struct msp_video_prep *vp)
 {
-	const void *k;
-	size_t i, n;
+	const unsigned char *k;
+	const void *kv;
+	size_t i, n, pn;
+	uint32_t pfx;
 
-	for (i = 0; msp_video_prep_keys(vp, i, &k, &n) > i; i++) {
+	for (i = 0; msp_video_prep_keys(vp, i, &kv, &n) > i; i++) {
+		k = kv;
+		/* "<f>\0<value>\0": the keys' own NULs end it */
+		pn = n < 2 ? n : 2 + strnlen((const char *)k + 2, n - 2) + 1;
+		if (pn > n)
+			pn = n;
+		if ((pfx = pfx_find(im, k, pn)) == UINT32_MAX)
+			goto oom;
 		if (im->ndk == im->capdk) {
 			size_t nc = im->capdk ? im->capdk * 2 : 1 << 14;
 			struct defkey *nd = realloc(im->dk, nc * sizeof(*nd));
-			if (nd == NULL) {
-				im->oom = 1;
-				return;
-			}
+			if (nd == NULL)
+				goto oom;
 			im->dk = nd;
 			im->capdk = nc;
+			free(im->tmp);
+			im->tmp = NULL;
 		}
 		im->dk[im->ndk].k = k;
 		im->dk[im->ndk].n = n;
+		im->dk[im->ndk].pfx = pfx;
 		im->ndk++;
 	}
+	return;
+oom:
+	im->oom = 1;
 }
 
 struct imp_line {
@@ -365,6 +543,7 @@ imp_index(MDB_txn *t, void *arg, struct msp_err *e)
 int
 msp_import_close(struct msp_importer *im, struct msp_err *e)
 {
+	uint32_t i;
 	int rc;
 
 	if (im == NULL)
@@ -373,6 +552,12 @@ msp_import_close(struct msp_importer *im, struct msp_err *e)
 	rc = msp_store_write(im->st, imp_index, im, e);
 	msp_search_bulk_free(im->bulk);
 	free(im->dk);
+	free(im->tmp);
+	for (i = 0; i < im->npx; i++)
+		free((void *)im->px[i].p);
+	free(im->px);
+	free(im->slots);
+	free(im->count);
 	free(im);
 	return rc;
 }
