@@ -259,6 +259,49 @@ msp-catalog: in.jsonl:10: not a JSON object"
 	[ "$(MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog list --genre comedy | jq -r .title)" = Sea ]
 }
 
+@test "import in any order, into a store with videos, twice over: records, indexes and search agree" {
+	add_users
+	for t in River Sea Harbor Night Storm; do
+		msp-catalog update "$(long "$t" drama en)" --set status=ready >/dev/null
+	done
+	msp-catalog update "$(long Lantern comedy hi --premium)" --set status=ready >/dev/null
+	msp-catalog export > one.jsonl
+	grep -v '"type":"video"' one.jsonl > head.jsonl
+	grep '"type":"video"' one.jsonl > videos.jsonl
+	# out of id order, into an empty store: the index is written at the end
+	export MSP_STORE=$BATS_TEST_TMPDIR/c1
+	{ cat head.jsonl; tac videos.jsonl; } | msp-catalog import
+	msp-catalog export > two.jsonl
+	cmp one.jsonl two.jsonl
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	[ "$(msp-search harbor | jq -r .title)" = Harbor ]
+	[ "$(msp-catalog list --genre comedy | jq -r .title)" = Lantern ]
+	# into a store that has videos: the index is rebuilt from the store
+	export MSP_STORE=$BATS_TEST_TMPDIR/c2
+	{ cat head.jsonl; head -3 videos.jsonl; } | msp-catalog import
+	tail -n +4 videos.jsonl | msp-catalog import
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	[ "$(msp-search lantern | jq -r .title)" = Lantern ]
+	[ "$(msp-search river | jq -r .title)" = River ]
+	# a video twice in one stream (the second wins), a bad line between
+	export MSP_STORE=$BATS_TEST_TMPDIR/c3
+	sed -n 2p videos.jsonl | sed 's/"status":"ready"/"status":"failed"/' > again.jsonl
+	sed -n 3p videos.jsonl | sed 's/"uploadedBy":"[^"]*"/"uploadedBy":"nobody@example.com"/' > bad.jsonl
+	cat head.jsonl videos.jsonl again.jsonl bad.jsonl > mixed.jsonl
+	run --separate-stderr msp-catalog import mixed.jsonl
+	[ "$status" -eq 1 ]
+	n=$(wc -l < mixed.jsonl)
+	[ "$stderr" = "msp-catalog: mixed.jsonl:$n: field 'uploadedBy': nobody@example.com: no such user" ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	gone=$(jq -r .title again.jsonl)
+	[ "$(msp-catalog list --status failed | jq -r .title)" = "$gone" ]
+	[ "$(msp-search "$gone" | wc -l)" -eq 0 ]
+	[ "$(msp-catalog list --status ready | jq -s length)" -eq 5 ]
+}
+
 @test "import reports bad lines; --strict stops at the first" {
 	add_users
 	msp-catalog export > good.jsonl
