@@ -440,13 +440,13 @@ run_piped(struct run *r, struct msp_jsonl *jr, size_t size, struct msp_err *e)
 		if (!eof && !msp_stop_requested())
 			rrc = read_lines(jr, fresh, size, &eof, &re);
 		if (rrc == 0 && fresh->n > 0 && !msp_stop_requested())
-			pipe_submit(&p, fresh, NULL);
+			pipe_submit(&p, fresh, old);
+		else if (old != NULL)
+			pipe_submit(&p, NULL, old);
 		r->lines = ready->v;
 		r->n = ready->n;
 		rc = flush(r, &stop, e);
 		r->n = 0;
-		if (old != NULL)
-			lset_free(r->b, old);
 		if (rc == 0 && rrc != 0) {
 			rc = rrc;
 			*e = re;

@@ -126,8 +126,8 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
 /*
  * A line's preparation. Videos are checked and built on the batch's
  * second thread; into a store that had no videos, their search documents
- * are prepared there too and gathered as their batches commit, so that
- * the index is written once, in key order, at the end. It is rebuilt from
+ * are made and gathered as their batches commit, so that the index is
+ * written once, in key order, at the end. It is rebuilt from
  * the store instead when that would not be the same index: a video was
  * replaced, or another writer committed between the import's batches
  * (each landed line notes its transaction's id: they must follow on).
@@ -415,22 +415,16 @@ imp_free(void *state)
 static int
 imp_prep(json_object *line, void **state, void *arg, struct msp_err *e)
 {
-	struct msp_importer *im = arg;
 	struct imp_line *l;
 	const char *type = msp_json_sget(line, "type");
-	json_object *rec;
-	int rc;
 
+	(void)arg;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	*state = l;
 	if (type == NULL || strcmp(type, "video") != 0)
 		return 0;
-	if ((rc = msp_video_prep(line, &l->vp, e)) != 0)
-		return rc;
-	if (im->bulk != NULL && (rec = msp_video_prep_record(l->vp)) != NULL)
-		return msp_search_doc_prep(rec, &l->sd, e);
-	return 0;
+	return msp_video_prep(line, &l->vp, e);
 }
 
 static int
@@ -463,6 +457,7 @@ imp_accept(void *state, void *arg)
 {
 	struct msp_importer *im = arg;
 	struct imp_line *l = state;
+	json_object *rec;
 	struct msp_err e;
 
 	if (im->bulk == NULL)
@@ -472,8 +467,14 @@ imp_accept(void *state, void *arg)
 	im->last = l->txnid;
 	if (l->replaced)
 		goto rebuild;
-	if (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0)
+	/* the search document is made here, on the thread that applies:
+	 * the preparing one is the busier */
+	if (l->vp != NULL && (rec = msp_video_prep_record(l->vp)) != NULL &&
+	    (msp_search_doc_prep(rec, &l->sd, &e) != 0 || (l->sd != NULL &&
+	    msp_search_bulk_add(im->bulk, l->sd, &e) != 0)))
 		goto rebuild;
+	msp_search_doc_free(l->sd);
+	l->sd = NULL;
 	return;
 rebuild:
 	msp_search_bulk_free(im->bulk);
@@ -512,7 +513,7 @@ msp_import_open(struct msp_store *st, struct msp_importer **ip,
 		free(im);
 		return rc;
 	}
-	msp_store_set_bulk(st, 1);
+	msp_store_set_bulk(st, 1, NULL);
 	*ip = im;
 	return 0;
 }
@@ -544,12 +545,14 @@ int
 msp_import_close(struct msp_importer *im, struct msp_err *e)
 {
 	uint32_t i;
-	int rc;
+	int rc, r2;
 
 	if (im == NULL)
 		return 0;
-	msp_store_set_bulk(im->st, 0);
 	rc = msp_store_write(im->st, imp_index, im, e);
+	r2 = msp_store_set_bulk(im->st, 0, rc == 0 ? e : NULL);
+	if (rc == 0)
+		rc = r2;
 	msp_search_bulk_free(im->bulk);
 	free(im->dk);
 	free(im->tmp);

@@ -41,10 +41,18 @@ struct msp_store {
 	int bulk;
 };
 
-void
-msp_store_set_bulk(struct msp_store *st, int on)
+int
+msp_store_set_bulk(struct msp_store *st, int on, struct msp_err *e)
 {
+	int rc;
+
 	st->bulk = on;
+	/* a commit flushes the data but not the meta page: a crash can
+	 * only undo the last batch, and the end of the load syncs it all */
+	mdb_env_set_flags(st->env, MDB_NOMETASYNC, on);
+	if (!on && (rc = mdb_env_sync(st->env, 1)) != 0)
+		return msp_store_mdb_err(rc, "sync", e);
+	return 0;
 }
 
 int

@@ -112,8 +112,10 @@ int msp_meta_put(struct msp_store *st, MDB_txn *t, const char *key,
 
 /* Bulk loading (msp-catalog import): observers whose index is cheaper to
  * rebuild in one pass (search) skip their per-record work while it is on;
- * the loader rebuilds those indexes before it ends. */
-void msp_store_set_bulk(struct msp_store *st, int on);
+ * the loader rebuilds those indexes before it ends. Commits meanwhile
+ * skip the sync of the meta page (a crash undoes at most the last one);
+ * turning it off syncs the store (its error, else 0). */
+int msp_store_set_bulk(struct msp_store *st, int on, struct msp_err *e);
 int msp_store_bulk(const struct msp_store *st);
 
 /* Signals: a tool's handler calls msp_stop_request(); long loops check
