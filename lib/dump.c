@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -166,6 +167,7 @@ struct msp_importer {
 	size_t nslots;
 	uint32_t *count;
 	int oom;
+	atomic_int docs;  /* search documents are wanted (bulk is set) */
 };
 
 static uint32_t
@@ -398,6 +400,7 @@ oom:
 struct imp_line {
 	struct msp_video_prep *vp;
 	struct msp_search_doc *sd;
+	int sd_made;      /* by imp_help */
 	int replaced;
 	size_t txnid;
 };
@@ -467,18 +470,33 @@ imp_accept(void *state, void *arg)
 	im->last = l->txnid;
 	if (l->replaced)
 		goto rebuild;
-	/* the search document is made here, on the thread that applies:
-	 * the preparing one is the busier */
+	/* the search document: made by imp_help on the preparing thread
+	 * when it had time, else here */
 	if (l->vp != NULL && (rec = msp_video_prep_record(l->vp)) != NULL &&
-	    (msp_search_doc_prep(rec, &l->sd, &e) != 0 || (l->sd != NULL &&
-	    msp_search_bulk_add(im->bulk, l->sd, &e) != 0)))
+	    ((!l->sd_made && msp_search_doc_prep(rec, &l->sd, &e) != 0) ||
+	    (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0)))
 		goto rebuild;
-	msp_search_doc_free(l->sd);
-	l->sd = NULL;
 	return;
 rebuild:
 	msp_search_bulk_free(im->bulk);
 	im->bulk = NULL;
+	atomic_store(&im->docs, 0);
+}
+
+/* The preparing thread's share of imp_accept's work, when it is idle. */
+static void
+imp_help(void *state, void *arg)
+{
+	struct msp_importer *im = arg;
+	struct imp_line *l = state;
+	json_object *rec;
+	struct msp_err e;
+
+	if (!atomic_load(&im->docs) || l->vp == NULL ||
+	    (rec = msp_video_prep_record(l->vp)) == NULL)
+		return;
+	if (msp_search_doc_prep(rec, &l->sd, &e) == 0)
+		l->sd_made = 1;
 }
 
 int
@@ -513,6 +531,7 @@ msp_import_open(struct msp_store *st, struct msp_importer **ip,
 		free(im);
 		return rc;
 	}
+	atomic_init(&im->docs, im->bulk != NULL);
 	msp_store_set_bulk(st, 1, NULL);
 	*ip = im;
 	return 0;
@@ -527,6 +546,7 @@ msp_import_setup(struct msp_importer *im, struct msp_batch *b)
 	b->fn_prep = imp_apply;
 	b->accept = imp_accept;
 	b->prep_free = imp_free;
+	b->help = imp_help;
 	b->begin = imp_begin;
 	b->end = imp_flush;
 }
