@@ -66,7 +66,9 @@ int msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
  * is removed first), temp files to media/tmp/. job_id (may be NULL) is the
  * job worker claimed: its lease is renewed while working and it is finished
  * in the same transaction as the record. *out (may be NULL; caller puts)
- * gets the final record.
+ * gets the final record. A stopped run (MSP_EAGAIN) is not a failure: its
+ * output is removed, the record goes back to uploaded and the job back to
+ * the queue, in one transaction, for the next worker to claim.
  */
 int msp_transcode_video(struct msp_store *st, const char *id,
     const char *job_id, const char *worker, const struct msp_tc_opts *o,

@@ -257,6 +257,61 @@ ingest() { # ingest FILE: prints the job line
 	verify_hls "$MSP_STORE/media/hls/$id"
 }
 
+# started BG_PID ERRFILE: wait until a worker has printed progress
+started() {
+	local i
+	for i in $(seq 600); do
+		grep -q ' progress ' "$2" && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "no progress from $1:"; cat "$2"
+	return 1
+}
+
+@test "SIGTERM to --pending --jobs 2: the jobs go back to the queue, a restart does them" {
+	make_clip a.mp4 8 640x360
+	make_clip b.mp4 8 640x360
+	msp-catalog user add up@example.com >/dev/null
+	msp-ingest --type short --name a --uploaded-by up@example.com a.mp4 b.mp4 >/dev/null
+	msp-transcode --pending --jobs 2 --progress --preset veryslow \
+	    --ladder 180:300k,360:800k >/dev/null 2>err &
+	pid=$!
+	started "$pid" err
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 1 ]
+	grep -q ': interrupted$' err
+	run msp-catalog export
+	[ "$(jq -r 'select(.type == "video") | [.status, .progress, (.destinationBucketFilePath | length), .error] | @tsv' <<<"$output" | sort | uniq)" = "$(printf 'uploaded\t0\t0\t')" ]
+	[ "$(jq -r 'select(.type == "job") | [.state, .attempts, .worker, .leaseUntil] | @tsv' <<<"$output" | sort | uniq)" = "$(printf 'queued\t0\t\t')" ]
+	[ -z "$(find "$MSP_STORE/media/hls" "$MSP_STORE/media/tmp" -mindepth 1 2>/dev/null)" ]
+	run msp-transcode --pending --preset ultrafast --ladder 180:300k
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output" | tr '\n' ' ')" = "ready ready " ]
+	[ "$(msp-catalog export | jq -r 'select(.type == "job") | [.state, .attempts] | @tsv' | uniq)" = "$(printf 'done\t1')" ]
+}
+
+@test "SIGINT to a run by id: back to the queue, never ready" {
+	make_clip in.mp4 8 640x360
+	id=$(ingest in.mp4 | jq -r .videoId)
+	msp-transcode --progress --preset veryslow --ladder 360:800k "$id" >out 2>err &
+	pid=$!
+	started "$pid" err
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(tail -1 err)" = "msp-transcode: $id: interrupted" ]
+	[ ! -s out ]
+	[ "$(msp-catalog get "$id" | jq -r .status)" = uploaded ]
+	[ ! -e "$MSP_STORE/media/hls/$id" ]
+	run msp-transcode --pending --preset ultrafast --ladder 180:300k
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .id,.status <<<"$output" | tr '\n' ' ')" = "$id ready " ]
+}
+
 @test "a broken original: failed with the reason, no output published" {
 	make_clip in.mp4 3 320x180
 	id=$(ingest in.mp4 | jq -r .videoId)
