@@ -2,9 +2,9 @@
  * FFmpeg libraries; and the store side (a video record and its job). See
  * msp-transcode(1).
  *
- * The engine decodes the video once and runs one filter graph (rotation,
- * split, a scaler per rung); each rung is encoded with libx264 and muxed in
- * its own thread. Audio is decoded and encoded once (AAC-LC, 128 kb/s) in
+ * The engine decodes (and rotates) the video once; each rung scales it,
+ * from the source or from a rung exactly twice its size, and encodes it
+ * with libx264 and muxes it in its own thread. Audio is decoded and encoded once (AAC-LC, 128 kb/s) in
  * another thread, and the same AAC packets are muxed into every variant, so
  * each variant plays on its own. Keyframes are forced on a fixed grid of
  * segment boundaries (closed GOPs, no scene-cut keyframes), so segment i
