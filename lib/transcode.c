@@ -1114,6 +1114,21 @@ graph_setup(struct tc *tc, struct msp_err *e)
 	return 0;
 }
 
+/* x264 threads for a rung: the largest gets x264's own count (1.5 a
+ * processor), the others a share in proportion to their pixels, at least
+ * one. The rungs run side by side, so the small ones need no frame
+ * threads, whose switching and memory they would only pay for; the
+ * largest, the longest job, keeps them so it does not finish last. */
+static int
+x264_threads(const struct tc *tc, const struct rung *r)
+{
+	const struct msp_rung_size *big = &tc->r[tc->nr - 1].sz;
+	double share = (double)r->sz.w * r->sz.h / ((double)big->w * big->h);
+	int n = (int)ceil(share * (ncpu() * 3 / 2) - 1e-9);
+
+	return n < 1 ? 1 : n;
+}
+
 static int
 venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 {
@@ -1142,7 +1157,7 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	r->enc->gop_size = keyint;
 	r->enc->keyint_min = keyint;
 	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	r->enc->thread_count = 0; /* x264's own choice, as ffmpeg's */
+	r->enc->thread_count = x264_threads(tc, r);
 	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
 	av_dict_set(&d, "preset", tc->o->preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);

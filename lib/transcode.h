@@ -11,7 +11,8 @@
  * starts at the same timestamp in every rung. The first segment is 1 s
  * long (when the segment length is more), so that a player can start
  * early; the grid runs on from there: 1, 1 + S, 1 + 2S ... seconds.
- * Each x264 uses its own threads; the decoder, running beside them, few. */
+ * The largest rung gets x264's own thread count, the others a share in
+ * proportion to their pixels; the decoder, running beside them, few. */
 #ifndef MSP_TRANSCODE_H
 #define MSP_TRANSCODE_H
 
