@@ -589,6 +589,14 @@ struct finish {
 	const char *error;
 };
 
+/* fn in the caller's write txn t, or in one of its own when t is NULL */
+static int
+in_txn(struct msp_store *st, MDB_txn *t, msp_txn_fn fn, void *arg,
+    struct msp_err *e)
+{
+	return t == NULL ? msp_store_write(st, fn, arg, e) : fn(t, arg, e);
+}
+
 static int
 finish_txn(MDB_txn *t, void *arg, struct msp_err *e)
 {
@@ -634,9 +642,7 @@ msp_job_finish(struct msp_store *st, MDB_txn *t, const char *job_id,
 	if (error != NULL && !msp_utf8_valid(error, strlen(error)))
 		return msp_err_set(e, MSP_EINVAL, "job %s: error text is not "
 		    "UTF-8", job_id);
-	if (t == NULL)
-		return msp_store_write(st, finish_txn, &f, e);
-	return finish_txn(t, &f, e);
+	return in_txn(st, t, finish_txn, &f, e);
 }
 
 struct release {
@@ -681,9 +687,7 @@ msp_job_release(struct msp_store *st, MDB_txn *t, const char *job_id,
 		    job_id ? job_id : "");
 	if (worker == NULL)
 		return msp_err_set(e, MSP_EINVAL, "worker: empty name");
-	if (t == NULL)
-		return msp_store_write(st, release_txn, &r, e);
-	return release_txn(t, &r, e);
+	return in_txn(st, t, release_txn, &r, e);
 }
 
 /* ---- reading -------------------------------------------------------- */

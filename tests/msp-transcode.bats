@@ -257,16 +257,18 @@ ingest() { # ingest FILE: prints the job line
 	verify_hls "$MSP_STORE/media/hls/$id"
 }
 
-# started BG_PID ERRFILE: wait until a worker has printed progress
-started() {
+# interrupt SIG PID ERRFILE: once the background run PID has printed
+# progress to ERRFILE, send it SIG and wait for it; its exit status in st
+interrupt() {
 	local i
 	for i in $(seq 600); do
-		grep -q ' progress ' "$2" && return 0
-		kill -0 "$1" 2>/dev/null || break
+		grep -q ' progress ' "$3" && break
+		kill -0 "$2" 2>/dev/null || { echo "no progress:"; cat "$3"; return 1; }
 		sleep 0.05
 	done
-	echo "no progress from $1:"; cat "$2"
-	return 1
+	kill -"$1" "$2"
+	st=0
+	wait "$2" || st=$?
 }
 
 @test "SIGTERM to --pending --jobs 2: the jobs go back to the queue, a restart does them" {
@@ -276,11 +278,7 @@ started() {
 	msp-ingest --type short --name a --uploaded-by up@example.com a.mp4 b.mp4 >/dev/null
 	msp-transcode --pending --jobs 2 --progress --preset veryslow \
 	    --ladder 180:300k,360:800k >/dev/null 2>err &
-	pid=$!
-	started "$pid" err
-	kill -TERM "$pid"
-	st=0
-	wait "$pid" || st=$?
+	interrupt TERM $! err
 	[ "$st" -eq 1 ]
 	grep -q ': interrupted$' err
 	run msp-catalog export
@@ -297,11 +295,7 @@ started() {
 	make_clip in.mp4 8 640x360
 	id=$(ingest in.mp4 | jq -r .videoId)
 	msp-transcode --progress --preset veryslow --ladder 360:800k "$id" >out 2>err &
-	pid=$!
-	started "$pid" err
-	kill -INT "$pid"
-	st=0
-	wait "$pid" || st=$?
+	interrupt INT $! err
 	[ "$st" -eq 1 ]
 	[ "$(tail -1 err)" = "msp-transcode: $id: interrupted" ]
 	[ ! -s out ]
