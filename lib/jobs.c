@@ -523,6 +523,12 @@ msp_job_claim_video(struct msp_store *st, const char *video_id,
 
 /* ---- renew, finish -------------------------------------------------- */
 
+static int
+not_job_id(const char *id, struct msp_err *e)
+{
+	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
+}
+
 /* 0 when job id is running for worker */
 static int
 held(json_object *j, const char *id, const char *worker, struct msp_err *e)
@@ -578,8 +584,7 @@ msp_job_renew(struct msp_store *st, const char *job_id, const char *worker,
 	if ((rc = check_worker(worker, lease_ms, e)) != 0)
 		return rc;
 	if (!msp_id_valid(job_id))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a job id",
-		    job_id ? job_id : "");
+		return not_job_id(job_id, e);
 	return msp_store_write(st, renew_txn, &r, e);
 }
 
@@ -637,8 +642,7 @@ msp_job_finish(struct msp_store *st, MDB_txn *t, const char *job_id,
 	struct finish f = { st, job_id, error };
 
 	if (!msp_id_valid(job_id))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a job id",
-		    job_id ? job_id : "");
+		return not_job_id(job_id, e);
 	if (error != NULL && !msp_utf8_valid(error, strlen(error)))
 		return msp_err_set(e, MSP_EINVAL, "job %s: error text is not "
 		    "UTF-8", job_id);
@@ -683,8 +687,7 @@ msp_job_release(struct msp_store *st, MDB_txn *t, const char *job_id,
 	struct release r = { st, job_id, worker };
 
 	if (!msp_id_valid(job_id))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a job id",
-		    job_id ? job_id : "");
+		return not_job_id(job_id, e);
 	if (worker == NULL)
 		return msp_err_set(e, MSP_EINVAL, "worker: empty name");
 	return in_txn(st, t, release_txn, &r, e);
