@@ -1,11 +1,14 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -192,4 +195,38 @@ msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e)
 	}
 	free(abs);
 	return rc;
+}
+
+/* Remove dir/name when it is a regular file untouched for age seconds
+ * that no writer holds locked. */
+static void
+sweep_one(int dfd, const char *name, time_t now, long age)
+{
+	struct stat sb;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    now - sb.st_mtime > age && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		(void)unlinkat(dfd, name, 0);
+	close(fd); /* drops the lock */
+}
+
+int
+msp_blob_sweep(const char *dir, long age, struct msp_err *e)
+{
+	time_t now = time(NULL);
+	struct dirent *d;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 :
+		    msp_err_set(e, MSP_EIO, "%s: %s", dir, strerror(errno));
+	while ((d = readdir(dp)) != NULL)
+		if (d->d_name[0] != '.')
+			sweep_one(dirfd(dp), d->d_name, now, age);
+	closedir(dp);
+	return 0;
 }

@@ -28,6 +28,11 @@ int msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
     struct msp_err *e);
 /* Remove rel (a file or a whole directory tree); absent is fine. */
 int msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e);
+/* Remove what crashed writers left in the temporary directory dir: the
+ * regular files not modified for age seconds that nobody holds an flock
+ * on (a writer locks its temporary file until it is renamed or removed).
+ * A missing dir is fine. */
+int msp_blob_sweep(const char *dir, long age, struct msp_err *e);
 /* fsync a directory. */
 int msp_blob_sync_dir(const char *dir, struct msp_err *e);
 

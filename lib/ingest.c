@@ -2,8 +2,11 @@
  * ingest: copy, hash, probe, store and register an upload.
  *
  * Order of things, so that a refused upload leaves nothing and a crash
- * leaves at most a ".tmp-" file that no record points at:
- *   1. bytes go to media/originals/.tmp-<id> while BLAKE2b hashes them;
+ * leaves at most a temporary file that no record points at:
+ *   1. bytes go to media/originals/.tmp/<id> while BLAKE2b hashes them;
+ *      the writer holds an flock on it until the name is removed, and a
+ *      later ingest removes a file there that is unlocked and was not
+ *      written to for TMP_STALE seconds (a crashed writer's);
  *   2. the copy is probed and checked (lib/media), and the metadata is
  *      validated by msp_video_add in a transaction that is rolled back;
  *   3. the copy is hard-linked to media/originals/<hash>.<ext> (an
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +34,8 @@
 #include "util.h"
 
 #define HASH_BYTES 32 /* BLAKE2b-256 */
+#define TMP_DIR ".tmp"  /* in MSP_ORIGINALS: the same file system */
+#define TMP_STALE 600   /* seconds without a write: a crashed writer's */
 
 struct msp_ingest {
 	struct msp_store *st;
@@ -46,7 +52,7 @@ msp_ingest_begin(struct msp_store *st, const char *name, int64_t max_size,
     struct msp_ingest **ip, struct msp_err *e)
 {
 	struct msp_ingest *in;
-	char id[MSP_ID_LEN + 1];
+	char id[MSP_ID_LEN + 1], *tmpdir = NULL;
 	int rc;
 
 	*ip = NULL;
@@ -62,22 +68,26 @@ msp_ingest_begin(struct msp_store *st, const char *name, int64_t max_size,
 		goto fail;
 	if (msp_id_new(id) != 0 ||
 	    (in->name = msp_strdup(name ? name : "upload")) == NULL ||
-	    (in->tmp = msp_sprintf("%s/.tmp-%s", in->dir, id)) == NULL) {
+	    (tmpdir = msp_sprintf("%s/" TMP_DIR, in->dir)) == NULL ||
+	    (in->tmp = msp_sprintf("%s/%s", tmpdir, id)) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = msp_mkdirs(in->dir, 0755, e)) != 0)
+	if ((rc = msp_mkdirs(tmpdir, 0755, e)) != 0 ||
+	    (rc = msp_blob_sweep(tmpdir, TMP_STALE, e)) != 0)
 		goto fail;
 	in->fd = open(in->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (in->fd < 0) {
+	if (in->fd < 0 || flock(in->fd, LOCK_EX) != 0) {
 		rc = msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
 		    strerror(errno));
 		goto fail;
 	}
+	free(tmpdir);
 	crypto_generichash_init(&in->h, NULL, 0, HASH_BYTES);
 	*ip = in;
 	return 0;
 fail:
+	free(tmpdir);
 	msp_ingest_abort(in);
 	return rc;
 }
@@ -112,10 +122,10 @@ msp_ingest_abort(struct msp_ingest *in)
 {
 	if (in == NULL)
 		return;
+	if (in->tmp != NULL && in->fd >= 0)
+		unlink(in->tmp); /* then the lock goes */
 	if (in->fd >= 0)
 		close(in->fd);
-	if (in->tmp != NULL)
-		unlink(in->tmp);
 	free(in->tmp);
 	free(in->dir);
 	free(in->name);
@@ -209,13 +219,12 @@ msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
 
 	if (out != NULL)
 		*out = NULL;
-	if (fsync(in->fd) != 0 || close(in->fd) != 0) {
-		in->fd = -1;
+	/* the file stays open, and locked, until its name is removed */
+	if (fsync(in->fd) != 0) {
 		rc = msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
 		    strerror(errno));
 		goto out;
 	}
-	in->fd = -1;
 	if (in->size == 0) {
 		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
 		goto out;

@@ -523,6 +523,27 @@ msp_job_claim_video(struct msp_store *st, const char *video_id,
 
 /* ---- renew, finish -------------------------------------------------- */
 
+static int
+not_job_id(const char *id, struct msp_err *e)
+{
+	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
+}
+
+/* 0 when job id is running for worker */
+static int
+held(json_object *j, const char *id, const char *worker, struct msp_err *e)
+{
+	const char *s = sfield(j, "state"), *w = sfield(j, "worker");
+
+	if (s == NULL || strcmp(s, "running") != 0)
+		return msp_err_set(e, MSP_EPERM, "job %s: not running (%s)",
+		    id, s ? s : "?");
+	if (w == NULL || strcmp(w, worker) != 0)
+		return msp_err_set(e, MSP_EPERM, "job %s: held by %s, not %s",
+		    id, w ? w : "nobody", worker);
+	return 0;
+}
+
 struct renew {
 	struct msp_store *st;
 	const char *id;
@@ -536,20 +557,11 @@ renew_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	struct renew *r = arg;
 	char until[MSP_TIME_LEN + 1], now[MSP_TIME_LEN + 1];
 	json_object *j;
-	const char *s, *w;
 	int rc;
 
 	if ((rc = job_load(r->st, t, r->id, &j, e)) != 0)
 		return rc;
-	s = sfield(j, "state");
-	w = sfield(j, "worker");
-	if (s == NULL || strcmp(s, "running") != 0)
-		rc = msp_err_set(e, MSP_EPERM, "job %s: not running (%s)",
-		    r->id, s ? s : "?");
-	else if (w == NULL || strcmp(w, r->worker) != 0)
-		rc = msp_err_set(e, MSP_EPERM, "job %s: held by %s, not %s",
-		    r->id, w ? w : "nobody", r->worker);
-	if (rc == 0) {
+	if ((rc = held(j, r->id, r->worker, e)) == 0) {
 		msp_time_fmt(msp_now_ms() + r->lease_ms, until);
 		msp_time_fmt(msp_now_ms(), now);
 		json_object_object_add(j, "leaseUntil",
@@ -572,8 +584,7 @@ msp_job_renew(struct msp_store *st, const char *job_id, const char *worker,
 	if ((rc = check_worker(worker, lease_ms, e)) != 0)
 		return rc;
 	if (!msp_id_valid(job_id))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a job id",
-		    job_id ? job_id : "");
+		return not_job_id(job_id, e);
 	return msp_store_write(st, renew_txn, &r, e);
 }
 
@@ -582,6 +593,14 @@ struct finish {
 	const char *id;
 	const char *error;
 };
+
+/* fn in the caller's write txn t, or in one of its own when t is NULL */
+static int
+in_txn(struct msp_store *st, MDB_txn *t, msp_txn_fn fn, void *arg,
+    struct msp_err *e)
+{
+	return t == NULL ? msp_store_write(st, fn, arg, e) : fn(t, arg, e);
+}
 
 static int
 finish_txn(MDB_txn *t, void *arg, struct msp_err *e)
@@ -623,14 +642,55 @@ msp_job_finish(struct msp_store *st, MDB_txn *t, const char *job_id,
 	struct finish f = { st, job_id, error };
 
 	if (!msp_id_valid(job_id))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a job id",
-		    job_id ? job_id : "");
+		return not_job_id(job_id, e);
 	if (error != NULL && !msp_utf8_valid(error, strlen(error)))
 		return msp_err_set(e, MSP_EINVAL, "job %s: error text is not "
 		    "UTF-8", job_id);
-	if (t == NULL)
-		return msp_store_write(st, finish_txn, &f, e);
-	return finish_txn(t, &f, e);
+	return in_txn(st, t, finish_txn, &f, e);
+}
+
+struct release {
+	struct msp_store *st;
+	const char *id;
+	const char *worker;
+};
+
+static int
+release_txn(MDB_txn *t, void *arg, struct msp_err *e)
+{
+	struct release *r = arg;
+	json_object *j, *x;
+	int64_t attempts = 0;
+	int rc;
+
+	if ((rc = job_load(r->st, t, r->id, &j, e)) != 0)
+		return rc;
+	if ((rc = held(j, r->id, r->worker, e)) == 0) {
+		/* a clean stop is not a lost worker: the try does not count */
+		if (json_object_object_get_ex(j, "attempts", &x))
+			attempts = json_object_get_int64(x);
+		json_object_object_add(j, "attempts",
+		    json_object_new_int64(attempts > 0 ? attempts - 1 : 0));
+		json_object_object_add(j, "worker", NULL);
+		json_object_object_add(j, "leaseUntil", NULL);
+		json_object_object_add(j, "error", NULL);
+		rc = job_set_state(r->st, t, j, "queued", e);
+	}
+	json_object_put(j);
+	return rc;
+}
+
+int
+msp_job_release(struct msp_store *st, MDB_txn *t, const char *job_id,
+    const char *worker, struct msp_err *e)
+{
+	struct release r = { st, job_id, worker };
+
+	if (!msp_id_valid(job_id))
+		return not_job_id(job_id, e);
+	if (worker == NULL)
+		return msp_err_set(e, MSP_EINVAL, "worker: empty name");
+	return in_txn(st, t, release_txn, &r, e);
 }
 
 /* ---- reading -------------------------------------------------------- */

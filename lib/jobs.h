@@ -34,6 +34,11 @@ int msp_job_renew(struct msp_store *st, const char *job_id,
 /* Mark done (error NULL) or failed (error says why), in the caller's txn. */
 int msp_job_finish(struct msp_store *st, MDB_txn *t, const char *job_id,
     const char *error, struct msp_err *e);
+/* Put a running job that worker holds back in the queue (its run was
+ * stopped, not lost): queued, no worker or lease, the attempt not counted;
+ * in the caller's txn (NULL: its own). */
+int msp_job_release(struct msp_store *st, MDB_txn *t, const char *job_id,
+    const char *worker, struct msp_err *e);
 /* Jobs in a state ("queued", "running" ...), for /metrics. */
 long msp_job_count(struct msp_store *st, MDB_txn *t, const char *state,
     struct msp_err *e);

@@ -1,14 +1,19 @@
 /* transcode: the engine. See transcode.h for the shape; in short:
  *
- *   main thread:  demux video -> decode -> graph (rotate, split, scale per
- *                 rung) -> a small frame queue per rung; poster and sprite
- *                 thumbnails are taken from the graph's outputs
- *   rung threads: force keyframes on the segment grid -> libx264 -> mux
+ *   main thread:  demux video -> decode -> (rotate) -> a small frame queue
+ *                 per rung that scales from the source
+ *   rung threads: scale (a filter graph of its own: scale, setsar, format)
+ *                 -> the queues of the rungs that scale from this one (a
+ *                 rung exactly half this one's size) -> force keyframes on
+ *                 the segment grid -> libx264 -> mux
  *                 (fMP4 fragments or MPEG-TS) through a custom AVIO that
  *                 writes one file per segment; interleave the shared AAC
  *                 packets; publish segments and playlists
  *   audio thread: its own demuxer -> decode -> resample -> AAC -> the
  *                 shared packet list (read by every rung)
+ *
+ * The poster is taken in the largest rung's thread, the sprite thumbnails
+ * in the smallest one's.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -54,8 +59,12 @@ struct rung {
 	struct msp_rung_size sz;
 	char name[32];
 	char *dir, *tmp; /* outdir/name and tmpdir/name */
-	AVFilterContext *sink;
-	/* frame queue, main thread -> this rung */
+	AVFilterGraph *graph;     /* scale, setsar=1, format=yuv420p */
+	AVFilterContext *src, *sink;
+	struct rung *from;        /* the rung it scales from; NULL: the source */
+	struct rung *kid[MSP_LADDER_MAX]; /* those that scale from it */
+	int nkid;
+	/* frame queue, main thread or from -> this rung */
 	AVFrame *q[QCAP];
 	int qh, qn, qeof;
 	pthread_mutex_t mu;
@@ -93,8 +102,8 @@ struct tc {
 	int rotation, dw, dh;
 	int64_t seg_ms;
 	int64_t first_ms;        /* the first segment: short, to start early */
-	AVFilterGraph *graph;
-	AVFilterContext *src;
+	AVFilterGraph *graph;    /* rotation; NULL when none */
+	AVFilterContext *src, *sink;
 	struct rung r[MSP_LADDER_MAX];
 	int nr;
 	int64_t vlast;           /* last decoded pts (stream tb) */
@@ -527,7 +536,7 @@ q_pop(struct rung *r, int *eof)
 	return f;
 }
 
-/* Takes f (NULL: end of stream). */
+/* Takes f (NULL: end of stream); dropped once everything stops. */
 static void
 q_push(struct rung *r, AVFrame *f)
 {
@@ -535,10 +544,14 @@ q_push(struct rung *r, AVFrame *f)
 	if (f == NULL) {
 		r->qeof = 1;
 	} else {
-		while (r->qn == QCAP)
+		while (r->qn == QCAP && !atomic_load(&r->tc->abort_))
 			pthread_cond_wait(&r->cv, &r->mu);
-		r->q[(r->qh + r->qn) % QCAP] = f;
-		r->qn++;
+		if (r->qn == QCAP)
+			av_frame_free(&f);
+		else
+			r->q[(r->qh + r->qn) % QCAP] = f;
+		if (f != NULL)
+			r->qn++;
 	}
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -583,12 +596,68 @@ rung_fail(struct rung *r)
 	pthread_mutex_unlock(&r->tc->mu);
 }
 
+static void take_frames(struct tc *, AVFrame *, int);
+
+/* A scaled frame f (taken): to the rungs that scale from it, then to the
+ * encoder. */
+static int
+rung_frame(struct rung *r, AVFrame *f, struct msp_err *e)
+{
+	AVFrame *c;
+	int i, rc;
+
+	for (i = 0; i < r->nkid; i++) {
+		if ((c = av_frame_clone(f)) == NULL) {
+			av_frame_free(&f);
+			return oom(e);
+		}
+		q_push(r->kid[i], c);
+	}
+	take_frames(r->tc, f, r->idx);
+	if (f->pts >= r->next_force) {
+		f->pict_type = AV_PICTURE_TYPE_I;
+		r->next_force = grid_next(r->tc, f->pts, r->enc->time_base);
+	} else {
+		f->pict_type = AV_PICTURE_TYPE_NONE;
+	}
+	rc = encode(r, f, e);
+	av_frame_free(&f);
+	atomic_fetch_add(&r->frames, 1);
+	return rc;
+}
+
+/* Scale f (NULL: the end) and pass on what the graph gives. */
+static int
+rung_scale(struct rung *r, AVFrame *f, struct msp_err *e)
+{
+	AVFrame *g;
+	int ret, rc;
+
+	ret = av_buffersrc_add_frame_flags(r->src, f, 0);
+	av_frame_free(&f);
+	if (ret < 0)
+		return averr(e, MSP_EMEDIA, ret, "filter graph");
+	for (;;) {
+		if ((g = av_frame_alloc()) == NULL)
+			return oom(e);
+		ret = av_buffersink_get_frame(r->sink, g);
+		if (ret < 0) {
+			av_frame_free(&g);
+			if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+				return 0;
+			return averr(e, MSP_EMEDIA, ret, "filter graph");
+		}
+		if ((rc = rung_frame(r, g, e)) != 0)
+			return rc;
+	}
+}
+
 static void *
 rung_video(void *arg)
 {
 	struct rung *r = arg;
 	AVFrame *f;
-	int eof;
+	int eof, i;
 
 	for (;;) {
 		f = q_pop(r, &eof);
@@ -598,19 +667,13 @@ rung_video(void *arg)
 			av_frame_free(&f);
 			continue;
 		}
-		if (f->pts >= r->next_force) {
-			f->pict_type = AV_PICTURE_TYPE_I;
-			r->next_force = grid_next(r->tc, f->pts,
-			    r->enc->time_base);
-		} else {
-			f->pict_type = AV_PICTURE_TYPE_NONE;
-		}
-		r->rc = encode(r, f, &r->err);
-		av_frame_free(&f);
-		atomic_fetch_add(&r->frames, 1);
-		if (r->rc != 0)
+		if ((r->rc = rung_scale(r, f, &r->err)) != 0)
 			rung_fail(r);
 	}
+	if (r->rc == 0 && !atomic_load(&r->tc->abort_))
+		r->rc = rung_scale(r, NULL, &r->err);
+	for (i = 0; i < r->nkid; i++)
+		q_push(r->kid[i], NULL);
 	if (r->rc == 0 && !atomic_load(&r->tc->abort_))
 		r->rc = encode(r, NULL, &r->err);
 	if (r->rc == 0 && !atomic_load(&r->tc->abort_))
@@ -958,75 +1021,112 @@ rotation_of(AVStream *st)
 	return d < 0 ? d + 360 : d;
 }
 
+/* *g: buffer (w, h, fmt, tb, sar) -> desc -> buffersink */
+static int
+chain_setup(AVFilterGraph **g, AVFilterContext **src,
+    AVFilterContext **sink, int w, int h, int fmt, AVRational tb,
+    AVRational sar, const char *desc, int threads, struct msp_err *e)
+{
+	AVFilterInOut *outs = NULL, *ins = NULL;
+	char args[256];
+	int ret, rc = 0;
+
+	if ((*g = avfilter_graph_alloc()) == NULL)
+		return oom(e);
+	(*g)->nb_threads = threads;
+	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:"
+	    "time_base=%d/%d:pixel_aspect=%d/%d", w, h, fmt, tb.num, tb.den,
+	    sar.num, sar.den);
+	if ((ret = avfilter_graph_create_filter(src,
+	    avfilter_get_by_name("buffer"), "in", args, NULL, *g)) < 0 ||
+	    (ret = avfilter_graph_create_filter(sink,
+	    avfilter_get_by_name("buffersink"), "out", NULL, NULL, *g)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "filter graph");
+	if ((outs = avfilter_inout_alloc()) == NULL ||
+	    (ins = avfilter_inout_alloc()) == NULL ||
+	    (outs->name = av_strdup("in")) == NULL ||
+	    (ins->name = av_strdup("out")) == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	outs->filter_ctx = *src;
+	ins->filter_ctx = *sink;
+	if ((ret = avfilter_graph_parse_ptr(*g, desc, &ins, &outs, NULL)) < 0 ||
+	    (ret = avfilter_graph_config(*g, NULL)) < 0)
+		rc = averr(e, MSP_EMEDIA, ret, "filter graph");
+out:
+	avfilter_inout_free(&ins);
+	avfilter_inout_free(&outs);
+	return rc;
+}
+
+/* The rotation graph (main thread), if any, and a scaling graph per rung
+ * (its thread). A rung exactly half the size of another is scaled from
+ * that one's pictures: bicubic 2:1 from a bicubic picture is the same
+ * picture to the eye (PSNR above 60 dB against scaling from the source)
+ * for a fraction of the work. */
 static int
 graph_setup(struct tc *tc, struct msp_err *e)
 {
 	AVStream *st = tc->ic->streams[tc->vi];
 	AVCodecContext *d = tc->vdec;
-	AVFilterInOut *outs = NULL, *ins = NULL;
-	char args[512], *desc = NULL, *p;
-	size_t cap = 4096;
-	int i, ret, rc = 0;
-	AVRational sar = d->sample_aspect_ratio;
+	AVRational sar = d->sample_aspect_ratio, tb = st->time_base;
+	const char *rot = tc->rotation == 90 ? "transpose=clock" :
+	    tc->rotation == 180 ? "hflip,vflip" :
+	    tc->rotation == 270 ? "transpose=cclock" : NULL;
+	int w = d->width, h = d->height, fmt = d->pix_fmt, i, j, rc;
+	char desc[128];
 
-	if ((tc->graph = avfilter_graph_alloc()) == NULL)
-		return oom(e);
 	if (sar.num <= 0 || sar.den <= 0)
 		sar = (AVRational){ 1, 1 };
-	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:"
-	    "time_base=%d/%d:pixel_aspect=%d/%d", d->width, d->height,
-	    d->pix_fmt, st->time_base.num, st->time_base.den, sar.num,
-	    sar.den);
-	if ((ret = avfilter_graph_create_filter(&tc->src,
-	    avfilter_get_by_name("buffer"), "in", args, NULL, tc->graph)) < 0)
-		return averr(e, MSP_EMEDIA, ret, "filter graph");
-	if ((desc = malloc(cap)) == NULL)
-		return oom(e);
-	p = desc;
-	p += snprintf(p, 64, "%s", tc->rotation == 90 ? "transpose=clock," :
-	    tc->rotation == 180 ? "hflip,vflip," :
-	    tc->rotation == 270 ? "transpose=cclock," : "");
-	p += snprintf(p, 64, "split=%d", tc->nr);
-	for (i = 0; i < tc->nr; i++)
-		p += snprintf(p, 16, "[s%d]", i);
-	for (i = 0; i < tc->nr; i++)
-		p += snprintf(p, 128, ";[s%d]scale=%d:%d,setsar=1,"
-		    "format=yuv420p[o%d]", i, tc->r[i].sz.w, tc->r[i].sz.h, i);
-	for (i = tc->nr - 1; i >= 0; i--) {
-		AVFilterInOut *io;
-		char name[16];
-		snprintf(name, sizeof(name), "o%d", i);
-		if ((ret = avfilter_graph_create_filter(&tc->r[i].sink,
-		    avfilter_get_by_name("buffersink"), name, NULL, NULL,
-		    tc->graph)) < 0) {
-			rc = averr(e, MSP_EMEDIA, ret, "filter graph");
-			goto out;
-		}
-		if ((io = avfilter_inout_alloc()) == NULL) {
-			rc = oom(e);
-			goto out;
-		}
-		io->name = av_strdup(name);
-		io->filter_ctx = tc->r[i].sink;
-		io->pad_idx = 0;
-		io->next = ins;
-		ins = io;
+	if (rot != NULL) {
+		if ((rc = chain_setup(&tc->graph, &tc->src, &tc->sink, w, h, fmt,
+		    tb, sar, rot, 0, e)) != 0)
+			return rc;
+		w = av_buffersink_get_w(tc->sink);
+		h = av_buffersink_get_h(tc->sink);
+		fmt = av_buffersink_get_format(tc->sink);
+		tb = av_buffersink_get_time_base(tc->sink);
+		sar = av_buffersink_get_sample_aspect_ratio(tc->sink);
+		if (sar.num <= 0 || sar.den <= 0)
+			sar = (AVRational){ 1, 1 };
 	}
-	if ((outs = avfilter_inout_alloc()) == NULL) {
-		rc = oom(e);
-		goto out;
+	for (i = tc->nr - 1; i >= 0; i--) { /* the larger ones first */
+		struct rung *r = &tc->r[i], *from = NULL;
+		for (j = i + 1; j < tc->nr && from == NULL; j++)
+			if (tc->r[j].sz.w == 2 * r->sz.w &&
+			    tc->r[j].sz.h == 2 * r->sz.h)
+				from = &tc->r[j];
+		snprintf(desc, sizeof(desc), "scale=%d:%d,setsar=1,"
+		    "format=yuv420p", r->sz.w, r->sz.h);
+		if (from != NULL)
+			rc = chain_setup(&r->graph, &r->src, &r->sink,
+			    from->sz.w, from->sz.h, AV_PIX_FMT_YUV420P, tb,
+			    (AVRational){ 1, 1 }, desc, 1, e);
+		else
+			rc = chain_setup(&r->graph, &r->src, &r->sink, w, h,
+			    fmt, tb, sar, desc, 1, e);
+		if (rc != 0)
+			return rc;
+		if ((r->from = from) != NULL)
+			from->kid[from->nkid++] = r;
 	}
-	outs->name = av_strdup("in");
-	outs->filter_ctx = tc->src;
-	outs->pad_idx = 0;
-	if ((ret = avfilter_graph_parse_ptr(tc->graph, desc, &ins, &outs,
-	    NULL)) < 0 || (ret = avfilter_graph_config(tc->graph, NULL)) < 0)
-		rc = averr(e, MSP_EMEDIA, ret, "filter graph");
-out:
-	avfilter_inout_free(&ins);
-	avfilter_inout_free(&outs);
-	free(desc);
-	return rc;
+	return 0;
+}
+
+/* x264 threads for a rung: the largest gets x264's own count (1.5 a
+ * processor), the others a share in proportion to their pixels, at least
+ * one. The rungs run side by side, so the small ones need no frame
+ * threads, whose switching and memory they would only pay for; the
+ * largest, the longest job, keeps them so it does not finish last. */
+static int
+x264_threads(const struct tc *tc, const struct rung *r)
+{
+	const struct msp_rung_size *big = &tc->r[tc->nr - 1].sz;
+	double share = (double)r->sz.w * r->sz.h / ((double)big->w * big->h);
+	int n = (int)ceil(share * (ncpu() * 3 / 2) - 1e-9);
+
+	return n < 1 ? 1 : n;
 }
 
 static int
@@ -1057,7 +1157,7 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	r->enc->gop_size = keyint;
 	r->enc->keyint_min = keyint;
 	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	r->enc->thread_count = 0; /* x264's own choice, as ffmpeg's */
+	r->enc->thread_count = x264_threads(tc, r);
 	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
 	av_dict_set(&d, "preset", tc->o->preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
@@ -1342,28 +1442,46 @@ stop(struct tc *tc)
 	return msp_stop_requested() || atomic_load(&tc->abort_);
 }
 
+/* A picture (not taken) to every rung that scales from the source. */
 static int
-pull(struct tc *tc, struct msp_err *e)
+feed(struct tc *tc, AVFrame *f, struct msp_err *e)
 {
-	AVFrame *f;
-	int i, ret;
+	AVFrame *c;
+	int i;
 
 	for (i = 0; i < tc->nr; i++) {
-		for (;;) {
-			if ((f = av_frame_alloc()) == NULL)
-				return oom(e);
-			ret = av_buffersink_get_frame(tc->r[i].sink, f);
-			if (ret < 0) {
-				av_frame_free(&f);
-				if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-					break;
-				return averr(e, MSP_EMEDIA, ret, "filter graph");
-			}
-			take_frames(tc, f, i);
-			q_push(&tc->r[i], f);
-		}
+		if (tc->r[i].from != NULL)
+			continue;
+		if ((c = av_frame_clone(f)) == NULL)
+			return oom(e);
+		q_push(&tc->r[i], c);
 	}
 	return 0;
+}
+
+/* Rotate f (NULL: the end) and feed what comes out. */
+static int
+rotate(struct tc *tc, AVFrame *f, struct msp_err *e)
+{
+	AVFrame *g;
+	int ret, rc;
+
+	if ((ret = av_buffersrc_add_frame_flags(tc->src, f, 0)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "filter graph");
+	if ((g = av_frame_alloc()) == NULL)
+		return oom(e);
+	for (rc = 0; rc == 0;) {
+		ret = av_buffersink_get_frame(tc->sink, g);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			break;
+		if (ret < 0)
+			rc = averr(e, MSP_EMEDIA, ret, "filter graph");
+		else
+			rc = feed(tc, g, e);
+		av_frame_unref(g);
+	}
+	av_frame_free(&g);
+	return rc;
 }
 
 static int
@@ -1371,7 +1489,6 @@ video_frame(struct tc *tc, AVFrame *f, struct msp_err *e)
 {
 	AVRational tb = tc->ic->streams[tc->vi]->time_base;
 	int64_t pts = f->best_effort_timestamp;
-	int ret;
 
 	if (pts == AV_NOPTS_VALUE)
 		pts = tc->vlast == INT64_MIN ? 0 : tc->vlast + 1;
@@ -1382,9 +1499,7 @@ video_frame(struct tc *tc, AVFrame *f, struct msp_err *e)
 	tc->vlast = pts;
 	f->pts = pts;
 	tc->vdecoded = (double)pts * av_q2d(tb);
-	if ((ret = av_buffersrc_add_frame_flags(tc->src, f, 0)) < 0)
-		return averr(e, MSP_EMEDIA, ret, "filter graph");
-	return pull(tc, e);
+	return tc->graph != NULL ? rotate(tc, f, e) : feed(tc, f, e);
 }
 
 static int
@@ -1439,12 +1554,8 @@ video_loop(struct tc *tc, struct msp_err *e)
 	}
 	if (rc == 0)
 		rc = video_decode(tc, NULL, f, e);
-	if (rc == 0) {
-		if ((ret = av_buffersrc_add_frame_flags(tc->src, NULL, 0)) < 0)
-			rc = averr(e, MSP_EMEDIA, ret, "filter graph");
-		else
-			rc = pull(tc, e);
-	}
+	if (rc == 0 && tc->graph != NULL)
+		rc = rotate(tc, NULL, e);
 out:
 	av_packet_free(&pkt);
 	av_frame_free(&f);
@@ -1621,11 +1732,20 @@ join_threads(struct tc *tc, int abort)
 		atomic_store(&tc->abort_, 1);
 		pthread_cond_broadcast(&tc->cv);
 		pthread_mutex_unlock(&tc->mu);
+		for (i = 0; i < tc->nr; i++) { /* a feeder waiting for room */
+			pthread_mutex_lock(&tc->r[i].mu);
+			pthread_cond_broadcast(&tc->r[i].cv);
+			pthread_mutex_unlock(&tc->r[i].mu);
+		}
 	}
-	for (i = 0; i < tc->nr; i++) {
+	/* the end of the pictures: the rungs pass it on to those that
+	 * scale from them (all of them, when one of those did not start) */
+	for (i = tc->nr - 1; i >= 0; i--)
+		if (tc->r[i].from == NULL || !tc->r[i].from->started)
+			q_push(&tc->r[i], NULL);
+	for (i = tc->nr - 1; i >= 0; i--) {
 		if (!tc->r[i].started)
 			continue;
-		q_push(&tc->r[i], NULL);
 		pthread_join(tc->r[i].th, NULL);
 		tc->r[i].started = 0;
 	}
@@ -1733,6 +1853,7 @@ tc_free(struct tc *tc)
 			avformat_free_context(r->oc);
 		}
 		avcodec_free_context(&r->enc);
+		avfilter_graph_free(&r->graph);
 		free(r->segs);
 		free(r->dir);
 		free(r->tmp);

@@ -2,16 +2,17 @@
  * FFmpeg libraries; and the store side (a video record and its job). See
  * msp-transcode(1).
  *
- * The engine decodes the video once and runs one filter graph (rotation,
- * split, a scaler per rung); each rung is encoded with libx264 and muxed in
- * its own thread. Audio is decoded and encoded once (AAC-LC, 128 kb/s) in
+ * The engine decodes (and rotates) the video once; each rung scales it,
+ * from the source or from a rung exactly twice its size, and encodes it
+ * with libx264 and muxes it in its own thread. Audio is decoded and encoded once (AAC-LC, 128 kb/s) in
  * another thread, and the same AAC packets are muxed into every variant, so
  * each variant plays on its own. Keyframes are forced on a fixed grid of
  * segment boundaries (closed GOPs, no scene-cut keyframes), so segment i
  * starts at the same timestamp in every rung. The first segment is 1 s
  * long (when the segment length is more), so that a player can start
  * early; the grid runs on from there: 1, 1 + S, 1 + 2S ... seconds.
- * Each x264 uses its own threads; the decoder, running beside them, few. */
+ * The largest rung gets x264's own thread count, the others a share in
+ * proportion to their pixels; the decoder, running beside them, few. */
 #ifndef MSP_TRANSCODE_H
 #define MSP_TRANSCODE_H
 
@@ -66,7 +67,9 @@ int msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
  * is removed first), temp files to media/tmp/. job_id (may be NULL) is the
  * job worker claimed: its lease is renewed while working and it is finished
  * in the same transaction as the record. *out (may be NULL; caller puts)
- * gets the final record.
+ * gets the final record. A stopped run (MSP_EAGAIN) is not a failure: its
+ * output is removed, the record goes back to uploaded and the job back to
+ * the queue, in one transaction, for the next worker to claim.
  */
 int msp_transcode_video(struct msp_store *st, const char *id,
     const char *job_id, const char *worker, const struct msp_tc_opts *o,

@@ -12,13 +12,15 @@
 
 #define LEASE_MS 120000L
 
+enum { JOB_KEEP, JOB_FINISH, JOB_REQUEUE };
+
 struct run {
 	struct msp_store *st;
 	const char *id, *job_id, *worker;
 	const struct msp_tc_opts *user;
 	json_object *changes;
 	json_object *out;
-	int finish;            /* finish the job in the same txn */
+	int job;               /* JOB_*: what happens to the job in the txn */
 	const char *job_error; /* NULL: done */
 	int last_pct;
 	int failed_update;
@@ -36,21 +38,23 @@ update_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	if ((rc = msp_video_update(r->st, t, r->id, r->changes, &r->out, e))
 	    != 0)
 		return rc;
-	if (r->job_id != NULL && r->finish)
-		rc = msp_job_finish(r->st, t, r->job_id, r->job_error, e);
-	return rc;
+	if (r->job_id == NULL || r->job == JOB_KEEP)
+		return 0;
+	if (r->job == JOB_REQUEUE)
+		return msp_job_release(r->st, t, r->job_id, r->worker, e);
+	return msp_job_finish(r->st, t, r->job_id, r->job_error, e);
 }
 
-/* Apply changes (taken: put here); when finish, also finish the job with
- * job_error (NULL: done). */
+/* Apply changes (taken: put here) and do job (JOB_*) to the job: finish
+ * it with job_error (NULL: done), or put it back in the queue. */
 static int
-update(struct run *r, json_object *changes, int finish,
+update(struct run *r, json_object *changes, int job,
     const char *job_error, struct msp_err *e)
 {
 	int rc;
 
 	r->changes = changes;
-	r->finish = finish;
+	r->job = job;
 	r->job_error = job_error;
 	rc = msp_store_write(r->st, update_txn, r, e);
 	json_object_put(changes);
@@ -68,7 +72,7 @@ on_progress(const struct msp_tc_progress *p, void *arg)
 	if (pct != r->last_pct && pct < 100 &&
 	    (c = json_object_new_object()) != NULL) {
 		json_object_object_add(c, "progress", json_object_new_int(pct));
-		if (update(r, c, 0, NULL, &r->uerr) != 0)
+		if (update(r, c, JOB_KEEP, NULL, &r->uerr) != 0)
 			r->failed_update = 1; /* report at the end */
 		r->last_pct = pct;
 	}
@@ -172,7 +176,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	json_object_object_add(c, "error", NULL);
 	json_object_object_add(c, "destinationBucketFilePath",
 	    json_object_new_array());
-	if ((rc = update(&r, c, 0, NULL, e)) != 0)
+	if ((rc = update(&r, c, JOB_KEEP, NULL, e)) != 0)
 		goto out;
 	r.last_pct = 0;
 
@@ -185,6 +189,19 @@ msp_transcode_video(struct msp_store *st, const char *id,
 		if (e != NULL)
 			*e = r.uerr;
 	}
+	if (rc == MSP_EAGAIN) {
+		/* stopped: back to the queue, for the next worker */
+		(void)msp_blob_remove(st, rel, NULL);
+		if ((c = json_object_new_object()) == NULL)
+			goto out;
+		json_object_object_add(c, "status",
+		    json_object_new_string("uploaded"));
+		json_object_object_add(c, "progress", json_object_new_int(0));
+		if (update(&r, c, JOB_REQUEUE, NULL, &te) != 0 && e != NULL)
+			msp_err_prefix(e, "%s (and the record could not be "
+			    "updated: %s)", id, te.msg);
+		goto out;
+	}
 	if (rc != 0) {
 		(void)msp_blob_remove(st, rel, NULL);
 		c = json_object_new_object();
@@ -195,7 +212,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 		snprintf(why, sizeof(why), "%.800s", e != NULL ? e->msg :
 		    "transcode failed");
 		json_object_object_add(c, "error", json_object_new_string(why));
-		if (update(&r, c, 1, why, &te) != 0 && e != NULL)
+		if (update(&r, c, JOB_FINISH, why, &te) != 0 && e != NULL)
 			msp_err_prefix(e, "%s (and the record could not be "
 			    "updated: %s)", id, te.msg);
 		goto out;
@@ -225,7 +242,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	}
 	json_object_object_add(c, "destinationVideoDetails", nd);
 	nd = NULL;
-	if ((rc = update(&r, c, 1, NULL, e)) != 0) {
+	if ((rc = update(&r, c, JOB_FINISH, NULL, e)) != 0) {
 		(void)msp_blob_remove(st, rel, NULL);
 		goto out;
 	}

@@ -347,6 +347,31 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 	    -t short --name x --uploaded-by "$U"
 }
 
+@test "a crashed copy's temporary file is removed by a later ingest; a live or recent one is not" {
+	t=$MSP_STORE/media/originals/.tmp
+	mkdir -p "$t"
+	echo partial > "$t/crashed"
+	echo partial > "$t/recent"
+	echo partial > "$t/live"
+	touch -d '-20 minutes' "$t/crashed" "$t/live"
+	# another writer holding its temporary file
+	flock "$t/live" sleep 300 3>&- &
+	holder=$!
+	for i in $(seq 100); do
+		flock -n "$t/live" true || break
+		sleep 0.05
+	done
+	run --separate-stderr short "$M/clip.mp4"
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	[ ! -e "$t/crashed" ]
+	[ -e "$t/recent" ] && [ -e "$t/live" ]
+	[ "$(find "$MSP_STORE/media" -type f | wc -l)" -eq 3 ]
+	# the temporary file of the ingest itself is gone
+	[ "$(ls "$t" | tr '\n' ' ')" = "live recent " ]
+}
+
 @test "jobs survive export and import" {
 	short "$M/clip.mp4" >/dev/null
 	msp-catalog export > "$BATS_TEST_TMPDIR/dump"

@@ -257,6 +257,55 @@ ingest() { # ingest FILE: prints the job line
 	verify_hls "$MSP_STORE/media/hls/$id"
 }
 
+# interrupt SIG PID ERRFILE: once the background run PID has printed
+# progress to ERRFILE, send it SIG and wait for it; its exit status in st
+interrupt() {
+	local i
+	for i in $(seq 600); do
+		grep -q ' progress ' "$3" && break
+		kill -0 "$2" 2>/dev/null || { echo "no progress:"; cat "$3"; return 1; }
+		sleep 0.05
+	done
+	kill -"$1" "$2"
+	st=0
+	wait "$2" || st=$?
+}
+
+@test "SIGTERM to --pending --jobs 2: the jobs go back to the queue, a restart does them" {
+	make_clip a.mp4 8 640x360
+	make_clip b.mp4 8 640x360
+	msp-catalog user add up@example.com >/dev/null
+	msp-ingest --type short --name a --uploaded-by up@example.com a.mp4 b.mp4 >/dev/null
+	msp-transcode --pending --jobs 2 --progress --preset veryslow \
+	    --ladder 180:300k,360:800k >/dev/null 2>err &
+	interrupt TERM $! err
+	[ "$st" -eq 1 ]
+	grep -q ': interrupted$' err
+	run msp-catalog export
+	[ "$(jq -r 'select(.type == "video") | [.status, .progress, (.destinationBucketFilePath | length), .error] | @tsv' <<<"$output" | sort | uniq)" = "$(printf 'uploaded\t0\t0\t')" ]
+	[ "$(jq -r 'select(.type == "job") | [.state, .attempts, .worker, .leaseUntil] | @tsv' <<<"$output" | sort | uniq)" = "$(printf 'queued\t0\t\t')" ]
+	[ -z "$(find "$MSP_STORE/media/hls" "$MSP_STORE/media/tmp" -mindepth 1 2>/dev/null)" ]
+	run msp-transcode --pending --preset ultrafast --ladder 180:300k
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output" | tr '\n' ' ')" = "ready ready " ]
+	[ "$(msp-catalog export | jq -r 'select(.type == "job") | [.state, .attempts] | @tsv' | uniq)" = "$(printf 'done\t1')" ]
+}
+
+@test "SIGINT to a run by id: back to the queue, never ready" {
+	make_clip in.mp4 8 640x360
+	id=$(ingest in.mp4 | jq -r .videoId)
+	msp-transcode --progress --preset veryslow --ladder 360:800k "$id" >out 2>err &
+	interrupt INT $! err
+	[ "$st" -eq 1 ]
+	[ "$(tail -1 err)" = "msp-transcode: $id: interrupted" ]
+	[ ! -s out ]
+	[ "$(msp-catalog get "$id" | jq -r .status)" = uploaded ]
+	[ ! -e "$MSP_STORE/media/hls/$id" ]
+	run msp-transcode --pending --preset ultrafast --ladder 180:300k
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .id,.status <<<"$output" | tr '\n' ' ')" = "$id ready " ]
+}
+
 @test "a broken original: failed with the reason, no output published" {
 	make_clip in.mp4 3 320x180
 	id=$(ingest in.mp4 | jq -r .videoId)

@@ -1,6 +1,7 @@
 /* msp-transcode: videos of the store (ids, job lines, or the queue) into
  * adaptive-bitrate HLS; or one file into a directory. See msp-transcode(1). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,8 +200,8 @@ static int
 run_all(struct ctx *c, char **ids, size_t n)
 {
 	size_t k, w = (size_t)c->jobs;
-	int status = 0, s;
-	pid_t pid;
+	int status = 0, s, told = 0;
+	pid_t pid, kids[64];
 
 	if (ids != NULL && w > n)
 		w = n;
@@ -212,11 +213,23 @@ run_all(struct ctx *c, char **ids, size_t n)
 			msp_die(3, "fork: %s", strerror(errno));
 		if (pid == 0)
 			msp_cli_exit(work(c, ids, n, k, w));
+		kids[k] = pid;
 	}
-	while ((pid = wait(&s)) > 0 || (pid < 0 && errno == EINTR))
-		if (pid > 0)
+	while ((pid = wait(&s)) > 0 || (pid < 0 && errno == EINTR)) {
+		if (pid > 0) {
 			status = worst(status, WIFEXITED(s) ?
 			    WEXITSTATUS(s) : 3);
+			for (k = 0; k < w; k++)
+				if (kids[k] == pid)
+					kids[k] = 0;
+		} else if (msp_stop_requested() && !told) {
+			/* a stop for the parent alone: the workers too */
+			for (k = 0; k < w; k++)
+				if (kids[k] > 0)
+					(void)kill(kids[k], SIGTERM);
+			told = 1;
+		}
+	}
 	return status;
 }
 

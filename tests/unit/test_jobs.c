@@ -146,6 +146,34 @@ main(void)
 	    "claim_video takes the queued job of the video");
 	json_object_put(j);
 
+	/* release: a stopped run puts its job back, the try not counted */
+	{
+		int64_t tries;
+
+		rc = msp_job_get(st, NULL, id1, &j, &e);
+		tries = json_object_get_int64(json_object_object_get(j,
+		    "attempts"));
+		json_object_put(j);
+		ok(msp_job_release(st, NULL, id1, "w2", &e) == MSP_EPERM,
+		    "another worker cannot release: %s", e.msg);
+		ok(msp_job_release(st, NULL, id1, "w1", &e) == 0,
+		    "holder releases");
+		rc = msp_job_get(st, NULL, id1, &j, &e);
+		ok(rc == 0 && strcmp(str(j, "state"), "queued") == 0 &&
+		    json_object_object_get(j, "worker") == NULL &&
+		    json_object_object_get(j, "leaseUntil") == NULL &&
+		    json_object_get_int64(json_object_object_get(j,
+		    "attempts")) == tries - 1, "released: queued, no worker, "
+		    "one attempt less");
+		json_object_put(j);
+		ok(msp_job_release(st, NULL, id1, "w1", &e) == MSP_EPERM,
+		    "a queued job cannot be released: %s", e.msg);
+		rc = msp_job_claim_video(st, v1, "w1", 1000, &j, &e);
+		ok(rc == 0 && strcmp(str(j, "id"), id1) == 0,
+		    "a released job is claimed again");
+		json_object_put(j);
+	}
+
 	/* finish */
 	ok(msp_job_finish(st, NULL, id1, NULL, &e) == 0, "finish done");
 	rc = msp_job_get(st, NULL, id1, &j, &e);
