@@ -378,12 +378,9 @@ imp_defer(struct msp_importer *im, const struct msp_video_prep *vp)
 		if ((pfx = pfx_find(im, k, pn)) == UINT32_MAX)
 			goto oom;
 		if (im->ndk == im->capdk) {
-			size_t nc = im->capdk ? im->capdk * 2 : 1 << 14;
-			struct defkey *nd = realloc(im->dk, nc * sizeof(*nd));
-			if (nd == NULL)
+			if (msp_grow(&im->dk, &im->capdk, im->ndk + 1,
+			    sizeof(*im->dk), 1 << 14) != 0)
 				goto oom;
-			im->dk = nd;
-			im->capdk = nc;
 			free(im->tmp);
 			im->tmp = NULL;
 		}

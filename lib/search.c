@@ -969,14 +969,8 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 		if (k == UINT32_MAX || tpost_add(&b->tp[k], doc, val, vn) != 0)
 			goto oom;
 	}
-	if (b->ni == b->capi) {
-		size_t nc = b->capi ? b->capi * 2 : 1 << 12;
-		struct ient *ni = realloc(b->iv, nc * sizeof(*ni));
-		if (ni == NULL)
-			goto oom;
-		b->iv = ni;
-		b->capi = nc;
-	}
+	if (msp_grow(&b->iv, &b->capi, b->ni + 1, sizeof(*b->iv), 1 << 12) != 0)
+		goto oom;
 	memcpy(b->iv[b->ni].id, d->id, MSP_ID_LEN);
 	b->iv[b->ni].doc = doc;
 	if (b->ni > 0 && memcmp(b->iv[b->ni - 1].id, d->id, MSP_ID_LEN) >= 0)

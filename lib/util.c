@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -430,4 +431,24 @@ msp_sprintf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return n < 0 ? NULL : s;
+}
+
+int
+msp_grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+{
+	void **pp = p, *np;
+	size_t nc = *cap ? *cap : first;
+
+	if (n <= *cap)
+		return 0;
+	while (nc < n) {
+		if (nc > SIZE_MAX / 2)
+			return -1;
+		nc *= 2;
+	}
+	if (nc > SIZE_MAX / size || (np = realloc(*pp, nc * size)) == NULL)
+		return -1;
+	*pp = np;
+	*cap = nc;
+	return 0;
 }

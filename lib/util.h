@@ -58,4 +58,8 @@ char *msp_strdup(const char *s);
 /* asprintf-like; returns NULL on error. */
 char *msp_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Room for n items of size bytes in the array *p of *cap items: doubled
+ * from first as needed; 0, or -1 when out of memory (*p unchanged). */
+int msp_grow(void *p, size_t *cap, size_t n, size_t size, size_t first);
+
 #endif
