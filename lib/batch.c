@@ -371,16 +371,8 @@ pipe_wait(struct pipe *p, struct msp_err *e)
 static int
 text_add(struct lset *s, const char *p, size_t n, size_t *off)
 {
-	if (s->tn + n + 1 > s->tcap) {
-		size_t nc = s->tcap ? s->tcap : 1 << 20;
-		char *nt;
-		while (nc < s->tn + n + 1)
-			nc *= 2;
-		if ((nt = realloc(s->text, nc)) == NULL)
-			return -1;
-		s->text = nt;
-		s->tcap = nc;
-	}
+	if (msp_grow(&s->text, &s->tcap, s->tn + n + 1, 1, 1 << 20) != 0)
+		return -1;
 	memcpy(s->text + s->tn, p, n);
 	s->text[s->tn + n] = '\0';
 	*off = s->tn;

@@ -125,15 +125,14 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
 /* ---- bulk import ------------------------------------------------------ */
 
 /*
- * A line's preparation. Videos are checked and built on the batch's
- * second thread; into a store that had no videos, their search documents
- * are made and gathered as their batches commit, so that the index is
- * written once, in key order, at the end. It is rebuilt from
- * the store instead when that would not be the same index: a video was
- * replaced, or another writer committed between the import's batches
- * (each landed line notes its transaction's id: they must follow on).
- */
-/*
+ * Videos are checked and built on the batch's second thread; into a store
+ * that had no videos, their search documents are made and gathered as
+ * their batches commit, so that the index is written once, in key order,
+ * at the end. It is rebuilt from the store instead when that would not be
+ * the same index: a video was replaced, or another writer committed
+ * between the import's batches (each landed line notes its transaction's
+ * id: they must follow on).
+ *
  * A new video's index keys are "<f>\0<value>\0<id>": a batch's keys fall
  * in a few groups (one per prefix "<f>\0<value>\0"), each in id order as
  * an export is. So they are ordered by a counting sort on the rank of
@@ -146,12 +145,6 @@ struct defkey {
 	uint32_t pfx;
 };
 
-struct prefix {
-	const unsigned char *p; /* its own copy */
-	size_t n;
-	uint32_t rank;
-};
-
 struct msp_importer {
 	struct msp_store *st;
 	struct msp_search_bulk *bulk; /* NULL: rebuild at the end */
@@ -161,88 +154,27 @@ struct msp_importer {
 	int defer;
 	struct defkey *dk, *tmp;
 	size_t ndk, capdk;
-	struct prefix *px;
-	uint32_t npx, cappx, ranked; /* ranked: prefixes with a rank */
-	uint32_t *slots;             /* hash of prefixes: index + 1 */
-	size_t nslots;
-	uint32_t *count;
+	struct msp_strset px;        /* the prefixes */
+	uint32_t *rank, ranked;      /* by prefix; ranked: how many have one */
+	uint32_t *count;             /* by rank, and one more */
+	size_t caprank, capcount;
 	int oom;
 	atomic_int docs;  /* search documents are wanted (bulk is set) */
 };
-
-static uint32_t
-pfx_hash(const unsigned char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
-static int
-pfx_grow(struct msp_importer *im)
-{
-	size_t ns = im->nslots ? im->nslots * 2 : 4096, i;
-	uint32_t *sl = calloc(ns, sizeof(*sl)), k;
-
-	if (sl == NULL)
-		return -1;
-	for (k = 0; k < im->npx; k++) {
-		i = pfx_hash(im->px[k].p, im->px[k].n) & (ns - 1);
-		while (sl[i] != 0)
-			i = (i + 1) & (ns - 1);
-		sl[i] = k + 1;
-	}
-	free(im->slots);
-	im->slots = sl;
-	im->nslots = ns;
-	return 0;
-}
 
 /* The number of the prefix p[0..n); UINT32_MAX when out of memory. */
 static uint32_t
 pfx_find(struct msp_importer *im, const unsigned char *p, size_t n)
 {
-	size_t i, mask;
-	unsigned char *copy;
+	uint32_t k = msp_strset_add(&im->px, p, n);
 
-	if ((size_t)im->npx * 2 >= im->nslots && pfx_grow(im) != 0)
+	if (k == UINT32_MAX ||
+	    msp_grow(&im->rank, &im->caprank, (size_t)k + 1,
+	    sizeof(*im->rank), 1024) != 0 ||
+	    msp_grow(&im->count, &im->capcount, (size_t)k + 2,
+	    sizeof(*im->count), 1024) != 0)
 		return UINT32_MAX;
-	mask = im->nslots - 1;
-	for (i = pfx_hash(p, n) & mask; im->slots[i] != 0; i = (i + 1) & mask) {
-		const struct prefix *x = &im->px[im->slots[i] - 1];
-		if (x->n == n && memcmp(x->p, p, n) == 0)
-			return im->slots[i] - 1;
-	}
-	if (im->npx == im->cappx) {
-		uint32_t nc = im->cappx ? im->cappx * 2 : 1024;
-		struct prefix *np = realloc(im->px, nc * sizeof(*np));
-		uint32_t *cnt;
-		if (np == NULL)
-			return UINT32_MAX;
-		im->px = np;
-		if ((cnt = realloc(im->count, (nc + 1) * sizeof(*cnt))) == NULL)
-			return UINT32_MAX;
-		im->count = cnt;
-		im->cappx = nc;
-	}
-	if ((copy = malloc(n)) == NULL)
-		return UINT32_MAX;
-	memcpy(copy, p, n);
-	im->px[im->npx].p = copy;
-	im->px[im->npx].n = n;
-	im->slots[i] = im->npx + 1;
-	return im->npx++;
-}
-
-static int
-keycmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	return c != 0 ? c : (an > bn) - (an < bn);
+	return k;
 }
 
 static int
@@ -250,18 +182,7 @@ defkey_cmp(const void *a, const void *b)
 {
 	const struct defkey *x = a, *y = b;
 
-	return keycmp(x->k, x->n, y->k, y->n);
-}
-
-static const struct prefix *px_sort; /* qsort has no argument */
-
-static int
-pfx_cmp(const void *a, const void *b)
-{
-	const struct prefix *x = &px_sort[*(const uint32_t *)a];
-	const struct prefix *y = &px_sort[*(const uint32_t *)b];
-
-	return keycmp(x->p, x->n, y->p, y->n);
+	return msp_bytes_cmp(x->k, x->n, y->k, y->n);
 }
 
 /* Rank every prefix (when some are new). */
@@ -270,18 +191,14 @@ pfx_rank(struct msp_importer *im)
 {
 	uint32_t *ord, i;
 
-	if (im->ranked == im->npx)
+	if (im->ranked == im->px.n)
 		return 0;
-	if ((ord = malloc(((size_t)im->npx + 1) * sizeof(*ord))) == NULL)
+	if ((ord = msp_strset_sorted(&im->px)) == NULL)
 		return -1;
-	for (i = 0; i < im->npx; i++)
-		ord[i] = i;
-	px_sort = im->px;
-	qsort(ord, im->npx, sizeof(*ord), pfx_cmp);
-	for (i = 0; i < im->npx; i++)
-		im->px[ord[i]].rank = i;
+	for (i = 0; i < im->px.n; i++)
+		im->rank[ord[i]] = i;
 	free(ord);
-	im->ranked = im->npx;
+	im->ranked = im->px.n;
 	return 0;
 }
 
@@ -298,13 +215,13 @@ defkeys_sort(struct msp_importer *im)
 	if (im->tmp == NULL && (im->tmp = malloc(im->capdk *
 	    sizeof(*im->tmp))) == NULL)
 		return -1;
-	memset(im->count, 0, ((size_t)im->npx + 1) * sizeof(*im->count));
+	memset(im->count, 0, ((size_t)im->px.n + 1) * sizeof(*im->count));
 	for (k = 0; k < im->ndk; k++)
-		im->count[im->px[im->dk[k].pfx].rank + 1]++;
-	for (i = 0; i < im->npx; i++)
+		im->count[im->rank[im->dk[k].pfx] + 1]++;
+	for (i = 0; i < im->px.n; i++)
 		im->count[i + 1] += im->count[i];
 	for (k = 0; k < im->ndk; k++) {
-		r = im->px[im->dk[k].pfx].rank;
+		r = im->rank[im->dk[k].pfx];
 		im->tmp[im->count[r]++] = im->dk[k];
 	}
 	t = im->dk;
@@ -452,12 +369,27 @@ imp_apply(struct msp_store *st, MDB_txn *t, json_object *line, void *state,
 	return msp_dump_import_one(st, t, line, e);
 }
 
+/* The line's search document, made once: by imp_help on the preparing
+ * thread when it had time, else by imp_accept. */
+static int
+line_doc(struct imp_line *l, struct msp_err *e)
+{
+	json_object *rec;
+	int rc;
+
+	if (l->sd_made || l->vp == NULL ||
+	    (rec = msp_video_prep_record(l->vp)) == NULL)
+		return 0;
+	if ((rc = msp_search_doc_prep(rec, &l->sd, e)) == 0)
+		l->sd_made = 1;
+	return rc;
+}
+
 static void
 imp_accept(void *state, void *arg)
 {
 	struct msp_importer *im = arg;
 	struct imp_line *l = state;
-	json_object *rec;
 	struct msp_err e;
 
 	if (im->bulk == NULL)
@@ -465,13 +397,8 @@ imp_accept(void *state, void *arg)
 	if (l->txnid != im->last && l->txnid != im->last + 1)
 		goto rebuild;
 	im->last = l->txnid;
-	if (l->replaced)
-		goto rebuild;
-	/* the search document: made by imp_help on the preparing thread
-	 * when it had time, else here */
-	if (l->vp != NULL && (rec = msp_video_prep_record(l->vp)) != NULL &&
-	    ((!l->sd_made && msp_search_doc_prep(rec, &l->sd, &e) != 0) ||
-	    (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0)))
+	if (l->replaced || line_doc(l, &e) != 0 ||
+	    (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0))
 		goto rebuild;
 	return;
 rebuild:
@@ -485,15 +412,10 @@ static void
 imp_help(void *state, void *arg)
 {
 	struct msp_importer *im = arg;
-	struct imp_line *l = state;
-	json_object *rec;
 	struct msp_err e;
 
-	if (!atomic_load(&im->docs) || l->vp == NULL ||
-	    (rec = msp_video_prep_record(l->vp)) == NULL)
-		return;
-	if (msp_search_doc_prep(rec, &l->sd, &e) == 0)
-		l->sd_made = 1;
+	if (atomic_load(&im->docs))
+		line_doc(state, &e);
 }
 
 int
@@ -501,10 +423,9 @@ msp_import_open(struct msp_store *st, struct msp_importer **ip,
     struct msp_err *e)
 {
 	struct msp_importer *im;
-	MDB_cursor *c;
+	MDB_stat ms;
 	MDB_txn *t;
-	MDB_val k, v;
-	int rc, empty;
+	int rc;
 
 	*ip = NULL;
 	if ((im = calloc(1, sizeof(*im))) == NULL)
@@ -515,16 +436,14 @@ msp_import_open(struct msp_store *st, struct msp_importer **ip,
 		return rc;
 	}
 	im->last = mdb_txn_id(t);
-	rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VIDEOS), &c);
+	rc = mdb_stat(t, msp_store_dbi(st, MSP_DB_VIDEOS), &ms);
+	msp_txn_abort(st, t);
 	if (rc != 0) {
-		msp_txn_abort(st, t);
 		free(im);
 		return msp_store_mdb_err(rc, "videos", e);
 	}
-	empty = mdb_cursor_get(c, &k, &v, MDB_FIRST) == MDB_NOTFOUND;
-	mdb_cursor_close(c);
-	msp_txn_abort(st, t);
-	if (empty && (rc = msp_search_bulk_new(st, &im->bulk, e)) != 0) {
+	if (ms.ms_entries == 0 &&
+	    (rc = msp_search_bulk_new(st, &im->bulk, e)) != 0) {
 		free(im);
 		return rc;
 	}
@@ -561,7 +480,6 @@ imp_index(MDB_txn *t, void *arg, struct msp_err *e)
 int
 msp_import_close(struct msp_importer *im, struct msp_err *e)
 {
-	uint32_t i;
 	int rc, r2;
 
 	if (im == NULL)
@@ -573,10 +491,8 @@ msp_import_close(struct msp_importer *im, struct msp_err *e)
 	msp_search_bulk_free(im->bulk);
 	free(im->dk);
 	free(im->tmp);
-	for (i = 0; i < im->npx; i++)
-		free((void *)im->px[i].p);
-	free(im->px);
-	free(im->slots);
+	msp_strset_free(&im->px);
+	free(im->rank);
 	free(im->count);
 	free(im);
 	return rc;

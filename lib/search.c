@@ -770,13 +770,9 @@ struct ient {
 
 struct msp_search_bulk {
 	struct stats s;
-	char *tstr;            /* term strings, NUL-terminated */
-	size_t tn, tcap;
-	uint32_t *toff;        /* by term number */
-	struct tpost *tp;
-	uint32_t nterms, capterms;
-	uint32_t *slots;       /* hash of terms: term number + 1, 0 empty */
-	size_t nslots;
+	struct msp_strset terms; /* the terms, numbered */
+	struct tpost *tp;      /* by term number */
+	size_t captp;
 	struct ient *iv;       /* "I" entries */
 	size_t ni, capi;
 	int unsorted;          /* they came out of id order */
@@ -785,75 +781,19 @@ struct msp_search_bulk {
 	int failed;
 };
 
-static uint32_t
-term_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /* The term's number, added when new; UINT32_MAX when out of memory. */
 static uint32_t
 bulk_term(struct msp_search_bulk *b, const char *term, size_t tn)
 {
-	size_t i, mask;
+	uint32_t k = msp_strset_add(&b->terms, term, tn);
 
-	if ((size_t)b->nterms * 2 >= b->nslots) {
-		size_t ns = b->nslots ? b->nslots * 2 : 1 << 16;
-		uint32_t *sl = calloc(ns, sizeof(*sl)), k;
-		if (sl == NULL)
-			return UINT32_MAX;
-		for (k = 0; k < b->nterms; k++) {
-			const char *x = b->tstr + b->toff[k];
-			i = term_hash(x, strlen(x)) & (ns - 1);
-			while (sl[i] != 0)
-				i = (i + 1) & (ns - 1);
-			sl[i] = k + 1;
-		}
-		free(b->slots);
-		b->slots = sl;
-		b->nslots = ns;
-	}
-	mask = b->nslots - 1;
-	for (i = term_hash(term, tn) & mask; b->slots[i] != 0;
-	    i = (i + 1) & mask) {
-		const char *x = b->tstr + b->toff[b->slots[i] - 1];
-		if (strncmp(x, term, tn) == 0 && x[tn] == '\0')
-			return b->slots[i] - 1;
-	}
-	if (b->nterms == b->capterms) {
-		uint32_t nc = b->capterms ? b->capterms * 2 : 1 << 15;
-		uint32_t *no = realloc(b->toff, nc * sizeof(*no));
-		struct tpost *np;
-		if (no == NULL)
-			return UINT32_MAX;
-		b->toff = no;
-		if ((np = realloc(b->tp, nc * sizeof(*np))) == NULL)
-			return UINT32_MAX;
-		b->tp = np;
-		b->capterms = nc;
-	}
-	if (b->tn + tn + 1 > b->tcap) {
-		size_t nc = b->tcap ? b->tcap * 2 : 1 << 20;
-		char *ns;
-		while (nc < b->tn + tn + 1)
-			nc *= 2;
-		if ((ns = realloc(b->tstr, nc)) == NULL)
-			return UINT32_MAX;
-		b->tstr = ns;
-		b->tcap = nc;
-	}
-	memcpy(b->tstr + b->tn, term, tn);
-	b->tstr[b->tn + tn] = '\0';
-	b->toff[b->nterms] = (uint32_t)b->tn;
-	memset(&b->tp[b->nterms], 0, sizeof(b->tp[0]));
-	b->tn += tn + 1;
-	b->slots[i] = b->nterms + 1;
-	return b->nterms++;
+	if (k == UINT32_MAX || k < b->captp)
+		return k;
+	if (msp_grow(&b->tp, &b->captp, (size_t)k + 1, sizeof(*b->tp),
+	    1 << 15) != 0)
+		return UINT32_MAX;
+	memset(&b->tp[k], 0, (b->captp - k) * sizeof(*b->tp));
+	return k;
 }
 
 static int
@@ -921,12 +861,10 @@ msp_search_bulk_free(struct msp_search_bulk *b)
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->nterms; i++)
+	for (i = 0; i < b->terms.n; i++)
 		free(b->tp[i].p);
 	free(b->tp);
-	free(b->tstr);
-	free(b->toff);
-	free(b->slots);
+	msp_strset_free(&b->terms);
 	free(b->iv);
 	if (b->cd != NULL)
 		fclose(b->cd);
@@ -988,38 +926,6 @@ fail:
 	b->failed = 1;
 	*e = b->err;
 	return e->code;
-}
-
-static const char *bulk_sort_str; /* qsort has no argument: set per call */
-
-static int
-term_id_cmp(const void *a, const void *b)
-{
-	return strcmp(bulk_sort_str + *(const uint32_t *)a,
-	    bulk_sort_str + *(const uint32_t *)b);
-}
-
-/* The term numbers in term order. */
-static uint32_t *
-bulk_order(struct msp_search_bulk *b)
-{
-	uint32_t *ord = malloc(((size_t)b->nterms + 1) * sizeof(*ord)), i;
-
-	if (ord == NULL)
-		return NULL;
-	for (i = 0; i < b->nterms; i++)
-		ord[i] = b->toff[i];
-	bulk_sort_str = b->tstr;
-	qsort(ord, b->nterms, sizeof(*ord), term_id_cmp);
-	/* offsets back to numbers: look each up */
-	for (i = 0; i < b->nterms; i++) {
-		const char *x = b->tstr + ord[i];
-		if ((ord[i] = bulk_term(b, x, strlen(x))) == UINT32_MAX) {
-			free(ord);
-			return NULL;
-		}
-	}
-	return ord;
 }
 
 static int
@@ -1108,16 +1014,16 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 	}
 	if (rc != 0)
 		goto out;
-	if ((ord = bulk_order(b)) == NULL) {
+	if ((ord = msp_strset_sorted(&b->terms)) == NULL) {
 		rc = nomem(e);
 		goto out;
 	}
 	key[0] = 'P';
-	for (i = 0; i < b->nterms && rc == 0; i++) {
+	for (i = 0; i < b->terms.n && rc == 0; i++) {
 		const struct tpost *tp = &b->tp[ord[i]];
 		const unsigned char *p = tp->p, *end = p + tp->n;
-		const char *term = b->tstr + b->toff[ord[i]];
-		size_t tn = strlen(term);
+		size_t tn;
+		const char *term = msp_strset_get(&b->terms, ord[i], &tn);
 		uint32_t doc = 0;
 
 		memcpy(key + 1, term, tn + 1);
@@ -1140,9 +1046,9 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 	if (rc == 0)
 		rc = append(c, "S", 1, &b->s, sizeof(b->s), e);
 	key[0] = 'T';
-	for (i = 0; i < b->nterms && rc == 0; i++) {
-		const char *term = b->tstr + b->toff[ord[i]];
-		size_t tn = strlen(term);
+	for (i = 0; i < b->terms.n && rc == 0; i++) {
+		size_t tn;
+		const char *term = msp_strset_get(&b->terms, ord[i], &tn);
 		memcpy(key + 1, term, tn);
 		rc = append(c, key, tn + 1, &b->tp[ord[i]].df,
 		    sizeof(uint32_t), e);

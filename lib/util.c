@@ -452,3 +452,113 @@ msp_grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
 	*cap = nc;
 	return 0;
 }
+
+int
+msp_bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c != 0 ? c : (an > bn) - (an < bn);
+}
+
+static uint32_t
+fnv1a(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int
+strset_rehash(struct msp_strset *s)
+{
+	size_t ns = s->nslots ? s->nslots * 2 : 1 << 12, i;
+	uint32_t *sl = calloc(ns, sizeof(*sl)), k;
+
+	if (sl == NULL)
+		return -1;
+	for (k = 0; k < s->n; k++) {
+		size_t len;
+		const char *x = msp_strset_get(s, k, &len);
+		i = fnv1a((const unsigned char *)x, len) & (ns - 1);
+		while (sl[i] != 0)
+			i = (i + 1) & (ns - 1);
+		sl[i] = k + 1;
+	}
+	free(s->slots);
+	s->slots = sl;
+	s->nslots = ns;
+	return 0;
+}
+
+uint32_t
+msp_strset_add(struct msp_strset *s, const void *p, size_t n)
+{
+	size_t i, mask;
+
+	if (((size_t)s->n + 1) * 2 > s->nslots && strset_rehash(s) != 0)
+		return UINT32_MAX;
+	mask = s->nslots - 1;
+	for (i = fnv1a(p, n) & mask; s->slots[i] != 0; i = (i + 1) & mask) {
+		size_t len;
+		const char *x = msp_strset_get(s, s->slots[i] - 1, &len);
+		if (len == n && memcmp(x, p, n) == 0)
+			return s->slots[i] - 1;
+	}
+	if (s->n == UINT32_MAX - 1 ||
+	    msp_grow(&s->off, &s->cap, (size_t)s->n + 2, sizeof(*s->off),
+	    1 << 12) != 0 ||
+	    msp_grow(&s->buf, &s->bcap, s->bn + n + 1, 1, 1 << 16) != 0)
+		return UINT32_MAX;
+	memcpy(s->buf + s->bn, p, n);
+	s->buf[s->bn + n] = '\0';
+	s->off[s->n] = s->bn;
+	s->bn += n + 1;
+	s->off[s->n + 1] = s->bn;
+	s->slots[i] = s->n + 1;
+	return s->n++;
+}
+
+const char *
+msp_strset_get(const struct msp_strset *s, uint32_t i, size_t *len)
+{
+	if (len != NULL)
+		*len = s->off[i + 1] - s->off[i] - 1;
+	return s->buf + s->off[i];
+}
+
+static int
+strset_cmp(const void *a, const void *b, void *arg)
+{
+	const struct msp_strset *s = arg;
+	size_t an, bn;
+	const char *x = msp_strset_get(s, *(const uint32_t *)a, &an);
+	const char *y = msp_strset_get(s, *(const uint32_t *)b, &bn);
+
+	return msp_bytes_cmp(x, an, y, bn);
+}
+
+uint32_t *
+msp_strset_sorted(const struct msp_strset *s)
+{
+	uint32_t *ord = malloc(((size_t)s->n + 1) * sizeof(*ord)), i;
+
+	if (ord == NULL)
+		return NULL;
+	for (i = 0; i < s->n; i++)
+		ord[i] = i;
+	qsort_r(ord, s->n, sizeof(*ord), strset_cmp, (void *)s);
+	return ord;
+}
+
+void
+msp_strset_free(struct msp_strset *s)
+{
+	free(s->buf);
+	free(s->off);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}

@@ -62,4 +62,31 @@ char *msp_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * from first as needed; 0, or -1 when out of memory (*p unchanged). */
 int msp_grow(void *p, size_t *cap, size_t n, size_t size, size_t first);
 
+/* Byte strings in byte order, a shorter one before its extensions. */
+int msp_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+
+/*
+ * A set of byte strings (NULs allowed), each numbered 0, 1, ... in the
+ * order first added and kept NUL-terminated in one buffer. Zero it to
+ * start; msp_strset_free when done.
+ */
+struct msp_strset {
+	char *buf;
+	size_t bn, bcap;
+	size_t *off;        /* by number, and one past the last */
+	uint32_t n;
+	size_t cap;
+	uint32_t *slots;    /* open hash: number + 1, 0 empty */
+	size_t nslots;
+};
+/* p[0..n)'s number, added when new; UINT32_MAX when out of memory. */
+uint32_t msp_strset_add(struct msp_strset *s, const void *p, size_t n);
+/* String i and (when len is not NULL) its length. */
+const char *msp_strset_get(const struct msp_strset *s, uint32_t i,
+    size_t *len);
+/* Every number, in the byte order of the strings (the caller frees);
+ * NULL when out of memory. */
+uint32_t *msp_strset_sorted(const struct msp_strset *s);
+void msp_strset_free(struct msp_strset *s);
+
 #endif

@@ -161,20 +161,10 @@ update_line(struct msp_store *st, MDB_txn *t, json_object *in,
 	return rc;
 }
 
-static struct msp_importer *importer; /* import's: see msp_import_open */
-
-static int
-import_line(struct msp_store *st, MDB_txn *t, json_object *in,
-    json_object **out, void *arg, struct msp_err *e)
-{
-	(void)arg;
-	(void)out;
-	return msp_dump_import_one(st, t, in, e);
-}
-
+/* Lines through fn, or an import's (im). */
 static void
-run_stream(struct msp_store *st, msp_line_fn fn, int emit, int argc,
-    char **argv)
+run_stream(struct msp_store *st, msp_line_fn fn, struct msp_importer *im,
+    int emit, int argc, char **argv)
 {
 	struct msp_batch b;
 	struct msp_err e;
@@ -182,12 +172,12 @@ run_stream(struct msp_store *st, msp_line_fn fn, int emit, int argc,
 
 	memset(&b, 0, sizeof(b));
 	b.strict = strict;
-	b.size = fn == import_line ? 10000 : 1000; /* imports are bulk */
+	b.size = im != NULL ? 10000 : 1000; /* imports are bulk */
 	b.fn = fn;
 	b.emit = emit ? batch_emit : NULL;
 	b.report = batch_report;
-	if (fn == import_line && importer != NULL)
-		msp_import_setup(importer, &b);
+	if (im != NULL)
+		msp_import_setup(im, &b);
 	for (i = 0; i == 0 || i < argc; i++) {
 		const char *name = i < argc ? argv[i] : "-";
 		FILE *f = stdin;
@@ -359,7 +349,7 @@ add_cmd(struct msp_store *st, struct flags *fl, int argc, char **argv)
 
 	if (fl->type == NULL && fl->uploaded_by == NULL && fl->title == NULL &&
 	    fl->name == NULL) {
-		run_stream(st, add_line, 1, argc, argv);
+		run_stream(st, add_line, NULL, 1, argc, argv);
 		return;
 	}
 	if (argc > 0)
@@ -450,7 +440,7 @@ update_cmd(struct msp_store *st, struct flags *fl, int argc, char **argv)
 	int rc;
 
 	if (fl->sets == NULL) {
-		run_stream(st, update_line, 1, argc, argv);
+		run_stream(st, update_line, NULL, 1, argc, argv);
 		return;
 	}
 	if (argc != 1)
@@ -572,6 +562,7 @@ int
 main(int argc, char **argv)
 {
 	struct flags fl;
+	struct msp_importer *im;
 	struct msp_store *st;
 	struct msp_err e;
 	long long n;
@@ -654,18 +645,16 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "import") == 0) {
 		st = open_store(0);
 #ifdef M_MXFAST
-		/* an import frees a batch's small objects while the other
-		 * thread allocates: glibc's fast bins would be swept
-		 * (consolidated) at each larger request, a fifth of the time */
+		/* an import frees a whole batch of small objects, then parses
+		 * the next: glibc's fast bins would be swept (consolidated) at
+		 * each larger request, a fifth of the parsing thread's time */
 		mallopt(M_MXFAST, 0);
 #endif
 		/* the search index is written once at the end, in key order */
-		if ((c = msp_import_open(st, &importer, &e)) != 0)
+		if ((c = msp_import_open(st, &im, &e)) != 0)
 			fail(c, &e);
-		run_stream(st, import_line, 0, argc, argv);
-		c = msp_import_close(importer, &e);
-		importer = NULL;
-		if (c != 0)
+		run_stream(st, NULL, im, 0, argc, argv);
+		if ((c = msp_import_close(im, &e)) != 0)
 			fail(c, &e);
 	} else if (strcmp(cmd, "check") == 0) {
 		if (argc > 0)
