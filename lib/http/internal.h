@@ -77,6 +77,7 @@ struct msp_req {
 	int64_t t0;
 	int started;
 	int done;                  /* a response was queued */
+	int close;                 /* close the connection after the answer */
 	int status;
 	uint64_t bytes;
 

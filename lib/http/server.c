@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -126,6 +127,8 @@ msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp)
 	r->done = 1;
 	r->status = (int)status;
 	msp_http_headers(r, resp);
+	if (r->close)
+		MHD_add_response_header(resp, "Connection", "close");
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		r->status = 500;
 	MHD_destroy_response(resp);
@@ -780,12 +783,40 @@ dispatch(struct msp_req *r)
 	return -1;
 }
 
+/* Framing (RFC 9112 6.1): a request with both Transfer-Encoding and
+ * Content-Length may be smuggling a second request, and a coding other than
+ * chunked leaves the body's end unknown; either way the connection closes
+ * after the answer. */
+static int
+framing_ok(struct msp_req *r)
+{
+	const char *te = msp_req_header(r, "Transfer-Encoding");
+
+	if (te == NULL)
+		return 1;
+	r->close = 1;
+	if (msp_req_header(r, "Content-Length") != NULL) {
+		msp_reply_error(r, 400, "Transfer-Encoding and Content-Length: "
+		    "both given");
+		return 0;
+	}
+	if (strcasecmp(te, "chunked") != 0) {
+		msp_reply_error(r, 501, "Transfer-Encoding '%.64s': not "
+		    "supported (only chunked)", te);
+		return 0;
+	}
+	r->close = 0;
+	return 1;
+}
+
 static int
 first_call(struct msp_req *r)
 {
 	const char *cl;
 	int flags;
 
+	if (!framing_ok(r))
+		return -1;
 	if (msp_has_control(r->url, strlen(r->url), 0) ||
 	    !msp_utf8_valid(r->url, strlen(r->url))) {
 		msp_reply_error(r, 400, "path: control character or invalid "

@@ -1,0 +1,58 @@
+#!/usr/bin/env bats
+# msp-serve under attack: request framing, symlinks in the media tree,
+# cross-site writes, premium URLs after a subscription, login throttling,
+# the password hashing pool and slow uploads.
+
+load helper
+load serve_helper
+
+setup() {
+	setup_store
+	msp-catalog user add owner@example.org >/dev/null
+}
+
+teardown() {
+	stop_server
+}
+
+# raw HTTP on one connection: rawhttp BYTES (python escapes) -> everything
+# the server sent until it closed, then "<closed>", or "<open>" when the
+# connection was still open after the answers stopped
+rawhttp() {
+	python3 - "$PORT" "$1" <<-'EOF'
+	import socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+	s.settimeout(3)
+	out = b""
+	try:
+	    while True:
+	        d = s.recv(65536)
+	        if not d:
+	            out += b"<closed>"
+	            break
+	        out += d
+	except socket.timeout:
+	    out += b"<open>"
+	sys.stdout.write(out.decode("latin-1").replace("\r\n", "\n"))
+	EOF
+}
+
+@test "framing: Content-Length with Transfer-Encoding 400 and closed; other codings 501 at once" {
+	start_server
+	run rawhttp 'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 400 Bad Request"* ]]
+	[[ "$output" == *"Connection: close"* ]]
+	[[ "$output" == *'{"error":"Transfer-Encoding and Content-Length: both given","status":400}'* ]]
+	[[ "$output" != *"200 OK"* ]]
+	[[ "$output" == *"<closed>" ]]
+	run rawhttp 'POST /auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 501 Not Implemented"* ]]
+	[[ "$output" == *"{\"error\":\"Transfer-Encoding 'gzip, chunked': not supported (only chunked)\",\"status\":501}"* ]]
+	[[ "$output" == *"<closed>" ]]
+	# chunked alone still works, and keeps the connection
+	run rawhttp 'POST /auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+	[[ "$output" == *"field 'email': required"* ]]
+	[[ "$output" == *"200 OK"* ]]
+	[[ "$output" == *"<open>" ]]
+}
