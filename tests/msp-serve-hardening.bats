@@ -56,3 +56,40 @@ rawhttp() {
 	[[ "$output" == *"200 OK"* ]]
 	[[ "$output" == *"<open>" ]]
 }
+
+# a ready free video with a small HLS tree -> id
+mkvideo() {
+	local id
+	id=$(msp-catalog add --type long --title "A film" --language en \
+	    --uploaded-by owner@example.org --status ready "$@" | jq -r .id) || return 1
+	mkdir -p "$MSP_STORE/media/hls/$id/v0"
+	printf '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n' \
+	    > "$MSP_STORE/media/hls/$id/master.m3u8"
+	printf '#EXTM3U\n#EXTINF:3,\nseg0.ts\n#EXT-X-ENDLIST\n' \
+	    > "$MSP_STORE/media/hls/$id/v0/index.m3u8"
+	head -c 1000 /dev/urandom > "$MSP_STORE/media/hls/$id/v0/seg0.ts"
+	echo "$id"
+}
+
+@test "hls: a directory or file symlink planted in a video's tree gives 404" {
+	id=$(mkvideo)
+	mkdir -p "$MSP_STORE/media/originals/x"
+	echo secret > "$MSP_STORE/media/originals/x/orig.mp4"
+	ln -s ../../originals/x "$MSP_STORE/media/hls/$id/dir"
+	ln -s "$MSP_STORE/media/originals/x" "$MSP_STORE/media/hls/$id/abs"
+	ln -s ../../../originals/x/orig.mp4 "$MSP_STORE/media/hls/$id/v0/file.ts"
+	start_server
+	req GET "/hls/$id/v0/seg0.ts"
+	[ "$code" = 200 ]
+	req GET "/hls/$id/dir/orig.mp4"
+	[ "$code" = 404 ] && [ "$(jq -r .error <<<"$body")" = "/hls/$id/dir/orig.mp4: not found" ]
+	req GET "/hls/$id/abs/orig.mp4"
+	[ "$code" = 404 ]
+	req GET "/hls/$id/v0/file.ts"
+	[ "$code" = 404 ]
+	# the video's own directory as a link is not followed either
+	mv "$MSP_STORE/media/hls/$id" "$MSP_STORE/media/elsewhere"
+	ln -s ../elsewhere "$MSP_STORE/media/hls/$id"
+	req GET "/hls/$id/v0/seg0.ts"
+	[ "$code" = 404 ]
+}
