@@ -93,3 +93,29 @@ mkvideo() {
 	req GET "/hls/$id/v0/seg0.ts"
 	[ "$code" = 404 ]
 }
+
+@test "cookie writes need a same-origin Origin or Sec-Fetch-Site; a foreign Referer alone is refused; Bearer unaffected" {
+	start_server
+	tok=$(signup_login ann@example.org)
+	before=$(store_sum)
+	req POST /auth/logout -H "Cookie: msp_session=$tok" -e 'http://evil.example/page'
+	[ "$code" = 403 ]
+	[ "$(jq -r .error <<<"$body")" = "origin not allowed: POST with the session cookie needs an Origin of this site or Sec-Fetch-Site: same-origin" ]
+	req POST /auth/logout -H "Cookie: msp_session=$tok"
+	[ "$code" = 403 ]
+	req POST /auth/logout -H "Cookie: msp_session=$tok" -H 'Sec-Fetch-Site: cross-site'
+	[ "$code" = 403 ]
+	req POST /auth/logout -H "Cookie: msp_session=$tok" -H 'Origin: null'
+	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "origin not allowed" ]
+	assert_store_unchanged "$before"
+	# reads by cookie need nothing
+	req GET /me -H "Cookie: msp_session=$tok"
+	[ "$code" = 200 ]
+	# a Bearer request with a foreign Referer is fine
+	req POST /query -H "Authorization: Bearer $tok" -e 'http://evil.example/' -d '{"tableName":"likes"}'
+	[ "$code" = 200 ]
+	req POST /query -H "Cookie: msp_session=$tok" -H 'Sec-Fetch-Site: same-origin' -d '{"tableName":"likes"}'
+	[ "$code" = 200 ]
+	req POST /auth/logout -H "Cookie: msp_session=$tok" -H "Origin: $U"
+	[ "$code" = 200 ]
+}

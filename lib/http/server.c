@@ -668,21 +668,43 @@ identify(struct msp_req *r)
 }
 
 /* A request that a cookie authenticates must come from our own pages or
- * an allowed origin (the SameSite cookie is the first guard). */
+ * an allowed origin (the SameSite cookie is the first guard). An unsafe
+ * method signed in by the cookie must say so: an Origin of ours, or
+ * Sec-Fetch-Site: same-origin; a Referer alone is not taken. Bearer
+ * requests carry no ambient credential and are not checked. */
 static int
 origin_ok(struct msp_req *r)
 {
 	const char *o = msp_req_header(r, "Origin");
 	const char *host = msp_req_header(r, "Host");
-	const char *p;
+	const char *a = msp_req_header(r, "Authorization");
+	const char *sfs, *p;
+	const char *m = r->method;
 
-	if (o == NULL || cors_origin(r) != NULL)
+	if (o != NULL) {
+		if (cors_origin(r) != NULL)
+			return 1;
+		if (host == NULL || (p = strstr(o, "://")) == NULL ||
+		    strcmp(p + 3, host) != 0) {
+			msp_reply_error(r, 403, "origin not allowed");
+			return 0;
+		}
 		return 1;
-	if (host == NULL)
-		return 0;
-	if ((p = strstr(o, "://")) == NULL)
-		return 0;
-	return strcmp(p + 3, host) == 0;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	    strcmp(m, "OPTIONS") == 0)
+		return 1;
+	if ((a != NULL && strncasecmp(a, "Bearer ", 7) == 0) ||
+	    MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+	    "msp_session") == NULL)
+		return 1;
+	sfs = msp_req_header(r, "Sec-Fetch-Site");
+	if (sfs != NULL && strcmp(sfs, "same-origin") == 0)
+		return 1;
+	msp_reply_error(r, 403, "origin not allowed: %s with the session "
+	    "cookie needs an Origin of this site or Sec-Fetch-Site: "
+	    "same-origin", m);
+	return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------- */
@@ -826,10 +848,8 @@ first_call(struct msp_req *r)
 	if (dispatch(r) != 0)
 		return -1;
 	flags = r->route->flags;
-	if (!origin_ok(r)) {
-		msp_reply_error(r, 403, "origin not allowed");
+	if (!origin_ok(r))
 		return -1;
-	}
 	if (identify(r) != 0)
 		return -1;
 	cl = msp_req_header(r, "Content-Length");
