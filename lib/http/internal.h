@@ -77,6 +77,7 @@ struct msp_req {
 	int64_t t0;
 	int started;
 	int done;                  /* a response was queued */
+	int close;                 /* close the connection after the answer */
 	int status;
 	uint64_t bytes;
 
@@ -113,8 +114,10 @@ void msp_reply_error(struct msp_req *r, unsigned status, const char *fmt, ...)
 void msp_reply_err(struct msp_req *r, const struct msp_err *e);
 /* A prepared response (takes ownership). */
 void msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp);
-/* Serve a file (range, ETag, Last-Modified); cache: the Cache-Control. */
-void msp_reply_file(struct msp_req *r, const char *path, const char *cache);
+/* Serve the file path inside the directory root, following no symbolic
+ * link below root (range, ETag, Last-Modified); cache: the Cache-Control. */
+void msp_reply_file(struct msp_req *r, const char *root, const char *path,
+    const char *cache);
 /* Add the CORS and security headers every answer carries. */
 void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
 
