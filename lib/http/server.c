@@ -108,6 +108,7 @@ msp_http_headers(struct msp_req *r, struct MHD_Response *resp)
 		MHD_add_response_header(resp, "Vary", "Origin");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+	msp_http_web_headers(r, resp);
 }
 
 void
