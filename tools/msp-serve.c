@@ -33,7 +33,7 @@ static const struct msp_opt opts[] = {
 	{ "max-body", O_MAXBODY, "BYTES", "size of a JSON body (65536)" },
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
-	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
