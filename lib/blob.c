@@ -1,8 +1,10 @@
+/* blob: opening a backend, the calls every backend answers, and the local
+ * file helpers they share. See blob.h. */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
-#include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,478 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blob.h"
+#include "blob_impl.h"
 #include "util.h"
+
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+oom(struct msp_err *e)
+{
+	return msp_err_set(e, MSP_ENOMEM, "out of memory");
+}
+
+static int
+key_ok(const char *key, struct msp_err *e)
+{
+	if (!msp_blob_rel_ok(key))
+		return msp_err_set(e, MSP_EINVAL, "'%s': not a media key",
+		    key ? key : "");
+	return 0;
+}
+
+static void
+blob_free(void *p)
+{
+	msp_blob_close(p);
+}
+
+static int
+blob_new(struct msp_blob **bp, const char *tmpdir, struct msp_err *e)
+{
+	if ((*bp = calloc(1, sizeof(**bp))) == NULL)
+		return oom(e);
+	pthread_mutex_init(&(*bp)->mu, NULL);
+	if (tmpdir != NULL && ((*bp)->tmpdir = msp_strdup(tmpdir)) == NULL) {
+		free(*bp);
+		*bp = NULL;
+		return oom(e);
+	}
+	return 0;
+}
+
+int
+msp_blob_open(struct msp_blob **bp, const char *where, const char *tmpdir,
+    struct msp_err *e)
+{
+	struct msp_blob *b;
+	struct stat sb;
+	int rc;
+
+	*bp = NULL;
+	if (where == NULL || *where == '\0')
+		return msp_err_set(e, MSP_EINVAL, "no media directory or "
+		    "bucket file given");
+	if ((rc = blob_new(&b, tmpdir, e)) != 0)
+		return rc;
+	if (stat(where, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (b->tmpdir == NULL && (b->tmpdir = msp_strdup(P_tmpdir)) ==
+		    NULL)
+			rc = oom(e);
+		else
+			rc = msp_blob_bucket_open(b, where, e);
+	} else {
+		if (b->tmpdir == NULL && (b->own_tmp = 1) &&
+		    (b->tmpdir = msp_path_join(where, ".msp-tmp")) == NULL)
+			rc = oom(e);
+		else
+			rc = msp_blob_files_open(b, where, e);
+	}
+	if (rc != 0) {
+		msp_blob_close(b);
+		return rc;
+	}
+	*bp = b;
+	return 0;
+}
+
+int
+msp_blob_store(struct msp_store *st, struct msp_blob **bp, struct msp_err *e)
+{
+	struct msp_blob *b = NULL;
+	char *conf = NULL, *tmp = NULL;
+	struct stat sb;
+	int rc = 0;
+
+	pthread_mutex_lock(&store_mu);
+	if ((*bp = msp_store_media(st)) != NULL)
+		goto out;
+	if ((conf = msp_path_join(msp_store_path(st), MSP_BLOB_CONF)) ==
+	    NULL || (tmp = msp_path_join(msp_store_path(st), "media/tmp")) ==
+	    NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	if ((rc = blob_new(&b, tmp, e)) != 0)
+		goto out;
+	if (lstat(conf, &sb) == 0) {
+		if ((rc = msp_blob_bucket_open(b, conf, e)) == 0)
+			rc = msp_blob_bucket_check(b, e);
+	} else if (errno != ENOENT) {
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", conf, strerror(errno));
+	} else {
+		rc = msp_blob_files_open(b, msp_store_path(st), e);
+	}
+	if (rc != 0) {
+		msp_blob_close(b);
+		goto out;
+	}
+	msp_store_set_media(st, b, blob_free);
+	*bp = b;
+out:
+	pthread_mutex_unlock(&store_mu);
+	free(conf);
+	free(tmp);
+	return rc;
+}
+
+void
+msp_blob_close(struct msp_blob *b)
+{
+	if (b == NULL)
+		return;
+	if (b->ops != NULL && b->ops->close != NULL)
+		b->ops->close(b);
+	while (b->copies != NULL) {
+		struct msp_blob_copy *c = b->copies;
+		b->copies = c->next;
+		unlink(c->path);
+		close(c->fd);
+		free(c->path);
+		free(c);
+	}
+	pthread_mutex_destroy(&b->mu);
+	if (b->own_tmp)
+		(void)rmdir(b->tmpdir); /* when empty */
+	free(b->root);
+	free(b->tmpdir);
+	free(b->where);
+	free(b);
+}
+
+const char *
+msp_blob_where(const struct msp_blob *b)
+{
+	return b->where ? b->where : "media";
+}
+
+int
+msp_blob_put(struct msp_blob *b, const char *key, const void *data,
+    size_t len, int flags, struct msp_err *e)
+{
+	int rc;
+
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->put(b, key, data, len, flags, e);
+}
+
+int
+msp_blob_put_file(struct msp_blob *b, const char *key, const char *path,
+    int flags, int *created, struct msp_err *e)
+{
+	int rc, c = 0;
+
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	rc = b->ops->put_file(b, key, path, flags, &c, e);
+	if (created != NULL)
+		*created = c;
+	return rc;
+}
+
+int
+msp_blob_stat(struct msp_blob *b, const char *key, struct msp_blob_stat *s,
+    struct msp_err *e)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->stat(b, key, s, e);
+}
+
+int
+msp_blob_get(struct msp_blob *b, const char *key, int64_t off, int64_t len,
+    int (*fn)(void *, const void *, size_t), void *arg, struct msp_err *e)
+{
+	int rc;
+
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	if (off < 0)
+		return msp_err_set(e, MSP_EINVAL, "%s: negative offset", key);
+	if (len == 0)
+		return 0;
+	return b->ops->get(b, key, off, len, fn, arg, e);
+}
+
+int
+msp_blob_list(struct msp_blob *b, const char *prefix,
+    int (*fn)(void *, const char *, int64_t), void *arg, struct msp_err *e)
+{
+	if (prefix == NULL)
+		prefix = "";
+	if (strstr(prefix, "..") != NULL || prefix[0] == '/')
+		return msp_err_set(e, MSP_EINVAL, "'%s': not a media key "
+		    "prefix", prefix);
+	return b->ops->list(b, prefix, fn, arg, e);
+}
+
+int
+msp_blob_remove(struct msp_blob *b, const char *key, struct msp_err *e)
+{
+	int rc;
+
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->remove(b, key, e);
+}
+
+int
+msp_blob_sync(struct msp_blob *b, const char *prefix, struct msp_err *e)
+{
+	return b->ops->sync(b, prefix ? prefix : "", e);
+}
+
+int
+msp_blob_writer_open(struct msp_blob *b, const char *key, int flags,
+    struct msp_blob_writer **wp, struct msp_err *e)
+{
+	struct msp_blob_writer *w;
+	int rc;
+
+	*wp = NULL;
+	if (key != NULL && (rc = key_ok(key, e)) != 0)
+		return rc;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return oom(e);
+	w->b = b;
+	w->fd = -1;
+	w->flags = flags;
+	if (key != NULL && (w->key = msp_strdup(key)) == NULL) {
+		free(w);
+		return oom(e);
+	}
+	rc = key != NULL ? b->ops->wopen(w, e) :
+	    msp_blob_tmp_open(b, &w->tmp, &w->fd, e);
+	if (rc != 0) {
+		free(w->key);
+		free(w);
+		return rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+int
+msp_blob_writer_write(struct msp_blob_writer *w, const void *p, size_t n,
+    struct msp_err *e)
+{
+	int rc;
+
+	if (w->key != NULL)
+		rc = w->b->ops->wwrite(w, p, n, e);
+	else
+		rc = msp_blob_write_all(w->fd, p, n, w->tmp, e);
+	if (rc == 0)
+		w->size += (int64_t)n;
+	return rc;
+}
+
+const char *
+msp_blob_writer_path(const struct msp_blob_writer *w)
+{
+	return w->tmp;
+}
+
+int64_t
+msp_blob_writer_size(const struct msp_blob_writer *w)
+{
+	return w->size;
+}
+
+static void
+writer_free(struct msp_blob_writer *w)
+{
+	if (w->tmp != NULL)
+		unlink(w->tmp); /* then the lock goes */
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->tmp);
+	free(w->key);
+	free(w);
+}
+
+int
+msp_blob_writer_publish(struct msp_blob_writer *w, const char *key,
+    int flags, int *created, struct msp_err *e)
+{
+	int rc, c = 0;
+
+	if (key == NULL)
+		key = w->key;
+	if ((rc = key_ok(key, e)) != 0) {
+		msp_blob_writer_abort(w);
+		return rc;
+	}
+	if (w->key != NULL && strcmp(key, w->key) != 0) {
+		msp_blob_writer_abort(w);
+		return msp_err_set(e, MSP_EINVAL, "%s: published as %s",
+		    w->key, key);
+	}
+	if (w->key == NULL && fsync(w->fd) != 0)
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", w->tmp,
+		    strerror(errno));
+	else
+		rc = w->b->ops->wpublish(w, key, flags | w->flags, &c, e);
+	if (created != NULL)
+		*created = rc == 0 ? c : 0;
+	writer_free(w);
+	return rc;
+}
+
+void
+msp_blob_writer_abort(struct msp_blob_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->key != NULL)
+		w->b->ops->wabort(w);
+	writer_free(w);
+}
+
+int
+msp_blob_fetch(struct msp_blob *b, const char *key, char **path,
+    struct msp_err *e)
+{
+	int rc;
+
+	*path = NULL;
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->fetch(b, key, path, e);
+}
+
+int
+msp_blob_copy_keep(struct msp_blob *b, const char *path, int fd,
+    struct msp_err *e)
+{
+	struct msp_blob_copy *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = msp_strdup(path)) == NULL) {
+		free(c);
+		return oom(e);
+	}
+	c->fd = fd;
+	pthread_mutex_lock(&b->mu);
+	c->next = b->copies;
+	b->copies = c;
+	pthread_mutex_unlock(&b->mu);
+	return 0;
+}
+
+void
+msp_blob_fetch_done(struct msp_blob *b, char *path)
+{
+	struct msp_blob_copy **p, *c = NULL;
+
+	if (path == NULL)
+		return;
+	/* a copy is removed (then its lock goes); the object's own file
+	 * is no copy */
+	pthread_mutex_lock(&b->mu);
+	for (p = &b->copies; *p != NULL; p = &(*p)->next)
+		if (strcmp((*p)->path, path) == 0) {
+			c = *p;
+			*p = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&b->mu);
+	if (c != NULL) {
+		unlink(c->path);
+		close(c->fd);
+		free(c->path);
+		free(c);
+	}
+	free(path);
+}
+
+int
+msp_blob_local(struct msp_blob *b, const char *key, char **path,
+    struct msp_err *e)
+{
+	int rc;
+
+	*path = NULL;
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->local(b, key, path, e);
+}
+
+int
+msp_blob_url(struct msp_blob *b, const char *key, long expires, char **url,
+    struct msp_err *e)
+{
+	int rc;
+
+	*url = NULL;
+	if ((rc = key_ok(key, e)) != 0)
+		return rc;
+	return b->ops->url(b, key, expires, url, e);
+}
+
+/* ---- what an object is ------------------------------------------------ */
+
+static const struct {
+	const char *ext, *type;
+} types[] = {
+	{ ".m3u8", "application/vnd.apple.mpegurl" },
+	{ ".ts", "video/mp2t" },
+	{ ".m4s", "video/iso.segment" },
+	{ ".mp4", "video/mp4" },
+	{ ".m4v", "video/mp4" },
+	{ ".mov", "video/quicktime" },
+	{ ".mkv", "video/x-matroska" },
+	{ ".webm", "video/webm" },
+	{ ".avi", "video/x-msvideo" },
+	{ ".flv", "video/x-flv" },
+	{ ".m4a", "audio/mp4" },
+	{ ".aac", "audio/aac" },
+	{ ".mp3", "audio/mpeg" },
+	{ ".wav", "audio/wav" },
+	{ ".ogg", "audio/ogg" },
+	{ ".flac", "audio/flac" },
+	{ ".vtt", "text/vtt; charset=utf-8" },
+	{ ".jpg", "image/jpeg" },
+	{ ".png", "image/png" },
+	{ ".html", "text/html; charset=utf-8" },
+	{ ".js", "text/javascript; charset=utf-8" },
+	{ ".css", "text/css; charset=utf-8" },
+	{ ".json", "application/json" },
+	{ ".svg", "image/svg+xml" },
+	{ NULL, NULL }
+};
+
+const char *
+msp_blob_content_type(const char *key)
+{
+	size_t n = strlen(key), i;
+
+	for (i = 0; types[i].ext != NULL; i++) {
+		size_t m = strlen(types[i].ext);
+		if (n > m && strcmp(key + n - m, types[i].ext) == 0)
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+const char *
+msp_blob_cache_control(const char *key, int flags)
+{
+	size_t n = strlen(key);
+
+	/* playlists change (EVENT while transcoding, a new ladder later);
+	 * everything else under a key is written once */
+	if ((flags & MSP_BLOB_LIVE) ||
+	    (n > 5 && strcmp(key + n - 5, ".m3u8") == 0))
+		return "no-cache";
+	return "max-age=31536000, immutable";
+}
+
+/* ---- local files -------------------------------------------------------- */
 
 int
 msp_blob_rel_ok(const char *rel)
@@ -34,29 +506,6 @@ msp_blob_rel_ok(const char *rel)
 	return 1;
 }
 
-static int
-dir_path(const char *base, const char *rel, char **out, struct msp_err *e)
-{
-	*out = NULL;
-	if (!msp_blob_rel_ok(rel))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside "
-		    "%s", rel, base);
-	if ((*out = msp_path_join(base, rel)) == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	return 0;
-}
-
-int
-msp_blob_path(struct msp_store *st, const char *rel, char **out,
-    struct msp_err *e)
-{
-	*out = NULL;
-	if (!msp_blob_rel_ok(rel))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
-		    "store", rel);
-	return dir_path(msp_store_path(st), rel, out, e);
-}
-
 int
 msp_blob_sync_dir(const char *dir, struct msp_err *e)
 {
@@ -72,59 +521,36 @@ msp_blob_sync_dir(const char *dir, struct msp_err *e)
 	return 0;
 }
 
-static int
-parent_dirs(const char *abs, struct msp_err *e)
+int
+msp_blob_write_all(int fd, const void *p, size_t n, const char *name,
+    struct msp_err *e)
 {
-	char *d = msp_strdup(abs), *s;
-	int rc = 0;
+	const char *b = p;
 
-	if (d == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	if ((s = strrchr(d, '/')) != NULL && s != d) {
-		*s = '\0';
-		rc = msp_mkdirs(d, 0755, e);
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return msp_err_set(e, MSP_EIO, "%s: %s", name,
+			    strerror(w < 0 ? errno : EIO));
+		b += w;
+		n -= (size_t)w;
 	}
-	free(d);
-	return rc;
-}
-
-static int
-sync_parent(const char *abs, struct msp_err *e)
-{
-	char *d = msp_strdup(abs), *s;
-	int rc = 0;
-
-	if (d == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	if ((s = strrchr(d, '/')) != NULL && s != d) {
-		*s = '\0';
-		rc = msp_blob_sync_dir(d, e);
-	}
-	free(d);
-	return rc;
+	return 0;
 }
 
 int
 msp_file_replace(const char *tmp, const char *dst, const void *data,
     size_t len, int sync, struct msp_err *e)
 {
-	const char *p = data;
-	int fd, rc = 0;
+	int fd, rc;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
 		return msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp,
-			    strerror(errno));
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	rc = msp_blob_write_all(fd, data, len, tmp, e);
 	if (rc == 0 && sync && fsync(fd) != 0)
 		rc = msp_err_set(e, MSP_EIO, "%s: %s", tmp, strerror(errno));
 	if (close(fd) != 0 && rc == 0)
@@ -137,93 +563,37 @@ msp_file_replace(const char *tmp, const char *dst, const void *data,
 }
 
 int
-msp_blob_write(struct msp_store *st, const char *rel, const void *data,
-    size_t len, struct msp_err *e)
-{
-	char *abs = NULL, *tmp = NULL;
-	int rc;
-
-	if ((rc = msp_blob_path(st, rel, &abs, e)) != 0)
-		return rc;
-	if ((rc = parent_dirs(abs, e)) != 0)
-		goto out;
-	if ((tmp = msp_sprintf("%s.tmp.%ld", abs, (long)getpid())) == NULL) {
-		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = msp_file_replace(tmp, abs, data, len, 1, e)) == 0)
-		rc = sync_parent(abs, e);
-out:
-	free(tmp);
-	free(abs);
-	return rc;
-}
-
-int
-msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
+msp_blob_tmp_open(struct msp_blob *b, char **path, int *fd,
     struct msp_err *e)
 {
-	if (!msp_blob_rel_ok(rel))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
-		    "store", rel);
-	return msp_blob_dir_publish(msp_store_path(st), tmp, rel, e);
-}
-
-int
-msp_blob_dir_publish(const char *base, const char *tmp, const char *rel,
-    struct msp_err *e)
-{
-	char *abs = NULL;
+	char id[MSP_ID_LEN + 1];
 	int rc;
 
-	if ((rc = dir_path(base, rel, &abs, e)) != 0)
+	*path = NULL;
+	*fd = -1;
+	if ((rc = msp_mkdirs(b->tmpdir, 0755, e)) != 0)
 		return rc;
-	if ((rc = parent_dirs(abs, e)) == 0) {
-		if (rename(tmp, abs) != 0)
-			rc = msp_err_set(e, MSP_EIO, "%s: %s", abs,
-			    strerror(errno));
-		else
-			rc = sync_parent(abs, e);
+	if (!b->swept) {
+		b->swept = 1; /* a race here only sweeps twice */
+		if ((rc = msp_blob_sweep(b->tmpdir, MSP_BLOB_STALE, e)) != 0)
+			return rc;
 	}
-	free(abs);
-	return rc;
-}
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-int
-msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e)
-{
-	if (!msp_blob_rel_ok(rel))
-		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
-		    "store", rel);
-	return msp_blob_dir_remove(msp_store_path(st), rel, e);
-}
-
-int
-msp_blob_dir_remove(const char *base, const char *rel, struct msp_err *e)
-{
-	char *abs = NULL;
-	struct stat sb;
-	int rc;
-
-	if ((rc = dir_path(base, rel, &abs, e)) != 0)
+	if (msp_id_new(id) != 0 || (*path = msp_path_join(b->tmpdir, id)) ==
+	    NULL)
+		return oom(e);
+	*fd = open(*path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (*fd < 0 || flock(*fd, LOCK_EX) != 0) {
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", *path, strerror(errno));
+		if (*fd >= 0) {
+			unlink(*path);
+			close(*fd);
+			*fd = -1;
+		}
+		free(*path);
+		*path = NULL;
 		return rc;
-	if (lstat(abs, &sb) != 0) {
-		rc = errno == ENOENT ? 0 :
-		    msp_err_set(e, MSP_EIO, "%s: %s", abs, strerror(errno));
-	} else if (nftw(abs, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", abs, strerror(errno));
 	}
-	free(abs);
-	return rc;
+	return 0;
 }
 
 /* Remove dir/name when it is a regular file untouched for age seconds

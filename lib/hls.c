@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blob.h"
 #include "hls.h"
 #include "util.h"
 
@@ -302,21 +301,4 @@ msp_hls_avc1(const uint8_t *x, size_t n, char out[16])
 			return avc1_fmt(x + i + 3, n - i - 3, out);
 	}
 	return -1;
-}
-
-int
-msp_hls_write_file(const char *tmpdir, const char *dir, const char *name,
-    const char *data, size_t len, int sync, struct msp_err *e)
-{
-	char *tmp = msp_sprintf("%s/%s.tmp", tmpdir, name);
-	char *dst = msp_sprintf("%s/%s", dir, name);
-	int rc;
-
-	if (tmp == NULL || dst == NULL)
-		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-	else
-		rc = msp_file_replace(tmp, dst, data, len, sync, e);
-	free(tmp);
-	free(dst);
-	return rc;
 }

@@ -80,9 +80,4 @@ void msp_hls_rates(const struct msp_hls_seg *segs, int n, long *peak,
 /* "avc1.PPCCLL" from H.264 extradata (avcC or Annex B SPS); 0 or -1. */
 int msp_hls_avc1(const uint8_t *x, size_t n, char out[16]);
 
-/* Write data to dir/name atomically: a temp file in tmpdir, renamed. */
-int msp_hls_write_file(const char *tmpdir, const char *dir,
-    const char *name, const char *data, size_t len, int sync,
-    struct msp_err *e);
-
 #endif

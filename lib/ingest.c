@@ -3,17 +3,19 @@
  *
  * Order of things, so that a refused upload leaves nothing and a crash
  * leaves at most a temporary file that no record points at:
- *   1. bytes go to media/originals/.tmp/<id> while BLAKE2b hashes them;
- *      the writer holds an flock on it until the name is removed, and a
- *      later ingest removes a file there that is unlocked and was not
- *      written to for TMP_STALE seconds (a crashed writer's);
+ *   1. bytes go to a local temporary file of lib/blob (media/tmp/<id>)
+ *      while BLAKE2b hashes them; the writer holds an flock on it until
+ *      the name is removed, and a later writer removes a file there that
+ *      is unlocked and was not written to for ten minutes (a crashed
+ *      writer's);
  *   2. the copy is probed and checked (lib/media), and the metadata is
  *      validated by msp_video_add in a transaction that is rolled back;
- *   3. the copy is hard-linked to media/originals/<hash>.<ext> (an
- *      existing file of that name already holds the same bytes) and the
- *      temporary name removed;
+ *   3. the copy is published as media/originals/<hash>.<ext>: linked
+ *      into place, or uploaded to the bucket (in parallel parts when
+ *      large); an existing object of that key already holds the same
+ *      bytes and is kept;
  *   4. one write transaction adds the video and enqueues its job. If it
- *      fails, a file that step 3 created is removed again.
+ *      fails, an object that step 3 created is removed again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +36,12 @@
 #include "util.h"
 
 #define HASH_BYTES 32 /* BLAKE2b-256 */
-#define TMP_DIR ".tmp"  /* in MSP_ORIGINALS: the same file system */
-#define TMP_STALE 600   /* seconds without a write: a crashed writer's */
 
 struct msp_ingest {
 	struct msp_store *st;
+	struct msp_blob *b;
 	char *name;        /* for the extension */
-	char *dir;         /* absolute: <store>/media/originals */
-	char *tmp;         /* absolute temporary file */
-	int fd;
+	struct msp_blob_writer *w;
 	int64_t size, max;
 	crypto_generichash_state h;
 };
@@ -52,7 +51,6 @@ msp_ingest_begin(struct msp_store *st, const char *name, int64_t max_size,
     struct msp_ingest **ip, struct msp_err *e)
 {
 	struct msp_ingest *in;
-	char id[MSP_ID_LEN + 1], *tmpdir = NULL;
 	int rc;
 
 	*ip = NULL;
@@ -62,32 +60,18 @@ msp_ingest_begin(struct msp_store *st, const char *name, int64_t max_size,
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	in->st = st;
-	in->fd = -1;
 	in->max = max_size > 0 ? max_size : MSP_MEDIA_MAX_SIZE;
-	if ((rc = msp_blob_path(st, MSP_ORIGINALS, &in->dir, e)) != 0)
-		goto fail;
-	if (msp_id_new(id) != 0 ||
-	    (in->name = msp_strdup(name ? name : "upload")) == NULL ||
-	    (tmpdir = msp_sprintf("%s/" TMP_DIR, in->dir)) == NULL ||
-	    (in->tmp = msp_sprintf("%s/%s", tmpdir, id)) == NULL) {
+	if ((in->name = msp_strdup(name ? name : "upload")) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = msp_mkdirs(tmpdir, 0755, e)) != 0 ||
-	    (rc = msp_blob_sweep(tmpdir, TMP_STALE, e)) != 0)
+	if ((rc = msp_blob_store(st, &in->b, e)) != 0 ||
+	    (rc = msp_blob_writer_open(in->b, NULL, 0, &in->w, e)) != 0)
 		goto fail;
-	in->fd = open(in->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (in->fd < 0 || flock(in->fd, LOCK_EX) != 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
-		    strerror(errno));
-		goto fail;
-	}
-	free(tmpdir);
 	crypto_generichash_init(&in->h, NULL, 0, HASH_BYTES);
 	*ip = in;
 	return 0;
 fail:
-	free(tmpdir);
 	msp_ingest_abort(in);
 	return rc;
 }
@@ -96,25 +80,12 @@ int
 msp_ingest_write(struct msp_ingest *in, const void *p, size_t n,
     struct msp_err *e)
 {
-	const unsigned char *b = p;
-
 	if ((int64_t)n > in->max - in->size)
 		return msp_err_set(e, MSP_EMEDIA, "size exceeds the limit of "
 		    "%lld bytes", (long long)in->max);
-	crypto_generichash_update(&in->h, b, n);
+	crypto_generichash_update(&in->h, p, n);
 	in->size += (int64_t)n;
-	while (n > 0) {
-		ssize_t w = write(in->fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
-			    strerror(w < 0 ? errno : EIO));
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return msp_blob_writer_write(in->w, p, n, e);
 }
 
 void
@@ -122,12 +93,7 @@ msp_ingest_abort(struct msp_ingest *in)
 {
 	if (in == NULL)
 		return;
-	if (in->tmp != NULL && in->fd >= 0)
-		unlink(in->tmp); /* then the lock goes */
-	if (in->fd >= 0)
-		close(in->fd);
-	free(in->tmp);
-	free(in->dir);
+	msp_blob_writer_abort(in->w);
 	free(in->name);
 	free(in);
 }
@@ -214,22 +180,17 @@ msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
 	struct reg r = { st, NULL, NULL, NULL };
 	json_object *facts = NULL, *x;
 	const char *vt = NULL;
-	char *rel = NULL, *abs = NULL;
+	char *rel = NULL;
 	int rc, created = 0;
 
 	if (out != NULL)
 		*out = NULL;
-	/* the file stays open, and locked, until its name is removed */
-	if (fsync(in->fd) != 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
-		    strerror(errno));
-		goto out;
-	}
 	if (in->size == 0) {
 		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
 		goto out;
 	}
-	if ((rc = msp_media_probe(in->tmp, &info, e)) != 0)
+	if ((rc = msp_media_probe(msp_blob_writer_path(in->w), &info, e)) !=
+	    0)
 		goto out;
 	msp_media_set_ext(&info, in->name);
 	if (meta != NULL && json_object_object_get_ex(meta, "videoType", &x) &&
@@ -251,17 +212,11 @@ msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
 	}
 	if ((rc = meta_precheck(st, r.vin, e)) != 0)
 		goto out;
-	if ((rc = msp_blob_path(st, rel, &abs, e)) != 0)
+	/* an existing original is never replaced */
+	rc = msp_blob_writer_publish(in->w, rel, MSP_BLOB_KEEP, &created, e);
+	in->w = NULL;
+	if (rc != 0)
 		goto out;
-	/* link, not rename: an existing original is never replaced */
-	if (link(in->tmp, abs) == 0) {
-		created = 1;
-		if ((rc = msp_blob_sync_dir(in->dir, e)) != 0)
-			goto out;
-	} else if (errno != EEXIST) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", abs, strerror(errno));
-		goto out;
-	}
 	if ((rc = msp_store_write(st, reg_txn, &r, e)) != 0)
 		goto out;
 	if (out != NULL) {
@@ -273,14 +228,13 @@ msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
 	}
 out:
 	if (rc != 0 && created)
-		unlink(abs);
+		(void)msp_blob_remove(in->b, rel, NULL);
 	json_object_put(facts);
 	json_object_put(r.vin);
 	json_object_put(r.video);
 	json_object_put(r.job);
 	free(rel);
-	free(abs);
-	msp_ingest_abort(in); /* removes the temporary name */
+	msp_ingest_abort(in); /* removes the temporary file */
 	return rc;
 }
 

@@ -39,6 +39,8 @@ struct msp_store {
 	char *path;
 	pthread_rwlock_t lock; /* held shared by every txn, exclusive to grow */
 	int bulk;
+	void *media;            /* lib/blob's handle, or NULL */
+	void (*media_free)(void *);
 };
 
 int
@@ -79,6 +81,19 @@ const struct msp_dbdef *
 msp_store_dbdef(enum msp_db db)
 {
 	return &dbdefs[db];
+}
+
+void *
+msp_store_media(const struct msp_store *st)
+{
+	return st->media;
+}
+
+void
+msp_store_set_media(struct msp_store *st, void *p, void (*fr)(void *))
+{
+	st->media = p;
+	st->media_free = fr;
 }
 
 const char *
@@ -251,6 +266,8 @@ msp_store_close(struct msp_store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->media != NULL && st->media_free != NULL)
+		st->media_free(st->media);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->lock);

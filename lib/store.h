@@ -63,6 +63,10 @@ int msp_store_open(struct msp_store **sp, const char *dir, int flags,
     struct msp_err *e);
 void msp_store_close(struct msp_store *st);
 const char *msp_store_path(const struct msp_store *st);
+/* The store's media handle (lib/blob keeps it here: msp_blob_store), freed
+ * with fr when the store closes. */
+void *msp_store_media(const struct msp_store *st);
+void msp_store_set_media(struct msp_store *st, void *p, void (*fr)(void *));
 MDB_dbi msp_store_dbi(const struct msp_store *st, enum msp_db db);
 
 /* Transactions. A write transaction's puts may fail with MSP_EMAPFULL: then

@@ -65,7 +65,7 @@ struct rung {
 	int idx;
 	struct msp_rung_size sz;
 	char name[32];
-	char *dir, *tmp; /* outdir/name and tmpdir/name */
+	char *dir;                /* key prefix: out/name */
 	AVFilterGraph *graph;     /* scale, setsar=1, format=yuv420p */
 	AVFilterContext *src, *sink;
 	struct rung *from;        /* the rung it scales from; NULL: the source */
@@ -79,9 +79,10 @@ struct rung {
 	AVCodecContext *enc;
 	AVFormatContext *oc;
 	AVStream *vst, *ast;
-	FILE *cur;
+	struct msp_blob_writer *cur; /* the segment being written */
 	int64_t cur_bytes;
 	int io_err;
+	struct msp_err ioerr;
 	struct msp_hls_seg *segs; /* under tc->mu */
 	int nseg, segcap;
 	int seg_data;
@@ -99,7 +100,9 @@ struct rung {
 
 struct tc {
 	const struct msp_tc_opts *o;
-	const char *in, *outdir, *tmpdir;
+	const char *in;
+	struct msp_blob *b;      /* where the output goes */
+	const char *out;         /* its key prefix ("" or "media/hls/ID") */
 	AVFormatContext *ic;
 	AVCodecContext *vdec;
 	int vi, ai;
@@ -191,8 +194,8 @@ io_write(void *opaque, uint8_t *buf, int n)
 
 	if (r->cur == NULL)
 		return n; /* the trailer: not needed */
-	if (fwrite(buf, 1, (size_t)n, r->cur) != (size_t)n) {
-		r->io_err = errno ? errno : EIO;
+	if (msp_blob_writer_write(r->cur, buf, (size_t)n, &r->ioerr) != 0) {
+		r->io_err = EIO;
 		return AVERROR(EIO);
 	}
 	r->cur_bytes += n;
@@ -206,43 +209,59 @@ seg_name(const struct rung *r, int i, char *out, size_t n)
 	    "seg%05d.ts", i);
 }
 
+/* the key of name in dir ("" is the top) */
+static char *
+okey(const char *dir, const char *name)
+{
+	return *dir == '\0' ? msp_strdup(name) :
+	    msp_sprintf("%s/%s", dir, name);
+}
+
+/* Write data as dir/name, at once. */
+static int
+put(struct tc *tc, const char *dir, const char *name, const void *data,
+    size_t len, int flags, struct msp_err *e)
+{
+	char *k = okey(dir, name);
+	int rc;
+
+	if (k == NULL)
+		return oom(e);
+	rc = msp_blob_put(tc->b, k, data, len, flags, e);
+	free(k);
+	return rc;
+}
+
+/* Segments are written as they are muxed (a bucket: streamed) and
+ * published when complete; the directory is synced at the end. */
 static int
 file_open(struct rung *r, const char *name, struct msp_err *e)
 {
-	char *p = msp_sprintf("%s/%s.tmp", r->tmp, name);
+	char *k = okey(r->dir, name);
+	int rc;
 
-	if (p == NULL)
+	if (k == NULL)
 		return oom(e);
-	r->cur = fopen(p, "wb");
-	if (r->cur == NULL) {
-		msp_err_set(e, MSP_EIO, "%s: %s", p, strerror(errno));
-		free(p);
-		return MSP_EIO;
-	}
-	free(p);
+	rc = msp_blob_writer_open(r->tc->b, k, MSP_BLOB_LAZY, &r->cur, e);
+	free(k);
 	r->cur_bytes = 0;
-	return 0;
+	return rc;
 }
 
 static int
 file_close(struct rung *r, const char *name, struct msp_err *e)
 {
-	char *a = msp_sprintf("%s/%s.tmp", r->tmp, name);
-	char *b = msp_sprintf("%s/%s", r->dir, name);
-	int rc = 0, bad;
+	struct msp_blob_writer *w = r->cur;
 
-	bad = fclose(r->cur) != 0 || r->io_err != 0;
+	(void)name;
 	r->cur = NULL;
-	if (a == NULL || b == NULL)
-		rc = oom(e);
-	else if (bad)
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", a,
-		    strerror(r->io_err ? r->io_err : errno));
-	else if (rename(a, b) != 0)
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", b, strerror(errno));
-	free(a);
-	free(b);
-	return rc;
+	if (r->io_err != 0) {
+		msp_blob_writer_abort(w);
+		if (e != NULL)
+			*e = r->ioerr;
+		return r->ioerr.code ? r->ioerr.code : MSP_EIO;
+	}
+	return msp_blob_writer_publish(w, NULL, MSP_BLOB_LAZY, NULL, e);
 }
 
 /* ---- playlists ------------------------------------------------------- */
@@ -268,8 +287,8 @@ write_variant(struct rung *r, int event, struct msp_err *e)
 	    tc->o->format == MSP_TC_FMP4 ? "init.mp4" : NULL, event);
 	if (s == NULL)
 		return oom(e);
-	rc = msp_hls_write_file(r->tmp, r->dir, "index.m3u8", s, strlen(s),
-	    !event, e);
+	rc = put(tc, r->dir, "index.m3u8", s, strlen(s),
+	    event ? MSP_BLOB_LIVE : 0, e);
 	free(s);
 	return rc;
 }
@@ -314,8 +333,8 @@ write_master(struct tc *tc, int final, struct msp_err *e)
 	}
 	if ((m = msp_hls_master(s, tc->nr)) == NULL)
 		return oom(e);
-	rc = msp_hls_write_file(tc->tmpdir, tc->outdir, "master.m3u8", m,
-	    strlen(m), final, e);
+	rc = put(tc, tc->out, "master.m3u8", m, strlen(m),
+	    final ? 0 : MSP_BLOB_LIVE, e);
 	free(m);
 	return rc;
 }
@@ -388,9 +407,11 @@ cut(struct rung *r, int64_t end, AVRational tb, int last, struct msp_err *e)
 	if ((ret = av_write_frame(r->oc, NULL)) < 0)
 		return averr(e, MSP_EIO, ret, r->name);
 	avio_flush(r->oc->pb);
-	if (r->io_err)
-		return msp_err_set(e, MSP_EIO, "%s: %s", r->tmp,
-		    strerror(r->io_err));
+	if (r->io_err) {
+		if (e != NULL)
+			*e = r->ioerr;
+		return r->ioerr.code ? r->ioerr.code : MSP_EIO;
+	}
 	seg_name(r, r->nseg, name, sizeof(name));
 	seg.bytes = r->cur_bytes;
 	seg.dur = (double)(end - r->seg_start) * av_q2d(tb);
@@ -582,7 +603,7 @@ rung_finish(struct rung *r, AVRational tb, struct msp_err *e)
 		return rc;
 	if (!r->seg_data && r->nseg > 0) {
 		/* nothing since the last cut (cannot happen with video) */
-		fclose(r->cur);
+		msp_blob_writer_abort(r->cur);
 		r->cur = NULL;
 		return 0;
 	}
@@ -1206,8 +1227,6 @@ mux_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	uint8_t *buf;
 	int ret, rc;
 
-	if (msp_mkdirs(r->dir, 0755, e) != 0 || msp_mkdirs(r->tmp, 0755, e))
-		return MSP_EIO;
 	ret = avformat_alloc_output_context2(&r->oc, NULL,
 	    tc->o->format == MSP_TC_FMP4 ? "mp4" : "mpegts", NULL);
 	if (ret < 0)
@@ -1313,8 +1332,7 @@ jpeg_write(struct tc *tc, const AVFrame *src, const char *name,
 		rc = averr(e, MSP_EMEDIA, ret, name);
 		goto out;
 	}
-	rc = msp_hls_write_file(tc->tmpdir, tc->outdir, name,
-	    (const char *)pkt->data, (size_t)pkt->size, 1, e);
+	rc = put(tc, tc->out, name, pkt->data, (size_t)pkt->size, 0, e);
 out:
 	sws_freeContext(sws);
 	av_packet_free(&pkt);
@@ -1419,8 +1437,7 @@ sprite_write(struct tc *tc, double end, struct msp_err *e)
 	}
 	rc = jpeg_write(tc, s, "sprite.jpg", e);
 	if (rc == 0)
-		rc = msp_hls_write_file(tc->tmpdir, tc->outdir, "sprite.vtt",
-		    vtt, len, 1, e);
+		rc = put(tc, tc->out, "sprite.vtt", vtt, len, 0, e);
 	av_frame_free(&s);
 	free(vtt);
 	return rc;
@@ -1713,9 +1730,7 @@ setup(struct tc *tc, struct msp_err *e)
 		struct rung *r = &tc->r[i];
 		r->tc = tc;
 		r->idx = i;
-		r->dir = msp_sprintf("%s/%s", tc->outdir, r->name);
-		r->tmp = msp_sprintf("%s/%s", tc->tmpdir, r->name);
-		if (r->dir == NULL || r->tmp == NULL)
+		if ((r->dir = okey(tc->out, r->name)) == NULL)
 			return oom(e);
 		if ((rc = mux_setup(tc, r, e)) != 0)
 			return rc;
@@ -1864,8 +1879,7 @@ tc_free(struct tc *tc)
 			r->qh = (r->qh + 1) % QCAP;
 			r->qn--;
 		}
-		if (r->cur != NULL)
-			fclose(r->cur);
+		msp_blob_writer_abort(r->cur);
 		if (r->oc != NULL) {
 			if (r->oc->pb != NULL)
 				av_freep(&r->oc->pb->buffer);
@@ -1876,7 +1890,6 @@ tc_free(struct tc *tc)
 		avfilter_graph_free(&r->graph);
 		free(r->segs);
 		free(r->dir);
-		free(r->tmp);
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
 	}
@@ -1900,15 +1913,6 @@ tc_free(struct tc *tc)
 	pthread_cond_destroy(&tc->cv);
 }
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 void
 msp_tc_opts_init(struct msp_tc_opts *o)
 {
@@ -1920,7 +1924,7 @@ msp_tc_opts_init(struct msp_tc_opts *o)
 }
 
 int
-msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
+msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
     const struct msp_tc_opts *o, json_object **out, struct msp_err *e)
 {
 	struct tc *tc;
@@ -1940,8 +1944,8 @@ msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
 	clock_gettime(CLOCK_MONOTONIC, &tc->t0);
 	tc->o = o;
 	tc->in = in;
-	tc->outdir = outdir;
-	tc->tmpdir = tmpdir;
+	tc->b = b;
+	tc->out = prefix;
 	tc->seg_ms = (int64_t)llround(o->segment * 1000);
 	tc->first_ms = tc->seg_ms < FIRST_MS ? tc->seg_ms : FIRST_MS;
 	if (tc->seg_ms < 500 || tc->seg_ms > 60000) {
@@ -1949,9 +1953,6 @@ msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
 		    "from 0.5 to 60", o->segment);
 		goto out;
 	}
-	if ((rc = msp_mkdirs(outdir, 0755, e)) != 0 ||
-	    (rc = msp_mkdirs(tmpdir, 0755, e)) != 0)
-		goto out;
 	if ((rc = setup(tc, e)) != 0)
 		goto out;
 	if ((rc = start_threads(tc, e)) != 0)
@@ -2000,10 +2001,7 @@ msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
 		goto out;
 	if ((rc = write_master(tc, 1, e)) != 0)
 		goto out;
-	for (i = 0; i < tc->nr; i++)
-		if ((rc = msp_blob_sync_dir(tc->r[i].dir, e)) != 0)
-			goto out;
-	if ((rc = msp_blob_sync_dir(outdir, e)) != 0)
+	if ((rc = msp_blob_sync(b, prefix, e)) != 0)
 		goto out;
 	if (tc->o->progress != NULL) {
 		struct msp_tc_progress p = { 100, 0, 0, elapsed(tc), 1 };
@@ -2022,11 +2020,10 @@ out:
 	 * rather than kept by the threads' malloc arenas */
 	malloc_trim(0);
 #endif
-	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (rc != 0) { /* what was published early must not look playable */
-		char *m = msp_sprintf("%s/master.m3u8", outdir);
+		char *m = okey(prefix, "master.m3u8");
 		if (m != NULL)
-			(void)unlink(m);
+			(void)msp_blob_remove(b, m, NULL);
 		free(m);
 	}
 	return rc;

@@ -18,6 +18,7 @@
 
 #include <json.h>
 
+#include "blob.h"
 #include "err.h"
 #include "hls.h"
 #include "store.h"
@@ -48,15 +49,15 @@ struct msp_tc_opts {
 void msp_tc_opts_init(struct msp_tc_opts *o);
 
 /*
- * Transcode the file at in into the directory outdir (created; existing
- * files are replaced). Every file is written in tmpdir (created; on the same
- * file system) and renamed into outdir when complete. Playlists appear as
- * EVENT playlists as soon as every rung has a segment, and are rewritten as
- * VOD with ENDLIST at the end. *details (caller puts) gets the ladder and
+ * Transcode the file at in into media b under the key prefix ("" or
+ * "media/hls/ID"; existing objects are replaced). Each segment is published
+ * when complete, each playlist after the segments it names: playlists
+ * appear as EVENT playlists as soon as every rung has a segment, and are
+ * rewritten as VOD with ENDLIST at the end. *details (caller puts) gets the ladder and
  * facts for destinationVideoDetails. MSP_EMEDIA for input that cannot be
  * used; MSP_EAGAIN when stopped (msp_stop_requested or progress).
  */
-int msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
+int msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
     const struct msp_tc_opts *o, json_object **details, struct msp_err *e);
 
 /*

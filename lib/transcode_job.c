@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "blob.h"
 #include "dispatch.h"
@@ -148,8 +147,9 @@ msp_tc_job_run(const char *media, json_object *job, const char *worker,
 {
 	struct msp_tc_opts o;
 	struct msp_err te = { 0 };
+	struct msp_blob *b = NULL;
 	const char *in = NULL, *out = NULL;
-	char *inabs = NULL, *work = NULL, *wout = NULL, *wtmp = NULL;
+	char *inpath = NULL;
 	json_object *det = NULL, *r = NULL;
 	int rc;
 
@@ -160,29 +160,25 @@ msp_tc_job_run(const char *media, json_object *job, const char *worker,
 		goto answer;
 	o.progress = progress;
 	o.arg = arg;
-	inabs = msp_path_join(media, in);
-	work = msp_sprintf("%s/tmp/job-%s-%lld-%ld", media,
-	    msp_json_sget(job, "id"), (long long)json_object_get_int64(
-	    json_object_object_get(job, "attempt")), (long)getpid());
-	wout = work ? msp_sprintf("%s/out", work) : NULL;
-	wtmp = work ? msp_sprintf("%s/tmp", work) : NULL;
-	if (inabs == NULL || wout == NULL || wtmp == NULL) {
-		rc = oom(e);
+	if ((rc = msp_blob_open(&b, media, NULL, e)) != 0)
 		goto out;
-	}
-	if (access(inabs, R_OK) != 0) {
-		rc = msp_err_set(&te, MSP_EMEDIA, "%s: the original is not in "
-		    "the media directory", in);
+	if ((rc = msp_blob_fetch(b, in, &inpath, &te)) != 0) {
+		if (rc == MSP_ENOTFOUND)
+			msp_err_set(&te, MSP_EMEDIA, "%s: the original is not "
+			    "in the media storage", in);
+		rc = MSP_EMEDIA;
 		goto answer;
 	}
-	rc = msp_transcode_file(inabs, wout, wtmp, &o, &det, &te);
+	/* the output replaces what an earlier attempt left */
+	if ((rc = msp_blob_remove(b, out, &te)) == 0)
+		rc = msp_transcode_file(inpath, b, out, &o, &det, &te);
 	if (rc == MSP_EAGAIN) {
+		(void)msp_blob_remove(b, out, NULL);
 		*e = te;
 		goto out;
 	}
-	/* the output replaces what an earlier attempt left */
-	if (rc == 0 && (rc = msp_blob_dir_remove(media, out, &te)) == 0)
-		rc = msp_blob_dir_publish(media, wout, out, &te);
+	if (rc != 0)
+		(void)msp_blob_remove(b, out, NULL);
 answer:
 	if ((r = result_new(job, worker, rc == 0 ? "ready" : "failed")) ==
 	    NULL) {
@@ -201,17 +197,10 @@ answer:
 	*result = r;
 	rc = 0;
 out:
-	if (work != NULL) {
-		const char *base = strrchr(work, '/');
-		char *rel = msp_sprintf("tmp%s", base);
-		if (rel != NULL)
-			(void)msp_blob_dir_remove(media, rel, NULL);
-		free(rel);
+	if (b != NULL) {
+		msp_blob_fetch_done(b, inpath);
+		msp_blob_close(b);
 	}
 	json_object_put(det);
-	free(inabs);
-	free(work);
-	free(wout);
-	free(wtmp);
 	return rc;
 }

@@ -170,8 +170,8 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	struct msp_tc_opts mine = *o;
 	json_object *v = NULL, *src, *c = NULL, *det = NULL;
 	MDB_txn *t = NULL;
-	char *rel = NULL, *tmprel = NULL, *abs = NULL, *tmpabs = NULL;
-	char *inabs = NULL;
+	struct msp_blob *b;
+	char *rel = NULL, *inpath = NULL;
 	struct msp_err te;
 	char why[900];
 	int rc;
@@ -185,6 +185,8 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	r.last_pct = -1;
 	if (out != NULL)
 		*out = NULL;
+	if ((rc = msp_blob_store(st, &b, e)) != 0)
+		return rc;
 	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0)
 		return rc;
 	rc = msp_video_get(st, t, id, &v, e);
@@ -197,19 +199,15 @@ msp_transcode_video(struct msp_store *st, const char *id,
 		    "sourceBucketFilePath", id);
 		goto out;
 	}
-	rel = msp_sprintf("media/hls/%s", id);
-	tmprel = msp_sprintf("media/tmp/hls-%s", id);
-	if (rel == NULL || tmprel == NULL) {
+	if ((rel = msp_sprintf("media/hls/%s", id)) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = msp_blob_path(st, json_object_get_string(src), &inabs, e))
-	    != 0 || (rc = msp_blob_path(st, rel, &abs, e)) != 0 ||
-	    (rc = msp_blob_path(st, tmprel, &tmpabs, e)) != 0)
-		goto out;
-	/* what a killed run left behind, or the previous output */
-	if ((rc = msp_blob_remove(st, tmprel, e)) != 0 ||
-	    (rc = msp_blob_remove(st, rel, e)) != 0)
+	/* the original, local (a bucket's: copied to a temporary file)
+	 * before the record changes; what a killed run left behind, or the
+	 * previous output, goes */
+	if ((rc = msp_blob_fetch(b, json_object_get_string(src), &inpath, e))
+	    != 0 || (rc = msp_blob_remove(b, rel, e)) != 0)
 		goto out;
 	if ((c = json_object_new_object()) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
@@ -227,8 +225,9 @@ msp_transcode_video(struct msp_store *st, const char *id,
 
 	mine.progress = on_progress;
 	mine.arg = &r;
-	rc = msp_transcode_file(inabs, abs, tmpabs, &mine, &det, e);
-	(void)msp_blob_remove(st, tmprel, NULL);
+	rc = msp_transcode_file(inpath, b, rel, &mine, &det, e);
+	msp_blob_fetch_done(b, inpath);
+	inpath = NULL;
 	if (rc == 0 && r.failed_update) {
 		rc = r.uerr.code;
 		if (e != NULL)
@@ -236,7 +235,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	}
 	if (rc == MSP_EAGAIN) {
 		/* stopped: back to the queue, for the next worker */
-		(void)msp_blob_remove(st, rel, NULL);
+		(void)msp_blob_remove(b, rel, NULL);
 		if ((c = json_object_new_object()) == NULL)
 			goto out;
 		json_object_object_add(c, "status",
@@ -248,7 +247,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 		goto out;
 	}
 	if (rc != 0) {
-		(void)msp_blob_remove(st, rel, NULL);
+		(void)msp_blob_remove(b, rel, NULL);
 		c = json_object_new_object();
 		if (c == NULL)
 			goto out;
@@ -267,7 +266,7 @@ msp_transcode_video(struct msp_store *st, const char *id,
 	if (rc != 0)
 		goto out;
 	if ((rc = update(&r, c, JOB_FINISH, NULL, e)) != 0) {
-		(void)msp_blob_remove(st, rel, NULL);
+		(void)msp_blob_remove(b, rel, NULL);
 		goto out;
 	}
 	if (out != NULL) {
@@ -278,10 +277,7 @@ out:
 	json_object_put(r.out);
 	json_object_put(v);
 	json_object_put(det);
+	msp_blob_fetch_done(b, inpath);
 	free(rel);
-	free(tmprel);
-	free(abs);
-	free(tmpabs);
-	free(inabs);
 	return rc;
 }

@@ -426,7 +426,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 }
 
 @test "a crashed copy's temporary file is removed by a later ingest; a live or recent one is not" {
-	t=$MSP_STORE/media/originals/.tmp
+	t=$MSP_STORE/media/tmp
 	mkdir -p "$t"
 	echo partial > "$t/crashed"
 	echo partial > "$t/recent"

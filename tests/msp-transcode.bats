@@ -246,14 +246,15 @@ ingest() { # ingest FILE: prints the job line
 @test "a killed run's leftovers are cleaned; the re-run is ready" {
 	make_clip in.mp4 3 320x180
 	id=$(ingest in.mp4 | jq -r .videoId)
-	mkdir -p "$MSP_STORE/media/tmp/hls-$id/180p" "$MSP_STORE/media/hls/$id/180p"
-	touch "$MSP_STORE/media/tmp/hls-$id/180p/seg00000.m4s.tmp" "$MSP_STORE/media/hls/$id/180p/seg00007.m4s"
+	mkdir -p "$MSP_STORE/media/tmp" "$MSP_STORE/media/hls/$id/180p"
+	touch "$MSP_STORE/media/hls/$id/180p/seg00007.m4s"
+	touch -d '-20 minutes' "$MSP_STORE/media/tmp/01crashedwriter"
 	msp-catalog update "$id" --set status=processing --set progress=40 >/dev/null
 	run msp-transcode --preset ultrafast --ladder 180:300k "$id"
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .status <<<"$output")" = ready ]
 	[ ! -e "$MSP_STORE/media/hls/$id/180p/seg00007.m4s" ]
-	[ ! -e "$MSP_STORE/media/tmp/hls-$id" ]
+	[ ! -e "$MSP_STORE/media/tmp/01crashedwriter" ]
 	verify_hls "$MSP_STORE/media/hls/$id"
 }
 

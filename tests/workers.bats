@@ -118,12 +118,12 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 		msp-transcode --emit 0 --attempts 2 --ladder $LADDER > jobs.jsonl
 		[ "$(jq .attempt jobs.jsonl)" -eq "$i" ]
 		work
-		jq -e '.status=="failed" and (.error|endswith("the original is not in the media directory"))' \
+		jq -e '.status=="failed" and (.error|endswith("the original is not in the media storage"))' \
 		    results.jsonl >/dev/null
 		run msp-transcode --apply results.jsonl --attempts 2
 		[ "$status" -eq 0 ]
 	done
-	msp-catalog get "$vid" | jq -e '.status=="failed" and (.error|endswith("the original is not in the media directory"))' >/dev/null
+	msp-catalog get "$vid" | jq -e '.status=="failed" and (.error|endswith("the original is not in the media storage"))' >/dev/null
 	run msp-transcode --status
 	jq -e 'select(.type=="job") | .id=="'"$job"'" and .attempts==2 and .deadLetter==true and .state=="failed"' <<<"$output" >/dev/null
 	[ -z "$(msp-transcode --emit 0)" ]

@@ -409,12 +409,15 @@ static void
 del_cmd(struct msp_store *st, struct flags *fl, int argc, char **argv)
 {
 	struct one o = { st, fl, NULL, NULL, NULL, NULL };
+	struct msp_blob *b = NULL;
 	struct msp_err e;
 	int i, rc;
 	size_t j;
 
 	if (argc == 0)
 		msp_cli_usage_error("del: expected video ids");
+	if (fl->purge && msp_blob_store(st, &b, &e) != 0)
+		msp_die(3, "%s", e.msg);
 	for (i = 0; i < argc; i++) {
 		o.arg = argv[i];
 		if ((rc = msp_store_write(st, video_del_txn, &o, &e)) != 0) {
@@ -425,7 +428,7 @@ del_cmd(struct msp_store *st, struct flags *fl, int argc, char **argv)
 		for (j = 0; j < json_object_array_length(o.files); j++) {
 			const char *p = json_object_get_string(
 			    json_object_array_get_idx(o.files, j));
-			if (msp_blob_remove(st, p, &e) != 0)
+			if (msp_blob_remove(b, p, &e) != 0)
 				fail(MSP_EINVAL, &e);
 		}
 	}

@@ -10,6 +10,7 @@
 
 #include <libavutil/log.h>
 
+#include "blob.h"
 #include "catalog.h"
 #include "cli.h"
 #include "dispatch.h"
@@ -106,15 +107,14 @@ static int
 one_file(struct ctx *c, const char *in, const char *outdir)
 {
 	struct msp_err e = { 0 };
+	struct msp_blob *b = NULL;
 	json_object *d = NULL, *o;
-	char *tmp = msp_sprintf("%s/.msp-tmp", outdir);
 	int rc;
 
-	if (tmp == NULL)
-		msp_die(3, "out of memory");
 	c->label = in;
-	rc = msp_transcode_file(in, outdir, tmp, &c->o, &d, &e);
-	free(tmp);
+	if ((rc = msp_blob_open(&b, outdir, NULL, &e)) == 0)
+		rc = msp_transcode_file(in, b, "", &c->o, &d, &e);
+	msp_blob_close(b);
 	if (rc != 0) {
 		msp_warn("%s: %s", in, e.msg);
 		return status_of(rc);

@@ -17,39 +17,6 @@
 #include "internal.h"
 #include "util.h"
 
-static const struct {
-	const char *ext, *type;
-} types[] = {
-	{ ".m3u8", "application/vnd.apple.mpegurl" },
-	{ ".ts", "video/mp2t" },
-	{ ".m4s", "video/iso.segment" },
-	{ ".mp4", "video/mp4" },
-	{ ".m4a", "audio/mp4" },
-	{ ".aac", "audio/aac" },
-	{ ".vtt", "text/vtt; charset=utf-8" },
-	{ ".jpg", "image/jpeg" },
-	{ ".png", "image/png" },
-	{ ".html", "text/html; charset=utf-8" },
-	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".json", "application/json" },
-	{ ".svg", "image/svg+xml" },
-	{ NULL, NULL }
-};
-
-static const char *
-content_type(const char *path)
-{
-	size_t n = strlen(path), i;
-
-	for (i = 0; types[i].ext != NULL; i++) {
-		size_t m = strlen(types[i].ext);
-		if (n > m && strcmp(path + n - m, types[i].ext) == 0)
-			return types[i].type;
-	}
-	return "application/octet-stream";
-}
-
 static void
 http_date(time_t t, char out[40])
 {
@@ -199,10 +166,141 @@ msp_reply_file(struct msp_req *r, const char *root, const char *path,
 	}
 	if (strcmp(r->method, "HEAD") != 0)
 		r->bytes = (uint64_t)len;
-	MHD_add_response_header(resp, "Content-Type", content_type(path));
+	MHD_add_response_header(resp, "Content-Type",
+	    msp_blob_content_type(path));
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Last-Modified", lm);
+	MHD_add_response_header(resp, "Cache-Control", cache);
+	if (status == 206)
+		MHD_add_response_header(resp, "Content-Range", cr);
+	msp_reply(r, status, resp);
+}
+
+/* Objects a backend keeps no local file of: proxied (the range asked for
+ * is fetched and sent; playlists always) or, with --media-delivery
+ * redirect, a redirect to a presigned URL that lives REDIRECT_TTL s. */
+#define PROXY_MAX ((int64_t)256 << 20) /* bytes one answer may hold */
+#define REDIRECT_TTL 300
+
+struct grow {
+	char *p;
+	size_t n, cap;
+};
+
+static int
+grow_add(void *arg, const void *p, size_t n)
+{
+	struct grow *g = arg;
+
+	if (msp_grow(&g->p, &g->cap, g->n + n, 1, 1 << 16) != 0)
+		return -1;
+	memcpy(g->p + g->n, p, n);
+	g->n += n;
+	return 0;
+}
+
+static void
+reply_object(struct msp_req *r, struct msp_blob *b, const char *key,
+    const char *cache, int playlist)
+{
+	struct MHD_Response *resp;
+	struct msp_blob_stat bs;
+	struct grow g = { NULL, 0, 0 };
+	struct msp_err e;
+	char lm[40], cr[96], *url = NULL;
+	long long off = 0, len;
+	const char *ifr;
+	unsigned status = 200;
+	int rg, rc;
+
+	if (!playlist && r->h->c.media_redirect) {
+		if (msp_blob_url(b, key, REDIRECT_TTL, &url, &e) != 0) {
+			msp_reply_err(r, &e);
+			return;
+		}
+		if (url != NULL) {
+			resp = MHD_create_response_from_buffer(0, NULL,
+			    MHD_RESPMEM_PERSISTENT);
+			if (resp != NULL) {
+				MHD_add_response_header(resp, "Location", url);
+				MHD_add_response_header(resp, "Cache-Control",
+				    "no-store");
+			}
+			free(url);
+			msp_reply(r, 302, resp);
+			return;
+		}
+	}
+	if ((rc = msp_blob_stat(b, key, &bs, &e)) != 0) {
+		if (rc == MSP_ENOTFOUND)
+			msp_reply_error(r, 404, "%s: not found", r->url);
+		else
+			msp_reply_err(r, &e);
+		return;
+	}
+	http_date((time_t)bs.mtime, lm);
+	if (etag_match(msp_req_header(r, "If-None-Match"), bs.etag)) {
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL) {
+			MHD_add_response_header(resp, "ETag", bs.etag);
+			MHD_add_response_header(resp, "Cache-Control", cache);
+		}
+		msp_reply(r, 304, resp);
+		return;
+	}
+	len = bs.size;
+	ifr = msp_req_header(r, "If-Range");
+	rg = (ifr == NULL || strcmp(ifr, bs.etag) == 0) ?
+	    parse_range(msp_req_header(r, "Range"), bs.size, &off, &len) : 0;
+	if (rg < 0) {
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)bs.size);
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL)
+			MHD_add_response_header(resp, "Content-Range", cr);
+		msp_reply(r, 416, resp);
+		return;
+	}
+	if (len > PROXY_MAX) {
+		msp_reply_error(r, 502, "%s: %lld bytes: too large to proxy "
+		    "in one answer (ask for a range)", r->url, len);
+		return;
+	}
+	if (rg > 0) {
+		status = 206;
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", off,
+		    off + len - 1, (long long)bs.size);
+	}
+	if (strcmp(r->method, "HEAD") != 0 && len > 0) {
+		if ((rc = msp_blob_get(b, key, off, len, grow_add, &g, &e)) !=
+		    0 || (long long)g.n != len) {
+			free(g.p);
+			if (rc == 0)
+				msp_err_set(&e, MSP_ENET, "%s: the object "
+				    "changed while it was read", key);
+			msp_reply_err(r, &e);
+			return;
+		}
+		r->bytes = (uint64_t)len;
+		resp = MHD_create_response_from_buffer(g.n, g.p,
+		    MHD_RESPMEM_MUST_FREE);
+	} else {
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	}
+	if (resp == NULL) {
+		free(g.p);
+		msp_reply(r, 500, NULL);
+		return;
+	}
+	MHD_add_response_header(resp, "Content-Type",
+	    msp_blob_content_type(key));
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "ETag", bs.etag);
+	if (bs.mtime > 0)
+		MHD_add_response_header(resp, "Last-Modified", lm);
 	MHD_add_response_header(resp, "Cache-Control", cache);
 	if (status == 206)
 		MHD_add_response_header(resp, "Content-Range", cr);
@@ -230,6 +328,7 @@ void
 msp_route_hls(struct msp_req *r)
 {
 	struct msp_store *st = r->h->st;
+	struct msp_blob *b;
 	const char *rest = r->rest, *slash, *rel;
 	char vid[MSP_ID_LEN + 1], *root = NULL, *tok = NULL, *hrel = NULL;
 	json_object *v = NULL, *x;
@@ -295,9 +394,13 @@ msp_route_hls(struct msp_req *r)
 			goto out;
 		}
 	}
-	if ((hrel = msp_sprintf("hls/%s/%s", vid, rel)) == NULL ||
-	    msp_blob_path(st, "media", &root, &e) != 0) {
-		msp_reply_error(r, 400, "path: not a file inside the video");
+	if ((hrel = msp_sprintf("media/hls/%s/%s", vid, rel)) == NULL) {
+		msp_reply(r, 500, NULL);
+		goto out;
+	}
+	if (msp_blob_store(st, &b, &e) != 0 ||
+	    msp_blob_local(b, hrel, &root, &e) != 0) {
+		msp_reply_err(r, &e);
 		goto out;
 	}
 	{
@@ -306,7 +409,12 @@ msp_route_hls(struct msp_req *r)
 		const char *cache = playlist ? "no-cache" : premium ?
 		    "private, max-age=31536000, immutable" :
 		    "public, max-age=31536000, immutable";
-		msp_reply_file(r, root, hrel, cache);
+		/* a local object is opened below the media directory
+		 * without following a symbolic link on the way */
+		if (root != NULL)
+			msp_reply_file(r, msp_blob_where(b), hrel, cache);
+		else
+			reply_object(r, b, hrel, cache, playlist);
 	}
 out:
 	json_object_put(v);

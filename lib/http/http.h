@@ -34,6 +34,8 @@ struct msp_http_conf {
 	unsigned grace;            /* s to let requests finish on stop */
 	int secure_cookie;         /* mark the session cookie Secure */
 	const struct msp_pay_conf *pay; /* Razorpay settings (lib/pay), or NULL */
+	int media_redirect;        /* media without local files: redirect
+				    * segments to presigned URLs, not proxy */
 };
 
 void msp_http_conf_default(struct msp_http_conf *c);
