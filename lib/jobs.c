@@ -25,6 +25,12 @@
 #define ATTEMPTS_MAX 3
 #define ERROR_MAX 2000  /* characters kept of a failure reason */
 
+static int
+not_job_id(const char *id, struct msp_err *e)
+{
+	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
+}
+
 static const char *const states[] = { "queued", "running", "done", "failed",
     NULL };
 
@@ -565,6 +571,45 @@ claim_txn(MDB_txn *t, void *arg, struct msp_err *e)
 }
 
 int
+msp_job_claim_in(struct msp_store *st, MDB_txn *t, const char *worker,
+    long lease_ms, json_object **job, struct msp_err *e)
+{
+	struct claim c = { st, worker, NULL, lease_ms, NULL, NULL, NULL };
+	int rc;
+
+	*job = NULL;
+	if ((rc = check_worker(worker, lease_ms, e)) != 0)
+		return rc;
+	rc = claim_txn(t, &c, e);
+	json_object_put(c.lost);
+	if (rc != 0) {
+		json_object_put(c.job);
+		return rc;
+	}
+	if (c.job == NULL)
+		return MSP_ENOTFOUND;
+	*job = c.job;
+	return 0;
+}
+
+int
+msp_job_save(struct msp_store *st, MDB_txn *t, json_object *job,
+    const char *state, struct msp_err *e)
+{
+	const char *id = sfield(job, "id");
+
+	if (id == NULL || !msp_id_valid(id))
+		return not_job_id(id, e);
+	if (state != NULL) {
+		if (!state_ok(state))
+			return msp_err_set(e, MSP_EINVAL, "'%s': not a job "
+			    "state", state);
+		return job_set_state(st, t, job, state, e);
+	}
+	return job_put(st, t, job, e);
+}
+
+int
 msp_job_claim(struct msp_store *st, const char *worker, long lease_ms,
     json_object **job, struct msp_err *e)
 {
@@ -636,12 +681,6 @@ msp_job_claim_video(struct msp_store *st, const char *video_id,
 }
 
 /* ---- renew, finish -------------------------------------------------- */
-
-static int
-not_job_id(const char *id, struct msp_err *e)
-{
-	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
-}
 
 /* 0 when job id is running for worker */
 static int

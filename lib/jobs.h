@@ -25,6 +25,13 @@ int msp_job_enqueue(struct msp_store *st, MDB_txn *t, const char *video_id,
  * own write txn. MSP_ENOTFOUND when there is none. */
 int msp_job_claim(struct msp_store *st, const char *worker, long lease_ms,
     json_object **job, struct msp_err *e);
+/* msp_job_claim in the caller's write txn t. */
+int msp_job_claim_in(struct msp_store *st, MDB_txn *t, const char *worker,
+    long lease_ms, json_object **job, struct msp_err *e);
+/* Write job (a record read with msp_job_get and changed by the caller) in
+ * t; state non-NULL moves it to that state, index included. */
+int msp_job_save(struct msp_store *st, MDB_txn *t, json_object *job,
+    const char *state, struct msp_err *e);
 /* Claim the job of one video (creating it if needed). */
 int msp_job_claim_video(struct msp_store *st, const char *video_id,
     const char *worker, long lease_ms, json_object **job, struct msp_err *e);
