@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -125,13 +126,13 @@ msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
 /* ---- bulk import ------------------------------------------------------ */
 
 /*
- * Videos are checked and built on the batch's second thread; into a store
- * that had no videos, their search documents are made and gathered as
- * their batches commit, so that the index is written once, in key order,
- * at the end. It is rebuilt from the store instead when that would not be
- * the same index: a video was replaced, or another writer committed
- * between the import's batches (each landed line notes its transaction's
- * id: they must follow on).
+ * Videos are checked and built on the batch's second thread. A new video
+ * whose id is the greatest yet (an export is in id order) is appended,
+ * and its catalog index keys and search document wait for the end of the
+ * batch's transaction, where they are written sorted, each next to the
+ * one before: so every commit leaves the records and their indexes in
+ * agreement, and memory holds one batch. Any other line first writes what
+ * waits, then goes the general way.
  *
  * A new video's index keys are "<f>\0<value>\0<id>": a batch's keys fall
  * in a few groups (one per prefix "<f>\0<value>\0"), each in id order as
@@ -145,10 +146,10 @@ struct defkey {
 	uint32_t pfx;
 };
 
+struct imp_line;
+
 struct msp_importer {
 	struct msp_store *st;
-	struct msp_search_bulk *bulk; /* NULL: rebuild at the end */
-	size_t last;                  /* id of the last transaction seen */
 	/* index keys of the batch's new videos, written sorted at its end
 	 * (through one cursor, each next to the one before) */
 	int defer;
@@ -158,8 +159,11 @@ struct msp_importer {
 	uint32_t *rank, ranked;      /* by prefix; ranked: how many have one */
 	uint32_t *count;             /* by rank, and one more */
 	size_t caprank, capcount;
+	/* the new videos waiting for their search documents' write */
+	struct imp_line **nl;
+	struct msp_search_doc **docs;
+	size_t nnl, capnl, capdocs;
 	int oom;
-	atomic_int docs;  /* search documents are wanted (bulk is set) */
 };
 
 /* The number of the prefix p[0..n); UINT32_MAX when out of memory. */
@@ -241,31 +245,82 @@ defkeys_sort(struct msp_importer *im)
 	return 0;
 }
 
+/* A line's search document: made once, by whichever thread comes first
+ * (imp_help on the preparing thread when it is idle, else the batch's
+ * end); the other waits for it. */
+enum { DOC_NONE, DOC_BUSY, DOC_DONE };
+
+struct imp_line {
+	struct msp_video_prep *vp;
+	struct msp_search_doc *sd;
+	atomic_int doc;   /* DOC_* */
+	int doc_rc;
+	struct msp_err doc_err;
+};
+
+static int
+line_doc(struct imp_line *l, struct msp_err *e)
+{
+	json_object *rec;
+	int none = DOC_NONE;
+
+	if (l->vp == NULL)
+		return 0;
+	if (atomic_compare_exchange_strong(&l->doc, &none, DOC_BUSY)) {
+		msp_err_clear(&l->doc_err);
+		if ((rec = msp_video_prep_record(l->vp)) != NULL)
+			l->doc_rc = msp_search_doc_prep(rec, &l->sd,
+			    &l->doc_err);
+		atomic_store(&l->doc, DOC_DONE);
+	} else {
+		while (atomic_load(&l->doc) != DOC_DONE)
+			sched_yield();
+	}
+	if (l->doc_rc != 0)
+		*e = l->doc_err;
+	return l->doc_rc;
+}
+
+/* What waits: the new videos' index keys, then their search documents. */
 static int
 imp_flush(struct msp_store *st, MDB_txn *t, void *arg, struct msp_err *e)
 {
 	struct msp_importer *im = arg;
 	MDB_cursor *c;
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	if (im->oom || (im->ndk > 0 && defkeys_sort(im) != 0)) {
-		im->oom = 0;
-		im->ndk = 0;
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	if (im->oom || (im->ndk > 0 && defkeys_sort(im) != 0) ||
+	    msp_grow(&im->docs, &im->capdocs, im->nnl, sizeof(*im->docs),
+	    1024) != 0) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
 	}
-	if (im->ndk == 0)
-		return 0;
-	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VINDEX), &c)) !=
-	    0)
-		return msp_store_mdb_err(rc, "video_index", e);
-	for (i = 0; i < im->ndk && rc == 0; i++) {
-		MDB_val k = { im->dk[i].n, (void *)im->dk[i].k }, v = { 0, "" };
-		rc = mdb_cursor_put(c, &k, &v, 0);
+	if (im->ndk > 0) {
+		if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_VINDEX),
+		    &c)) != 0) {
+			rc = msp_store_mdb_err(rc, "video_index", e);
+			goto out;
+		}
+		for (i = 0; i < im->ndk && rc == 0; i++) {
+			MDB_val k = { im->dk[i].n, (void *)im->dk[i].k };
+			MDB_val v = { 0, "" };
+			rc = mdb_cursor_put(c, &k, &v, 0);
+		}
+		mdb_cursor_close(c);
+		if ((rc = msp_store_mdb_err(rc, "video_index", e)) != 0)
+			goto out;
 	}
-	mdb_cursor_close(c);
+	for (i = 0; i < im->nnl && rc == 0; i++)
+		if ((rc = line_doc(im->nl[i], e)) == 0)
+			im->docs[i] = im->nl[i]->sd;
+	if (rc == 0)
+		rc = msp_search_add_docs(st, t, im->docs, im->nnl, e);
+out:
+	im->oom = 0;
 	im->ndk = 0;
-	return msp_store_mdb_err(rc, "video_index", e);
+	im->nnl = 0;
+	return rc;
 }
 
 static void
@@ -274,19 +329,25 @@ imp_begin(void *arg, int careful)
 	struct msp_importer *im = arg;
 
 	im->ndk = 0;
+	im->nnl = 0;
 	im->oom = 0;
 	im->defer = !careful;
 }
 
+/* The new video of line l: its index keys and document wait. */
 static void
-imp_defer(struct msp_importer *im, const struct msp_video_prep *vp)
+imp_defer(struct msp_importer *im, struct imp_line *l)
 {
 	const unsigned char *k;
 	const void *kv;
 	size_t i, n, pn;
 	uint32_t pfx;
 
-	for (i = 0; msp_video_prep_keys(vp, i, &kv, &n) > i; i++) {
+	if (msp_grow(&im->nl, &im->capnl, im->nnl + 1, sizeof(*im->nl),
+	    1024) != 0)
+		goto oom;
+	im->nl[im->nnl++] = l;
+	for (i = 0; msp_video_prep_keys(l->vp, i, &kv, &n) > i; i++) {
 		k = kv;
 		/* "<f>\0<value>\0": the keys' own NULs end it */
 		pn = n < 2 ? n : 2 + strnlen((const char *)k + 2, n - 2) + 1;
@@ -311,14 +372,6 @@ oom:
 	im->oom = 1;
 }
 
-struct imp_line {
-	struct msp_video_prep *vp;
-	struct msp_search_doc *sd;
-	int sd_made;      /* by imp_help */
-	int replaced;
-	size_t txnid;
-};
-
 static void
 imp_free(void *state)
 {
@@ -338,6 +391,7 @@ imp_prep(json_object *line, void **state, void *arg, struct msp_err *e)
 	(void)arg;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	atomic_init(&l->doc, DOC_NONE);
 	*state = l;
 	if (type == NULL || strcmp(type, "video") != 0)
 		return 0;
@@ -350,72 +404,36 @@ imp_apply(struct msp_store *st, MDB_txn *t, json_object *line, void *state,
 {
 	struct msp_importer *im = arg;
 	struct imp_line *l = state;
-	int rc;
+	int rc, replaced;
 
 	(void)out;
-	l->txnid = mdb_txn_id(t);
 	if (im->defer && l->vp != NULL) {
-		rc = msp_video_import_prep(st, t, l->vp, 1, &l->replaced, e);
+		rc = msp_video_import_prep(st, t, l->vp, 1, &replaced, e);
 		if (rc == 0)
-			imp_defer(im, l->vp);
+			imp_defer(im, l);
 		if (rc != MSP_EAGAIN)
 			return rc;
 	}
-	/* anything else finds the index as the lines before left it */
+	/* anything else finds the indexes as the lines before left them */
 	if (im->defer && (rc = imp_flush(st, t, im, e)) != 0)
 		return rc;
-	if (l->vp != NULL)
-		return msp_video_import_prep(st, t, l->vp, 0, &l->replaced, e);
-	return msp_dump_import_one(st, t, line, e);
-}
-
-/* The line's search document, made once: by imp_help on the preparing
- * thread when it had time, else by imp_accept. */
-static int
-line_doc(struct imp_line *l, struct msp_err *e)
-{
-	json_object *rec;
-	int rc;
-
-	if (l->sd_made || l->vp == NULL ||
-	    (rec = msp_video_prep_record(l->vp)) == NULL)
-		return 0;
-	if ((rc = msp_search_doc_prep(rec, &l->sd, e)) == 0)
-		l->sd_made = 1;
+	if (l->vp == NULL)
+		return msp_dump_import_one(st, t, line, e);
+	rc = msp_video_import_prep(st, t, l->vp, 0, &replaced, e);
+	/* a replaced video was indexed on the way; a new one is left to us */
+	if (rc == 0 && !replaced && (rc = line_doc(l, e)) == 0)
+		rc = msp_search_add_docs(st, t, &l->sd, 1, e);
 	return rc;
 }
 
-static void
-imp_accept(void *state, void *arg)
-{
-	struct msp_importer *im = arg;
-	struct imp_line *l = state;
-	struct msp_err e;
-
-	if (im->bulk == NULL)
-		return;
-	if (l->txnid != im->last && l->txnid != im->last + 1)
-		goto rebuild;
-	im->last = l->txnid;
-	if (l->replaced || line_doc(l, &e) != 0 ||
-	    (l->sd != NULL && msp_search_bulk_add(im->bulk, l->sd, &e) != 0))
-		goto rebuild;
-	return;
-rebuild:
-	msp_search_bulk_free(im->bulk);
-	im->bulk = NULL;
-	atomic_store(&im->docs, 0);
-}
-
-/* The preparing thread's share of imp_accept's work, when it is idle. */
+/* The preparing thread's share of the batch's end, when it is idle. */
 static void
 imp_help(void *state, void *arg)
 {
-	struct msp_importer *im = arg;
 	struct msp_err e;
 
-	if (atomic_load(&im->docs))
-		line_doc(state, &e);
+	(void)arg;
+	line_doc(state, &e);
 }
 
 int
@@ -423,31 +441,11 @@ msp_import_open(struct msp_store *st, struct msp_importer **ip,
     struct msp_err *e)
 {
 	struct msp_importer *im;
-	MDB_stat ms;
-	MDB_txn *t;
-	int rc;
 
 	*ip = NULL;
 	if ((im = calloc(1, sizeof(*im))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	im->st = st;
-	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0) {
-		free(im);
-		return rc;
-	}
-	im->last = mdb_txn_id(t);
-	rc = mdb_stat(t, msp_store_dbi(st, MSP_DB_VIDEOS), &ms);
-	msp_txn_abort(st, t);
-	if (rc != 0) {
-		free(im);
-		return msp_store_mdb_err(rc, "videos", e);
-	}
-	if (ms.ms_entries == 0 &&
-	    (rc = msp_search_bulk_new(st, &im->bulk, e)) != 0) {
-		free(im);
-		return rc;
-	}
-	atomic_init(&im->docs, im->bulk != NULL);
 	msp_store_set_bulk(st, 1, NULL);
 	*ip = im;
 	return 0;
@@ -460,40 +458,28 @@ msp_import_setup(struct msp_importer *im, struct msp_batch *b)
 	b->fn = NULL;
 	b->prep = imp_prep;
 	b->fn_prep = imp_apply;
-	b->accept = imp_accept;
+	b->accept = NULL;
 	b->prep_free = imp_free;
 	b->help = imp_help;
 	b->begin = imp_begin;
 	b->end = imp_flush;
 }
 
-static int
-imp_index(MDB_txn *t, void *arg, struct msp_err *e)
-{
-	struct msp_importer *im = arg;
-
-	if (im->bulk != NULL && mdb_txn_id(t) == im->last + 1)
-		return msp_search_bulk_finish(im->st, t, im->bulk, e);
-	return msp_search_reindex(im->st, t, NULL, e);
-}
-
 int
 msp_import_close(struct msp_importer *im, struct msp_err *e)
 {
-	int rc, r2;
+	int rc;
 
 	if (im == NULL)
 		return 0;
-	rc = msp_store_write(im->st, imp_index, im, e);
-	r2 = msp_store_set_bulk(im->st, 0, rc == 0 ? e : NULL);
-	if (rc == 0)
-		rc = r2;
-	msp_search_bulk_free(im->bulk);
+	rc = msp_store_set_bulk(im->st, 0, e);
 	free(im->dk);
 	free(im->tmp);
 	msp_strset_free(&im->px);
 	free(im->rank);
 	free(im->count);
+	free(im->nl);
+	free(im->docs);
 	free(im);
 	return rc;
 }

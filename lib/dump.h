@@ -30,9 +30,9 @@ int msp_dump_import_one(struct msp_store *st, MDB_txn *t, json_object *rec,
 /*
  * A bulk import (msp-catalog import): open before the stream, set up
  * each msp_batch_run over it (the batch's fn, prep and hooks; import one
- * record a line as msp_dump_import_one), close after it, which brings the
- * search index up to date (the import's videos are not indexed as they
- * land). Lines that landed stay when close fails.
+ * record a line as msp_dump_import_one), close after it, which syncs the
+ * store. Each batch's transaction holds its lines with their catalog and
+ * search index entries, so a store left by a killed import is whole.
  */
 struct msp_importer;
 int msp_import_open(struct msp_store *st, struct msp_importer **im,

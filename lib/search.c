@@ -778,6 +778,240 @@ out:
 	return rc;
 }
 
+/* ---- a batch of new documents --------------------------------------- */
+
+/*
+ * A bulk load indexes each batch of new videos in the batch's own
+ * transaction, so that the index agrees with the records after every
+ * commit. The documents take the next numbers in turn, so each term's new
+ * postings go at the end of its run: the batch's keys are put in key
+ * order through one cursor, each next to the one before, and memory holds
+ * one batch only.
+ */
+struct bpost {
+	const unsigned char *val;
+	uint32_t vn;
+	uint32_t doc;
+	uint32_t term;  /* its number in the batch's terms */
+};
+
+struct bid {
+	const char *id;
+	uint32_t doc;
+};
+
+static int
+bid_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct bid *)a)->id,
+	    ((const struct bid *)b)->id, MSP_ID_LEN);
+}
+
+static int
+cursor_put(MDB_cursor *c, const void *k, size_t kn, const void *v,
+    size_t vn, struct msp_err *e)
+{
+	MDB_val key = { kn, (void *)k }, val = { vn, (void *)v };
+
+	return msp_store_mdb_err(mdb_cursor_put(c, &key, &val, 0), "search",
+	    e);
+}
+
+/* The dictionary entry of term gains n documents (and its variants, when
+ * it is new). */
+static int
+df_add(struct msp_store *st, MDB_txn *t, MDB_cursor *c, const char *term,
+    size_t tn, uint32_t n, struct msp_err *e)
+{
+	unsigned char key[1 + MSP_TERM_MAX];
+	MDB_val k = { tn + 1, key }, v;
+	uint32_t df = 0;
+	int rc;
+
+	key[0] = 'T';
+	memcpy(key + 1, term, tn);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	if (rc == 0 && v.mv_size == sizeof(df))
+		memcpy(&df, v.mv_data, sizeof(df));
+	else if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc != 0)
+		return msp_store_mdb_err(rc, "search", e);
+	if (df == 0 && (rc = variants_change(st, t, term, tn, 1, e)) != 0)
+		return rc;
+	df += n;
+	return cursor_put(c, key, tn + 1, &df, sizeof(df), e);
+}
+
+/* The batch's postings pv[0..np) in key order (by term, then document)
+ * into out: a counting sort on the rank of their term, the batch's few
+ * distinct terms sorted themselves. cnt gets each rank's first index, and
+ * one past the last. */
+static int
+bposts_sort(const struct msp_strset *ts, const struct bpost *pv, size_t np,
+    struct bpost *out, uint32_t **cntp)
+{
+	uint32_t *ord, *rank, *cnt, i;
+	size_t k;
+
+	*cntp = NULL;
+	if ((ord = msp_strset_sorted(ts)) == NULL)
+		return -1;
+	rank = calloc((size_t)ts->n + 1, sizeof(*rank));
+	cnt = calloc((size_t)ts->n + 2, sizeof(*cnt));
+	if (rank == NULL || cnt == NULL) {
+		free(ord);
+		free(rank);
+		free(cnt);
+		return -1;
+	}
+	for (i = 0; i < ts->n; i++)
+		rank[ord[i]] = i;
+	for (k = 0; k < np; k++)
+		cnt[rank[pv[k].term] + 1]++;
+	for (i = 0; i < ts->n; i++)
+		cnt[i + 1] += cnt[i];
+	for (k = 0; k < np; k++)
+		out[cnt[rank[pv[k].term]]++] = pv[k];
+	/* cnt[r] now ends rank r: shift back to starts */
+	memmove(cnt + 1, cnt, (size_t)ts->n * sizeof(*cnt));
+	cnt[0] = 0;
+	free(ord);
+	free(rank);
+	*cntp = cnt;
+	return 0;
+}
+
+int
+msp_search_add_docs(struct msp_store *st, MDB_txn *t,
+    struct msp_search_doc *const *docs, size_t n, struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
+	struct msp_strset ts = { 0 };
+	struct bpost *pv = NULL, *sorted = NULL;
+	struct bid *iv = NULL;
+	MDB_cursor *c = NULL;
+	struct stats s;
+	uint32_t *cnt = NULL, r;
+	size_t i, j, np = 0, cap = 0, nd = 0, f;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = msp_search_stats_get(st, t, &s, e)) != 0)
+		return rc;
+	if ((iv = calloc(n, sizeof(*iv))) == NULL)
+		return nomem(e);
+	for (i = 0; i < n; i++) {
+		const struct msp_search_doc *d = docs[i];
+		const unsigned char *val;
+		const char *term;
+		size_t p = 0, tn;
+		uint32_t vn;
+
+		if (d == NULL)
+			continue;
+		if (s.next >= UINT32_MAX) {
+			rc = msp_err_set(e, MSP_ESTORE, "search: document "
+			    "numbers exhausted; run msp-search reindex");
+			goto out;
+		}
+		iv[nd].id = d->id;
+		iv[nd].doc = (uint32_t)s.next++;
+		s.docs++;
+		for (f = 0; f < MSP_SF_COUNT; f++)
+			s.len[f] += d->len[f];
+		while (doc_next(d, &p, &term, &tn, &val, &vn)) {
+			if (msp_grow(&pv, &cap, np + 1, sizeof(*pv), 1 << 14) !=
+			    0 || (pv[np].term = msp_strset_add(&ts, term, tn)) ==
+			    UINT32_MAX) {
+				rc = nomem(e);
+				goto out;
+			}
+			pv[np].val = val;
+			pv[np].vn = vn;
+			pv[np].doc = iv[nd].doc;
+			np++;
+		}
+		nd++;
+	}
+	if (nd == 0)
+		goto out;
+	if (np > 0 && ((sorted = malloc(np * sizeof(*sorted))) == NULL ||
+	    bposts_sort(&ts, pv, np, sorted, &cnt) != 0)) {
+		rc = nomem(e);
+		goto out;
+	}
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
+	    0) {
+		rc = msp_store_mdb_err(rc, "search", e);
+		c = NULL;
+		goto out;
+	}
+	/* "C" and "D": the documents in number order */
+	for (j = 0; j < 2 && rc == 0; j++) {
+		dk[0] = j == 0 ? 'C' : 'D';
+		for (i = 0, nd = 0; i < n && rc == 0; i++) {
+			const struct msp_search_doc *d = docs[i];
+			if (d == NULL)
+				continue;
+			be32_put(dk + 1, iv[nd++].doc);
+			rc = j == 0 ? cursor_put(c, dk, 5, d->c.p, d->c.n, e) :
+			    cursor_put(c, dk, 5, d->d.p, d->d.n, e);
+		}
+	}
+	if (rc != 0)
+		goto out;
+	qsort(iv, nd, sizeof(*iv), bid_cmp);
+	ik[0] = 'I';
+	for (i = 0; i < nd && rc == 0; i++) {
+		MDB_val k = { sizeof(ik), ik }, v = { 4, dk + 1 };
+		memcpy(ik + 1, iv[i].id, MSP_ID_LEN);
+		be32_put(dk + 1, iv[i].doc);
+		rc = mdb_cursor_put(c, &k, &v, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = msp_err_set(e, MSP_ESTORE, "search: video %.*s "
+			    "indexed twice", MSP_ID_LEN, iv[i].id);
+		else
+			rc = msp_store_mdb_err(rc, "search", e);
+	}
+	if (rc != 0)
+		goto out;
+	/* the postings, each term's at the end of its run */
+	key[0] = 'P';
+	for (r = 0; r < ts.n && rc == 0; r++) {
+		size_t tn;
+		const char *term = msp_strset_get(&ts, sorted[cnt[r]].term,
+		    &tn);
+
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		for (i = cnt[r]; i < cnt[r + 1] && rc == 0; i++) {
+			be32_put(key + 2 + tn, sorted[i].doc);
+			rc = cursor_put(c, key, tn + 6, sorted[i].val,
+			    sorted[i].vn, e);
+		}
+	}
+	if (rc != 0 || (rc = stats_put(st, t, &s, e)) != 0)
+		goto out;
+	for (r = 0; r < ts.n && rc == 0; r++) {
+		size_t tn;
+		const char *term = msp_strset_get(&ts, sorted[cnt[r]].term,
+		    &tn);
+
+		rc = df_add(st, t, c, term, tn, cnt[r + 1] - cnt[r], e);
+	}
+out:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	msp_strset_free(&ts);
+	free(cnt);
+	free(sorted);
+	free(pv);
+	free(iv);
+	return rc;
+}
+
 int
 msp_search_doc_parse(const unsigned char *p, size_t n, struct docrec *d)
 {
@@ -930,8 +1164,8 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 {
 	int vb = visible(before), va = visible(after), rc;
 
-	if (msp_store_bulk(st))
-		return 0; /* a bulk load rebuilds the index at its end */
+	if (msp_store_bulk(st) && before == NULL)
+		return 0; /* a bulk load indexes its new videos by batch */
 
 	if (!vb && !va && before != NULL)
 		return 0;

@@ -28,7 +28,9 @@ extern const double msp_search_field_weights[MSP_SF_COUNT];
 
 /* The video observer (lib/hooks.c): keeps the index in step with every
  * add, update, delete and import of a video in the caller's txn. Only
- * visible videos (status "ready", not deleted) are indexed. */
+ * visible videos (status "ready", not deleted) are indexed. In a bulk
+ * load (msp_store_set_bulk) a new video is left to the loader, which
+ * indexes it in the same txn (msp_search_add_docs). */
 int msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
     json_object *after, struct msp_err *e);
 /* The checker (lib/hooks.c, msp-catalog check): every visible video is
@@ -42,12 +44,11 @@ int msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
     struct msp_err *e);
 
 /*
- * Building the whole index at once (a rebuild, or a bulk import into an
- * empty store): prepare each visible video's document (any thread; no
- * store), add the documents in any order, then finish in a write txn,
- * which replaces the index with them, written in key order. A bulk keeps
- * the postings in memory and the stored texts in an unlinked temporary
- * file in the store directory.
+ * Building the whole index at once (a rebuild): prepare each visible
+ * video's document (any thread; no store), add the documents in any
+ * order, then finish in a write txn, which replaces the index with them,
+ * written in key order. A bulk keeps the postings in memory and the
+ * stored texts in an unlinked temporary file in the store directory.
  */
 struct msp_search_doc;
 struct msp_search_bulk;
@@ -64,6 +65,10 @@ long msp_search_bulk_count(const struct msp_search_bulk *b);
 int msp_search_bulk_finish(struct msp_store *st, MDB_txn *t,
     struct msp_search_bulk *b, struct msp_err *e);
 void msp_search_bulk_free(struct msp_search_bulk *b);
+/* Index new videos' documents (NULL ones skipped) in t, numbered in the
+ * order given; none of the videos may be indexed yet. */
+int msp_search_add_docs(struct msp_store *st, MDB_txn *t,
+    struct msp_search_doc *const *docs, size_t n, struct msp_err *e);
 
 /* Check a query's text: not empty, at most MSP_SEARCH_QUERY_MAX
  * characters, valid UTF-8, no control characters, at least one word and

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -348,6 +349,44 @@ msp_txn_sub_commit(MDB_txn *t, struct msp_err *e)
 	return msp_store_mdb_err(mdb_txn_commit(t), "commit", e);
 }
 
+/*
+ * A bulk load reads the pages it writes next to once, since the next
+ * batch copies them: kept mapped, they would add up in its resident set
+ * until the system wants the memory. So after each of its commits it lets
+ * go of the store's map (the pages stay in the page cache, and a page
+ * read again is mapped again).
+ */
+static void
+unmap_pages(struct msp_store *st)
+{
+	char *dir, *data, line[PATH_MAX + 128];
+	unsigned long lo, hi;
+	size_t n;
+	FILE *f;
+	int off;
+
+	if ((dir = realpath(st->path, NULL)) == NULL)
+		return;
+	data = msp_sprintf("%s/data.mdb", dir);
+	free(dir);
+	if (data == NULL || (f = fopen("/proc/self/maps", "r")) == NULL) {
+		free(data);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		off = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi,
+		    &off) != 2 || off == 0)
+			continue;
+		n = strcspn(line + off, "\n");
+		line[off + n] = '\0';
+		if (strcmp(line + off, data) == 0 && hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(f);
+	free(data);
+}
+
 int
 msp_store_write(struct msp_store *st, msp_txn_fn fn, void *arg,
     struct msp_err *e)
@@ -363,6 +402,8 @@ msp_store_write(struct msp_store *st, msp_txn_fn fn, void *arg,
 			rc = msp_txn_commit(st, t, e);
 		else
 			msp_txn_abort(st, t);
+		if (rc == 0 && st->bulk)
+			unmap_pages(st);
 		if (rc != MSP_EMAPFULL)
 			return rc;
 		if ((rc = store_grow(st, e)) != 0)

@@ -302,6 +302,73 @@ msp-catalog: in.jsonl:10: not a JSON object"
 	[ "$(msp-catalog list --status ready | jq -s length)" -eq 5 ]
 }
 
+# an export of n ready videos, titled "Title I WORD", in big.jsonl
+big_export() {
+	local words=(river ocean night city storm light shadow dream)
+	add_users
+	for i in $(seq "$1"); do
+		printf '{"videoType":"long","title":"Title %d %s","about":"about %d","language":"en","genres":["drama"],"uploadedBy":"%s"}\n' \
+		    "$i" "${words[i % 8]}" "$i" "$A"
+	done | msp-catalog add >/dev/null
+	msp-catalog export | sed 's/"status":"uploaded"/"status":"ready"/' > big.jsonl
+	jq -r 'select(.type == "video") | .id' big.jsonl > ids
+}
+
+# after a kill: the store checks whole, its videos are the first ones of
+# big.jsonl, and the last of them is found by search
+whole_prefix() {
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	msp-catalog export | jq -r 'select(.type == "video") | .id' > got
+	k=$(wc -l < got)
+	head -n "$k" ids | cmp - got
+	[ "$k" -eq 0 ] || [ "$(msp-search "$(jq -r "select(.id == \"$(tail -1 got)\") | .title" big.jsonl)" | jq -r .id | head -1)" = "$(tail -1 got)" ]
+}
+
+@test "import killed at any moment: the store checks whole, no committed batch lost, a re-run completes it" {
+	big_export 1500
+	src=$MSP_STORE
+	# killed after two batches, waiting for the third's lines: exactly
+	# those two landed
+	export MSP_STORE=$BATS_TEST_TMPDIR/k0
+	mkfifo in.fifo
+	msp-catalog import --batch 100 in.fifo &
+	pid=$!
+	exec 5>in.fifo
+	head -n 350 big.jsonl >&5
+	want=$(head -n 200 big.jsonl | grep -c '"type":"video"')
+	for i in $(seq 600); do
+		[ "$(msp-catalog export | grep -c '"type":"video"')" -ge "$want" ] && break
+		sleep 0.05
+	done
+	kill -KILL $pid
+	wait $pid || true
+	exec 5>&-
+	whole_prefix
+	[ "$k" -eq "$want" ]
+	# killed while it runs, after more and more has landed
+	for n in 0 400 1100; do
+		export MSP_STORE=$BATS_TEST_TMPDIR/k$n
+		msp-catalog import --batch 100 big.jsonl &
+		pid=$!
+		for i in $(seq 600); do
+			[ "$(msp-catalog export 2>/dev/null | grep -c '"type":"video"')" -ge "$n" ] && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.02
+		done
+		kill -KILL $pid 2>/dev/null || true
+		wait $pid || true
+		whole_prefix
+	done
+	# the same file again completes a store left by a kill
+	msp-catalog import --batch 100 big.jsonl
+	msp-catalog export > done.jsonl
+	MSP_STORE=$src msp-catalog export | sed 's/"status":"uploaded"/"status":"ready"/' | cmp - done.jsonl
+	whole_prefix
+	[ "$k" -eq 1500 ]
+	[ "$(msp-search storm | jq -s length)" -gt 0 ]
+}
+
 @test "import reports bad lines; --strict stops at the first" {
 	add_users
 	msp-catalog export > good.jsonl

@@ -18,7 +18,7 @@
 
 enum { O_ADMIN = 256, O_TITLE, O_NAME, O_ABOUT, O_LANGUAGE, O_PREMIUM, O_FREE,
     O_UPLOADED_BY, O_STATUS, O_SORT, O_AFTER, O_DELETED, O_SET, O_PURGE,
-    O_STRICT };
+    O_STRICT, O_BATCH };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE or ./msp-store)" },
@@ -40,6 +40,7 @@ static const struct msp_opt opts[] = {
 	{ "set", O_SET, "FIELD=VALUE", "update: set a field (repeatable)" },
 	{ "purge", O_PURGE, NULL, "del: remove records and files for good" },
 	{ "strict", O_STRICT, NULL, "stop at the first bad input line" },
+	{ "batch", O_BATCH, "N", "import: lines a transaction (default 10000)" },
 	{ "help", 'h', NULL, "show this help" },
 	{ "version", 'V', NULL, "show the version" },
 	{ NULL, 0, NULL, NULL }
@@ -55,7 +56,7 @@ static const struct msp_cli cli = {
 	"list [--type T] [--genre G] [--language L] [--status S] "
 	"[--uploaded-by E] [--premium|--free] [--sort ORDER] [--limit N] "
 	"[--after CURSOR] [--deleted]\n"
-	"export | import [FILE...] | check",
+	"export | import [--batch N] [FILE...] | check",
 	opts
 };
 
@@ -70,6 +71,7 @@ struct flags {
 
 static const char *store_dir;
 static int strict;
+static long batch = 10000; /* import's lines a transaction */
 static int status; /* exit status so far */
 
 static struct msp_store *
@@ -172,7 +174,7 @@ run_stream(struct msp_store *st, msp_line_fn fn, struct msp_importer *im,
 
 	memset(&b, 0, sizeof(b));
 	b.strict = strict;
-	b.size = im != NULL ? 10000 : 1000; /* imports are bulk */
+	b.size = im != NULL ? (size_t)batch : 1000; /* imports are bulk */
 	b.fn = fn;
 	b.emit = emit ? batch_emit : NULL;
 	b.report = batch_report;
@@ -610,6 +612,12 @@ main(int argc, char **argv)
 			break;
 		case O_PURGE: fl.purge = 1; break;
 		case O_STRICT: strict = 1; break;
+		case O_BATCH:
+			if (msp_parse_int(optarg, 1, 1000000, &n) != 0)
+				msp_cli_usage_error("--batch: expected a number "
+				    "from 1 to 1000000, got '%s'", optarg);
+			batch = (long)n;
+			break;
 		}
 	}
 	argc -= optind;
@@ -653,7 +661,11 @@ main(int argc, char **argv)
 		 * each larger request, a fifth of the parsing thread's time */
 		mallopt(M_MXFAST, 0);
 #endif
-		/* the search index is written once at the end, in key order */
+#ifdef M_TRIM_THRESHOLD
+		/* nor give the freed batch back to the system, only to fault
+		 * the same pages in again for the next one */
+		mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 		if ((c = msp_import_open(st, &im, &e)) != 0)
 			fail(c, &e);
 		run_stream(st, NULL, im, 0, argc, argv);
