@@ -7,7 +7,7 @@ _msp_serve() {
 	    --max-header --max-body --max-upload --max-uploads --min-rate
 	    --hash-threads --hash-queue --login-fails --login-fails-ip
 	    --login-fails-account --session-ttl --url-ttl --cors
-	    --web --access-log --grace --pay-config --secure-cookie --sign --passwd --help
+	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
@@ -16,7 +16,7 @@ _msp_serve() {
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--max-uploads|--min-rate|--hash-threads|--hash-queue|--login-fails|\
 	--login-fails-ip|--login-fails-account|\
-	--session-ttl|--url-ttl|--cors|--grace|--sign|--passwd) return ;;
+	--session-ttl|--url-ttl|--cors|--media-origin|--grace|--sign|--passwd) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "http/http.h"
+#include "media.h"
 #include "pay.h"
 #include "store.h"
 #include "util.h"
@@ -16,8 +17,9 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_HASHTH,
-	O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP, O_LFAILSACC
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
+	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
+	O_LFAILSACC
 };
 
 static const struct msp_opt opts[] = {
@@ -40,10 +42,12 @@ static const struct msp_opt opts[] = {
 	{ "login-fails", O_LFAILS, "N", "failures from an address to an account before a lock (5)" },
 	{ "login-fails-ip", O_LFAILSIP, "N", "failures from an address in 15 min before a lock (20)" },
 	{ "login-fails-account", O_LFAILSACC, "N", "failures to an account before only known clients may try (100)" },
+	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
+	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -113,6 +117,10 @@ main(int argc, char **argv)
 		case O_LFAILS: c.login_fails = (unsigned)num("login-fails", optarg, 1, 1000000); break;
 		case O_LFAILSIP: c.login_fails_ip = (unsigned)num("login-fails-ip", optarg, 1, 1000000); break;
 		case O_LFAILSACC: c.login_fails_account = (unsigned)num("login-fails-account", optarg, 1, 1000000); break;
+		case O_LIMIT:
+			if (msp_media_limit_set(optarg, &e) != 0)
+				msp_cli_usage_error("--limit: %s", e.msg);
+			break;
 		case O_SESSTTL: c.session_ttl = (long)num("session-ttl", optarg, 1, 10L * 365 * 86400); break;
 		case O_URLTTL: c.url_ttl = (long)num("url-ttl", optarg, 0, 10L * 365 * 86400); break;
 		case O_CORS:
@@ -123,6 +131,12 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_MEDIAORIGIN:
+			if (msp_http_origin_check(optarg) != 0)
+				msp_cli_usage_error("--media-origin: '%s' is not "
+				    "an origin (https://HOST[:PORT])", optarg);
+			c.media_origin = optarg;
+			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;
 		case O_SECURE: c.secure_cookie = 1; break;

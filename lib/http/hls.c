@@ -1,5 +1,5 @@
 /* File delivery: /hls/... from the store's media/hls/<videoId>/ trees
- * (signed URLs for premium videos) and the web front's files. Files go out
+ * (signed URLs for premium videos, the poster excepted). Files go out
  * with sendfile (MHD_create_response_from_fd), Range, ETag, Last-Modified
  * and Cache-Control. */
 #include <errno.h>
@@ -283,7 +283,8 @@ msp_route_hls(struct msp_req *r)
 	}
 	if (json_object_object_get_ex(v, "isPremium", &x))
 		premium = json_object_get_boolean(x);
-	if (premium) {
+	/* a premium video's poster is public: the catalogue shows it */
+	if (premium && strcmp(rel, "poster.jpg") != 0) {
 		if (tok == NULL) {
 			msp_reply_error(r, 403, "premium video: a signed URL "
 			    "is required");
@@ -312,33 +313,4 @@ out:
 	free(hrel);
 	free(root);
 	free(tok);
-}
-
-/* The web front: a fixed set of files. */
-void
-msp_route_static(struct msp_req *r)
-{
-	static const struct {
-		const char *url, *file;
-	} files[] = {
-		{ "/", "index.html" },
-		{ "/app.js", "app.js" },
-		{ "/style.css", "style.css" },
-		{ "/vendor/hls.min.js", "node_modules/hls.js/dist/hls.min.js" },
-		{ NULL, NULL }
-	};
-	size_t i;
-
-	if (r->h->c.web_dir == NULL) {
-		msp_reply_error(r, 404, "%s: no web front (--web)", r->url);
-		return;
-	}
-	for (i = 0; files[i].url != NULL; i++)
-		if (strcmp(files[i].url, r->url) == 0)
-			break;
-	if (files[i].url == NULL) {
-		msp_reply_error(r, 404, "%s: no such route", r->url);
-		return;
-	}
-	msp_reply_file(r, r->h->c.web_dir, files[i].file, "no-cache");
 }
