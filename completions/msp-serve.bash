@@ -4,7 +4,9 @@ _msp_serve() {
 	_init_completion || return
 	local opts="--store --listen --threads --workers --ladder
 	    --max-connections --per-ip --idle-timeout --request-timeout
-	    --max-header --max-body --max-upload --session-ttl --url-ttl --cors
+	    --max-header --max-body --max-upload --max-uploads --min-rate
+	    --hash-threads --hash-queue --login-fails --login-fails-ip
+	    --login-fails-account --session-ttl --url-ttl --cors
 	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
@@ -12,6 +14,8 @@ _msp_serve() {
 	--access-log|--pay-config) _filedir; return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
+	--max-uploads|--min-rate|--hash-threads|--hash-queue|--login-fails|\
+	--login-fails-ip|--login-fails-account|\
 	--session-ttl|--url-ttl|--cors|--media-origin|--grace|--sign|--passwd) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "jsonl.h"
+#include "throttle.h"
 #include "util.h"
 
 #define HEXHASH 64
@@ -266,20 +267,6 @@ login_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	if (rc != 0)
 		return rc;
 	msp_time_fmt(now, ts);
-	if (!l->ok) {
-		int64_t f = jint(c, "failures") + 1;
-
-		json_object_object_add(c, "failures", json_object_new_int64(f));
-		if (f >= MSP_LOGIN_FAILS)
-			json_object_object_add(c, "lockedUntil",
-			    json_object_new_int64(now +
-			    (int64_t)MSP_LOGIN_LOCK * 1000));
-		json_object_object_add(c, "updatedAt", json_object_new_string(ts));
-		rc = msp_db_put_json(l->st, t, MSP_DB_CREDS, l->email,
-		    strlen(l->email), c, e);
-		json_object_put(c);
-		return rc;
-	}
 	if (jint(c, "failures") != 0 || jint(c, "lockedUntil") != 0) {
 		json_object_object_add(c, "failures", json_object_new_int(0));
 		json_object_object_add(c, "lockedUntil",
@@ -307,24 +294,53 @@ login_txn(MDB_txn *t, void *arg, struct msp_err *e)
 }
 
 int
-msp_auth_login(struct msp_store *st, const char *email,
-    const char *password, long ttl, char **token, json_object **session,
-    struct msp_err *e)
+msp_auth_login(struct msp_store *st, struct msp_throttle *th,
+    const char *client, const char *email, const char *password, long ttl,
+    char **token, json_object **session, long *retry, struct msp_err *e)
 {
 	struct login l;
 	unsigned char raw[32];
 	json_object *c = NULL, *x;
 	MDB_txn *t;
 	char *norm = NULL, *hash = NULL;
-	int rc, known = 0;
+	long wait;
+	int rc, known = 0, which;
 
 	*token = NULL;
 	if (session != NULL)
 		*session = NULL;
+	if (retry != NULL)
+		*retry = 0;
+	if (client == NULL)
+		client = "-";
 	memset(&l, 0, sizeof(l));
 	if (msp_email_norm(email, &norm, NULL) != 0 ||
 	    strlen(password) > MSP_PASSWORD_MAX) {
+		free(norm);
+		norm = NULL;
+		if (th != NULL && (wait = msp_throttle_check(th, client, NULL,
+		    &which)) > 0) {
+			if (retry != NULL)
+				*retry = wait;
+			rc = msp_err_set(e, MSP_EAGAIN, "too many failed logins "
+			    "from this address; try again later");
+			goto out;
+		}
+		if (th != NULL)
+			msp_throttle_fail(th, client, NULL);
 		rc = msp_err_set(e, MSP_EPERM, "invalid email or password");
+		goto out;
+	}
+	if (th != NULL && (wait = msp_throttle_check(th, client, norm,
+	    &which)) > 0) {
+		if (retry != NULL)
+			*retry = wait;
+		if (which == 'c')
+			rc = msp_err_set(e, MSP_EAGAIN, "too many failed logins "
+			    "from this address; try again later");
+		else
+			rc = msp_err_set(e, MSP_EAGAIN, "%s: too many failed "
+			    "logins; try again later", norm);
 		goto out;
 	}
 	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0)
@@ -334,11 +350,6 @@ msp_auth_login(struct msp_store *st, const char *email,
 	if (rc != 0 && rc != MSP_ENOTFOUND)
 		goto out;
 	if (rc == 0) {
-		if (jint(c, "lockedUntil") > msp_now_ms()) {
-			rc = msp_err_set(e, MSP_EAGAIN, "%s: too many failed "
-			    "logins; try again later", norm);
-			goto out;
-		}
 		if (json_object_object_get_ex(c, "hash", &x) &&
 		    (hash = msp_strdup(json_object_get_string(x))) != NULL)
 			known = 1;
@@ -349,10 +360,18 @@ msp_auth_login(struct msp_store *st, const char *email,
 		if (crypto_pwhash_str_verify(dummy_hash, password,
 		    strlen(password)) == 0)
 			known = 0; /* cannot happen: a random password */
+		if (th != NULL)
+			msp_throttle_fail(th, client, norm);
 		rc = msp_err_set(e, MSP_EPERM, "invalid email or password");
 		goto out;
 	}
 	l.ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	if (!l.ok) {
+		if (th != NULL)
+			msp_throttle_fail(th, client, norm);
+		rc = msp_err_set(e, MSP_EPERM, "invalid email or password");
+		goto out;
+	}
 	l.st = st;
 	l.email = norm;
 	l.ttl = ttl;
@@ -363,8 +382,8 @@ msp_auth_login(struct msp_store *st, const char *email,
 	}
 	token_hash(*token, l.id);
 	rc = msp_store_write(st, login_txn, &l, e);
-	if (rc == 0 && !l.ok)
-		rc = msp_err_set(e, MSP_EPERM, "invalid email or password");
+	if (rc == 0 && th != NULL)
+		msp_throttle_ok(th, client, norm);
 	if (rc != 0) {
 		free(*token);
 		*token = NULL;

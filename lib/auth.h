@@ -15,7 +15,7 @@
 #define MSP_PASSWORD_MAX 1024   /* bytes */
 #define MSP_SESSION_TTL (14 * 86400) /* seconds, the default */
 #define MSP_LOGIN_FAILS 5       /* failed logins in a row before a lock */
-#define MSP_LOGIN_LOCK 60       /* seconds an account stays locked */
+#define MSP_LOGIN_LOCK 60       /* seconds of the first lock */
 
 /*
  * Records: {"type":"credential","v":1,"email","hash" (argon2id string),
@@ -35,13 +35,17 @@ int msp_auth_passwd(struct msp_store *st, const char *email,
 /*
  * Check the password and open a session of ttl seconds: *token (malloc'd,
  * 43 characters of base64url: 256 random bits) goes to the client only.
- * A wrong email or password gives MSP_EPERM "invalid email or password";
- * after MSP_LOGIN_FAILS failures in a row the account refuses logins for
- * MSP_LOGIN_LOCK seconds with MSP_EAGAIN.
+ * A wrong email or password gives MSP_EPERM "invalid email or password".
+ * th (may be NULL: no limits) holds the failed-login limits of
+ * lib/throttle for client (see msp_throttle_client): a locked client or
+ * account gets MSP_EAGAIN, and *retry (may be NULL) the seconds to wait,
+ * before any hashing. The credential's "failures" and "lockedUntil" are
+ * no longer counted (older stores have them; a good login clears them).
  */
-int msp_auth_login(struct msp_store *st, const char *email,
-    const char *password, long ttl, char **token, json_object **session,
-    struct msp_err *e);
+struct msp_throttle;
+int msp_auth_login(struct msp_store *st, struct msp_throttle *th,
+    const char *client, const char *email, const char *password, long ttl,
+    char **token, json_object **session, long *retry, struct msp_err *e);
 /* The user of a live session; MSP_EPERM when the token is unknown, forged
  * or expired. *user (caller puts) is the user record. */
 int msp_auth_session(struct msp_store *st, const char *token,

@@ -148,3 +148,133 @@ mkvideo() {
 	exp=${path#/hls/$id/}; exp=${exp%%.*}
 	[ "$exp" -le $(( $(date +%s) + 300 )) ]
 }
+
+# login_bg N FILE-PREFIX: N logins with a wrong password in the background,
+# each answer (status line and body) in PREFIX.I; their pids in LOGINS
+login_bg() {
+	local n=$1 pre=$2 i
+	LOGINS=
+	for i in $(seq 1 "$n"); do
+		{ curl -s -i -X POST "$U/auth/login" \
+		    -d "{\"email\":\"nobody$i@example.org\",\"password\":\"wrong horse battery\"}" \
+		    > "$pre.tmp$i" && mv "$pre.tmp$i" "$pre.$i"; } 3>&- &
+		LOGINS="$LOGINS $!"
+	done
+}
+
+# in_flight: the server's requests in flight (from /metrics)
+in_flight() {
+	curl -s "$U/metrics" | sed -n 's/^msp_http_requests_in_flight //p'
+}
+
+@test "logins hash on their own threads: /health answers while they wait; a full queue gets 503 with Retry-After" {
+	start_server --threads 1 --hash-threads 1 --hash-queue 8
+	login_bg 4 "$BATS_TEST_TMPDIR/l"
+	for i in $(seq 1 100); do
+		[ "$(in_flight)" -ge 5 ] && break
+		sleep 0.05
+	done
+	[ "$(in_flight)" -ge 5 ]
+	req GET /health
+	[ "$code" = 200 ]
+	# one request thread and four hashes in a row: some are still waiting
+	n=$(ls "$BATS_TEST_TMPDIR"/l.[0-9] 2>/dev/null | wc -l)
+	[ "$n" -lt 4 ]
+	wait $LOGINS
+	for i in 1 2 3 4; do
+		grep -q '"error":"invalid email or password"' "$BATS_TEST_TMPDIR/l.$i"
+	done
+	stop_server
+	start_server --hash-threads 1 --hash-queue 1
+	login_bg 6 "$BATS_TEST_TMPDIR/q"
+	wait $LOGINS
+	req GET /health
+	[ "$code" = 200 ]
+	cat "$BATS_TEST_TMPDIR"/q.[0-9] > "$BATS_TEST_TMPDIR/all"
+	grep -q '^HTTP/1.1 503' "$BATS_TEST_TMPDIR/all"
+	grep -q '^Retry-After: 1' "$BATS_TEST_TMPDIR/all"
+	grep -q '"error":"busy: too many sign-ins waiting; try again in a second","status":503' "$BATS_TEST_TMPDIR/all"
+	grep -q '^HTTP/1.1 401' "$BATS_TEST_TMPDIR/all"
+}
+
+# login FROM EMAIL PASSWORD: from 127.0.0.FROM; sets code, body, retry
+login_from() {
+	local out
+	out=$(curl -s -i --interface "127.0.0.$1" -X POST "$U/auth/login" \
+	    -d "{\"email\":\"$2\",\"password\":\"$3\"}")
+	code=$(sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' <<<"$out")
+	retry=$(sed -n 's/^Retry-After: \([0-9]*\).*/\1/p' <<<"$out")
+	body=$(tail -1 <<<"$out")
+}
+
+@test "login limits: an attacker hammering an account locks only itself out; the victim logs in; known clients pass an account lock" {
+	start_server --login-fails 3 --login-fails-account 4
+	tok=$(signup_login ann@example.org)
+	for i in 1 2 3; do
+		login_from 2 ann@example.org 'wrong horse battery'
+		[ "$code" = 401 ]
+	done
+	login_from 2 ann@example.org 'correct horse battery'
+	[ "$code" = 429 ] && [ "$retry" -ge 1 ] && [ "$retry" -le 60 ] || { echo "$code $retry $body"; false; }
+	[ "$(jq -r .error <<<"$body")" = "ann@example.org: too many failed logins; try again later" ]
+	# the victim, from its own address and from a new one
+	login_from 1 ANN@example.org 'correct horse battery'
+	[ "$code" = 200 ]
+	login_from 3 ann@example.org 'correct horse battery'
+	[ "$code" = 200 ]
+	# many addresses: only clients that signed in before may try
+	for a in 4 5 6 7; do
+		login_from "$a" ann@example.org 'wrong horse battery'
+		[ "$code" = 401 ]
+	done
+	login_from 8 ann@example.org 'correct horse battery'
+	[ "$code" = 429 ]
+	login_from 1 ann@example.org 'correct horse battery'
+	[ "$code" = 200 ]
+}
+
+@test "login limits: one address spraying 40 accounts gets 429; other addresses are unaffected" {
+	start_server --login-fails-ip 5
+	for i in $(seq 1 40); do
+		login_from 2 "user$i@example.org" 'wrong horse battery'
+		if [ "$i" -le 5 ]; then
+			[ "$code" = 401 ]
+		else
+			[ "$code" = 429 ] || { echo "login $i: $code"; false; }
+		fi
+	done
+	[ "$(jq -r .error <<<"$body")" = "too many failed logins from this address; try again later" ]
+	[ "$retry" -gt 0 ] && [ "$retry" -le 900 ]
+	login_from 3 user1@example.org 'wrong horse battery'
+	[ "$code" = 401 ]
+}
+
+@test "slow uploads: a body slower than --min-rate is dropped at its deadline while others are served" {
+	start_server --request-timeout 1 --min-rate 100000 --max-uploads 1
+	tok=$(signup_login ann@example.org)
+	# 40 kB at once, then 100 bytes a second: due after 1 + 0.4 s
+	python3 - "$PORT" "$tok" > "$BATS_TEST_TMPDIR/slow" 2>&1 <<-'EOF' 3>&- &
+	import socket, sys, time
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	s.sendall(("PUT /short-content/upload?name=slow HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer %s\r\nContent-Type: video/mp4\r\n"
+	    "Content-Length: 1000000\r\n\r\n" % sys.argv[2]).encode() + b"\0" * 40000)
+	try:
+	    for i in range(150):
+	        s.send(b"x" * 10)
+	        time.sleep(0.1)
+	    print("not dropped")
+	except OSError:
+	    print("dropped")
+	EOF
+	slow=$!
+	req GET /health
+	[ "$code" = 200 ]
+	wait "$slow"
+	[ "$(cat "$BATS_TEST_TMPDIR/slow")" = dropped ]
+	! ls "$MSP_STORE"/media/originals/* 2>/dev/null
+	# the upload slot is free again
+	req PUT "/short-content/upload?name=third" -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' --data-binary 'not much'
+	[ "$code" = 422 ]
+}

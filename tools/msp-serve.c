@@ -18,7 +18,8 @@ enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
 	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
-	O_LIMIT
+	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
+	O_LFAILSACC
 };
 
 static const struct msp_opt opts[] = {
@@ -34,6 +35,13 @@ static const struct msp_opt opts[] = {
 	{ "max-header", O_MAXHEAD, "BYTES", "size of a request head (16384)" },
 	{ "max-body", O_MAXBODY, "BYTES", "size of a JSON body (65536)" },
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
+	{ "max-uploads", O_MAXUPS, "N", "uploads at a time (64)" },
+	{ "min-rate", O_MINRATE, "BYTES", "slowest upload, bytes a second (4096)" },
+	{ "hash-threads", O_HASHTH, "N", "password hashing threads (2)" },
+	{ "hash-queue", O_HASHQ, "N", "sign-ins waiting for one, at most (16)" },
+	{ "login-fails", O_LFAILS, "N", "failures from an address to an account before a lock (5)" },
+	{ "login-fails-ip", O_LFAILSIP, "N", "failures from an address in 15 min before a lock (20)" },
+	{ "login-fails-account", O_LFAILSACC, "N", "failures to an account before only known clients may try (100)" },
 	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
@@ -102,6 +110,13 @@ main(int argc, char **argv)
 		case O_MAXHEAD: c.header_max = (size_t)num("max-header", optarg, 1024, 1 << 24); break;
 		case O_MAXBODY: c.body_max = (size_t)num("max-body", optarg, 16, 1 << 30); break;
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
+		case O_MAXUPS: c.max_uploads = (unsigned)num("max-uploads", optarg, 1, 1000000); break;
+		case O_MINRATE: c.min_rate = (unsigned)num("min-rate", optarg, 0, 1 << 30); break;
+		case O_HASHTH: c.hash_threads = (unsigned)num("hash-threads", optarg, 1, 256); break;
+		case O_HASHQ: c.hash_queue = (unsigned)num("hash-queue", optarg, 0, 100000); break;
+		case O_LFAILS: c.login_fails = (unsigned)num("login-fails", optarg, 1, 1000000); break;
+		case O_LFAILSIP: c.login_fails_ip = (unsigned)num("login-fails-ip", optarg, 1, 1000000); break;
+		case O_LFAILSACC: c.login_fails_account = (unsigned)num("login-fails-account", optarg, 1, 1000000); break;
 		case O_LIMIT:
 			if (msp_media_limit_set(optarg, &e) != 0)
 				msp_cli_usage_error("--limit: %s", e.msg);

@@ -21,6 +21,11 @@ struct msp_http_conf {
 	size_t header_max;         /* bytes of a request head */
 	size_t body_max;           /* bytes of a JSON body */
 	long long upload_max;      /* bytes of an uploaded file */
+	unsigned max_uploads;      /* uploads at a time */
+	unsigned min_rate;         /* bytes/s an upload must average; 0: any */
+	unsigned login_fails;      /* from a client to an account: a lock */
+	unsigned login_fails_ip;   /* from a client in a window: a lock */
+	unsigned login_fails_account; /* to an account: known clients only */
 	long session_ttl;          /* s */
 	long url_ttl;              /* s a signed media URL stays good */
 	const char *const *cors;   /* allowed origins, NULL-terminated */
@@ -29,6 +34,8 @@ struct msp_http_conf {
 	                              from this origin (a bucket), or NULL:
 	                              the web front's policy allows it */
 	FILE *access_log;          /* combined log format, or NULL */
+	unsigned hash_threads;     /* password hashing threads */
+	unsigned hash_queue;       /* logins waiting for one, at most */
 	unsigned workers;          /* transcode worker threads */
 	const char *ladder;        /* transcode ladder (see msp-transcode) */
 	unsigned grace;            /* s to let requests finish on stop */

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "store.h"
+#include "throttle.h"
 
 struct msp_req;
 typedef void (*msp_route_fn)(struct msp_req *r);
@@ -25,6 +26,7 @@ typedef void (*msp_route_fn)(struct msp_req *r);
 #define R_UPLOAD  0x04 /* the body is a file, streamed to the store */
 #define R_PREFIX  0x08 /* path is a prefix; the rest is r->rest */
 #define R_ADMIN   0x10 /* only admins */
+#define R_HASH    0x20 /* spends a password hash: runs in the hashing pool */
 
 struct msp_route {
 	const char *method;  /* "GET" also answers HEAD */
@@ -37,6 +39,7 @@ extern const struct msp_route msp_routes[];
 extern const size_t msp_nroutes;
 
 struct msp_conn; /* one client connection (server.c) */
+struct msp_pool; /* the hashing pool (pool.c) */
 
 struct msp_http {
 	struct MHD_Daemon *d;
@@ -50,11 +53,15 @@ struct msp_http {
 	uint64_t *bytes;           /* [route + extra] */
 	uint64_t *status_hits;     /* [route + extra][600] */
 	long inflight;
+	long uploads;              /* uploads being received */
 	struct msp_conn *conns;
 	long nconns;
 	int stopping;
 	pthread_t reaper;
 	int reaper_on;
+
+	struct msp_pool *pool;
+	struct msp_throttle *throttle; /* failed-login limits */
 
 	pthread_t *workers;
 	unsigned nworkers;
@@ -78,6 +85,9 @@ struct msp_req {
 	int started;
 	int done;                  /* a response was queued */
 	int close;                 /* close the connection after the answer */
+	int pooled;                /* handed to the hashing pool */
+	long retry_after;          /* s, for a Retry-After header; 0: none */
+	unsigned resp_status;      /* a pooled route's answer, queued on resume */
 	int status;
 	uint64_t bytes;
 
@@ -90,6 +100,8 @@ struct msp_req {
 	/* upload */
 	struct msp_ingest *ing;    /* the file being received (lib/ingest) */
 	long long ulen;
+	long long rx;              /* body bytes received */
+	int upload_counted;        /* counted in h->uploads */
 	int ing_rc;                /* a write error of ingest, kept for the end */
 	struct msp_err ing_err;
 	struct MHD_PostProcessor *pp;
@@ -122,6 +134,8 @@ void msp_reply_file(struct msp_req *r, const char *root, const char *path,
 void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
 
 const char *msp_req_header(struct msp_req *r, const char *name);
+/* The client's key for the login limits (lib/throttle). */
+void msp_req_client(struct msp_req *r, char out[MSP_THROTTLE_CLIENT]);
 const char *msp_req_arg(struct msp_req *r, const char *name);
 
 /* The routes (routes.c, hls.c). */
@@ -162,6 +176,12 @@ void msp_route_premium_plans(struct msp_req *r);
  * else 0. The caller's subscription as /query items; -1 after replying. */
 int msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms);
 int msp_http_query_subscription(struct msp_req *r, json_object *items);
+
+/* The hashing pool (pool.c): submit suspends r's connection and runs its
+ * route on a pool thread, then resumes it; -1 when the queue is full. */
+int msp_pool_start(struct msp_http *h, struct msp_err *e);
+int msp_pool_submit(struct msp_http *h, struct msp_req *r);
+void msp_pool_stop(struct msp_http *h);
 
 /* Workers (worker.c). */
 int msp_workers_start(struct msp_http *h, struct msp_err *e);

@@ -17,8 +17,8 @@ static void route_me(struct msp_req *r);
 const struct msp_route msp_routes[] = {
 	{ "GET", "/health", msp_route_health, 0, NULL },
 	{ "GET", "/metrics", msp_route_metrics, 0, NULL },
-	{ "POST", "/auth/signup", route_signup, R_JSON, NULL },
-	{ "POST", "/auth/login", route_login, R_JSON, NULL },
+	{ "POST", "/auth/signup", route_signup, R_JSON | R_HASH, NULL },
+	{ "POST", "/auth/login", route_login, R_JSON | R_HASH, NULL },
 	{ "POST", "/auth/logout", route_logout, R_AUTH | R_JSON, NULL },
 	{ "GET", "/me", route_me, R_AUTH, NULL },
 	{ "GET", "/videos/", msp_route_video_get, R_PREFIX, "/videos/*" },
@@ -92,39 +92,23 @@ route_login(struct msp_req *r)
 	json_object *s = NULL, *o, *x, *u = NULL;
 	struct MHD_Response *resp;
 	struct msp_err e;
-	char *tok = NULL, *cookie;
+	char *tok = NULL, *cookie, client[MSP_THROTTLE_CLIENT];
+	long retry = 0;
 	int rc;
 
 	if ((email = want_str(r, "email", 254)) == NULL ||
 	    (pw = want_str(r, "password", MSP_PASSWORD_MAX)) == NULL)
 		return;
-	rc = msp_auth_login(r->h->st, email, pw, r->h->c.session_ttl, &tok,
-	    &s, &e);
+	msp_req_client(r, client);
+	rc = msp_auth_login(r->h->st, r->h->throttle, client, email, pw,
+	    r->h->c.session_ttl, &tok, &s, &retry, &e);
 	if (rc == MSP_EPERM) {
 		msp_reply_error(r, 401, "%s", e.msg);
 		return;
 	}
 	if (rc == MSP_EAGAIN) {
-		char ra[16];
-		o = json_object_new_object();
-		json_object_object_add(o, "error", json_object_new_string(
-		    e.msg));
-		json_object_object_add(o, "status", json_object_new_int(429));
-		x = NULL;
-		snprintf(ra, sizeof(ra), "%d", MSP_LOGIN_LOCK);
-		{
-			const char *js = json_object_to_json_string_length(o,
-			    JSON_C_TO_STRING_PLAIN, NULL);
-			resp = MHD_create_response_from_buffer(strlen(js),
-			    (void *)js, MHD_RESPMEM_MUST_COPY);
-		}
-		json_object_put(o);
-		if (resp != NULL) {
-			MHD_add_response_header(resp, "Retry-After", ra);
-			MHD_add_response_header(resp, "Content-Type",
-			    "application/json; charset=utf-8");
-		}
-		msp_reply(r, 429, resp);
+		r->retry_after = retry > 0 ? retry : 1;
+		msp_reply_error(r, 429, "%s", e.msg);
 		return;
 	}
 	if (rc != 0) {

@@ -52,6 +52,13 @@ msp_http_conf_default(struct msp_http_conf *c)
 	c->url_ttl = MSP_HLS_TTL;
 	c->cors = none;
 	c->workers = 1;
+	c->max_uploads = 64;
+	c->min_rate = 4096;
+	c->login_fails = 5;
+	c->login_fails_ip = 20;
+	c->login_fails_account = 100;
+	c->hash_threads = 2;
+	c->hash_queue = 16;
 	c->grace = 10;
 }
 
@@ -70,6 +77,16 @@ const char *
 msp_req_header(struct msp_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void
+msp_req_client(struct msp_req *r, char out[MSP_THROTTLE_CLIENT])
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	msp_throttle_client(ci != NULL ? ci->client_addr : NULL, out);
 }
 
 const char *
@@ -131,6 +148,19 @@ msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp)
 	msp_http_headers(r, resp);
 	if (r->close)
 		MHD_add_response_header(resp, "Connection", "close");
+	if (r->retry_after > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%ld", r->retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
+	if (r->pooled) {
+		/* on a pool thread: queued by the connection's own thread
+		 * once it is resumed (on_request) */
+		r->resp = resp;
+		r->resp_status = status;
+		return;
+	}
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		r->status = 500;
 	MHD_destroy_response(resp);
@@ -298,6 +328,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			h->status_hits[ri * NSTATUS + (size_t)r->status]++;
 		h->bytes[ri] += r->bytes;
 		h->inflight--;
+		if (r->upload_counted)
+			h->uploads--;
 		if (r->mc != NULL)
 			r->mc->deadline = mono_ms() +
 			    ((int64_t)h->c.idle_timeout +
@@ -306,6 +338,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			access_log(r);
 		pthread_mutex_unlock(&h->mu);
 	}
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
 	if (r->pp != NULL)
 		MHD_destroy_post_processor(r->pp);
 	msp_ingest_abort(r->ing);
@@ -408,8 +442,9 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Drop connections whose request head (or JSON body) is late: a client
- * trickling bytes keeps the idle timeout from firing, not this one. */
+/* Drop connections whose request head (or JSON body) is late, and uploads
+ * slower than --min-rate: a client trickling bytes keeps the idle timeout
+ * from firing, not this one. */
 static void *
 reaper(void *arg)
 {
@@ -873,11 +908,29 @@ first_call(struct msp_req *r)
 			return -1;
 		}
 	}
-	if (r->mc != NULL && (flags & R_UPLOAD)) {
-		/* uploads may take long; only the idle timeout applies */
+	if (flags & R_UPLOAD) {
+		int busy;
+
+		/* uploads never take every connection */
 		pthread_mutex_lock(&r->h->mu);
-		r->mc->deadline = 0;
+		busy = r->h->uploads >= (long)r->h->c.max_uploads;
+		if (!busy) {
+			r->h->uploads++;
+			r->upload_counted = 1;
+		}
+		/* uploads may take long, but not longer than the slowest
+		 * rate allows (see on_request) */
+		if (r->mc != NULL && !busy)
+			r->mc->deadline = r->h->c.min_rate == 0 ? 0 :
+			    r->t0 + (int64_t)r->h->c.request_timeout * 1000;
 		pthread_mutex_unlock(&r->h->mu);
+		if (busy) {
+			r->close = 1;
+			r->retry_after = 1;
+			msp_reply_error(r, 503, "busy: too many uploads at a "
+			    "time; try again later");
+			return -1;
+		}
 	}
 	if (flags & R_UPLOAD) {
 		int rc = upload_begin(r);
@@ -915,6 +968,14 @@ end_call(struct msp_req *r)
 			msp_reply(r, 500, NULL);
 		return;
 	}
+	if (flags & R_HASH) {
+		if (msp_pool_submit(r->h, r) == 0)
+			return;
+		r->retry_after = 1;
+		msp_reply_error(r, 503, "busy: too many sign-ins waiting; "
+		    "try again in a second");
+		return;
+	}
 	r->route->fn(r);
 	if (!r->done)
 		msp_reply_error(r, 500, "internal error");
@@ -948,6 +1009,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return r->done ? MHD_YES : MHD_NO;
 		return MHD_YES;
 	}
+	if (r->pooled) {
+		/* resumed: the pool ran the route; queue its answer here */
+		struct MHD_Response *resp = r->resp;
+
+		r->resp = NULL;
+		r->pooled = 0;
+		if (resp == NULL)
+			return MHD_NO;
+		if (MHD_queue_response(conn, r->resp_status, resp) != MHD_YES)
+			r->status = 500;
+		MHD_destroy_response(resp);
+		return MHD_YES;
+	}
 	if (r->done) {
 		/* answered early (413 ...): drop the rest of the body */
 		*upload_data_size = 0;
@@ -958,6 +1032,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		int rc = 0;
 
 		*upload_data_size = 0;
+		r->rx += (long long)n;
+		if ((r->route->flags & R_UPLOAD) && h->c.min_rate > 0 &&
+		    r->mc != NULL) {
+			/* at least min_rate bytes a second after the first
+			 * request_timeout seconds, or the reaper drops it */
+			pthread_mutex_lock(&h->mu);
+			r->mc->deadline = r->t0 +
+			    (int64_t)h->c.request_timeout * 1000 +
+			    (int64_t)(r->rx * 1000 / h->c.min_rate);
+			pthread_mutex_unlock(&h->mu);
+		}
 		if (r->route->flags & R_UPLOAD) {
 			if (r->pp != NULL)
 				rc = MHD_post_process(r->pp, upload_data, n) ==
@@ -1068,8 +1153,23 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 	}
 	if ((rc = msp_auth_url_key(st, &h->url_key, e)) != 0)
 		goto fail;
+	{
+		struct msp_throttle_conf tc;
+
+		memset(&tc, 0, sizeof(tc));
+		tc.pair_fails = c->login_fails ? c->login_fails :
+		    MSP_LOGIN_FAILS;
+		tc.client_fails = c->login_fails_ip ? c->login_fails_ip : 20;
+		tc.account_fails = c->login_fails_account ?
+		    c->login_fails_account : 100;
+		tc.lock_s = MSP_LOGIN_LOCK;
+		if ((h->throttle = msp_throttle_new(&tc)) == NULL) {
+			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
@@ -1098,6 +1198,8 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 		rc = msp_err_set(e, MSP_ENOMEM, "cannot start a thread");
 		goto fail;
 	}
+	if ((rc = msp_pool_start(h, e)) != 0)
+		goto fail;
 	if ((rc = msp_workers_start(h, e)) != 0)
 		goto fail;
 	*hp = h;
@@ -1135,6 +1237,7 @@ msp_http_stop(struct msp_http *h)
 		}
 	}
 	msp_workers_stop(h);
+	msp_pool_stop(h);
 	if (h->d != NULL)
 		MHD_stop_daemon(h->d);
 	if (h->reaper_on) {
@@ -1148,6 +1251,7 @@ msp_http_stop(struct msp_http *h)
 		h->conns = c->next;
 		free(c);
 	}
+	msp_throttle_free(h->throttle);
 	sodium_memzero(&h->url_key, sizeof(h->url_key));
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->wmu);
