@@ -172,6 +172,19 @@ no_uploads_left() {
 	grep -q "^refused PUT /$S3_BUCKET/p/other?.*SignatureDoesNotMatch" "$S3_LOG"
 }
 
+@test "a session token is sent, signed, and carried by presigned URLs" {
+	conf=$(conf_with session_token "FQoG/token+with=odd&chars")
+	echo data > f
+	"$S3CLI" -c "$conf" put t f
+	"$S3CLI" -c "$conf" get t > back
+	cmp f back
+	url=$("$S3CLI" -c "$conf" presign GET t 60)
+	[[ "$url" == *"&X-Amz-Security-Token=FQoG%2Ftoken%2Bwith%3Dodd%26chars&"* ]]
+	curl -sf -o back2 "$url"
+	cmp f back2
+	assert_all_signed
+}
+
 @test "500 and 503 SlowDown are retried to success" {
 	echo data > f
 	s3_fault 500 PUT /$S3_BUCKET/k 2

@@ -154,6 +154,10 @@ def check_signature(method, target, headers, body):
         return 403, "RequestTimeTooSkewed", "proxy: x-amz-date skewed", ""
     if "host" not in signed:
         return 403, "SignatureDoesNotMatch", "proxy: host is not signed", ""
+    if not presigned and "x-amz-security-token" in headers and \
+            "x-amz-security-token" not in signed:
+        return (403, "SignatureDoesNotMatch", "proxy: the session token is "
+                "not signed", "")
     hdrs = {}
     for name in signed:
         vals = headers.get_all(name)
