@@ -16,7 +16,7 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN
 };
 
 static const struct msp_opt opts[] = {
@@ -36,6 +36,7 @@ static const struct msp_opt opts[] = {
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
+	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -108,6 +109,12 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_MEDIAORIGIN:
+			if (msp_http_origin_check(optarg) != 0)
+				msp_cli_usage_error("--media-origin: '%s' is not "
+				    "an origin (https://HOST[:PORT])", optarg);
+			c.media_origin = optarg;
+			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;
 		case O_SECURE: c.secure_cookie = 1; break;
