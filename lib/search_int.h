@@ -280,6 +280,7 @@ struct qctx {
 	MDB_txn *t;
 	MDB_cursor *cur;
 	const struct msp_search_query *q;
+	const char *genre, *language; /* q's, as stored */
 	struct stats s;
 	double avg[MSP_SF_COUNT];
 	struct qgroup g[MSP_SEARCH_WORDS_MAX];

@@ -612,8 +612,7 @@ static int
 filter(struct qctx *c, struct cands *cs, struct facets *fg,
     struct facets *fl, struct msp_err *e)
 {
-	const struct msp_search_query *q = c->q;
-	int need_doc = q->genre != NULL || q->language != NULL || fg != NULL;
+	int need_doc = c->genre != NULL || c->language != NULL || fg != NULL;
 	size_t i, w;
 	int rc;
 
@@ -634,11 +633,11 @@ filter(struct qctx *c, struct cands *cs, struct facets *fg,
 				return rc;
 			keep = rc == 0 && msp_search_doc_parse(v.mv_data, v.mv_size,
 			    &d) == 0;
-			if (keep && q->language != NULL)
-				keep = strcmp(d.language, q->language) == 0;
-			if (keep && q->genre != NULL) {
+			if (keep && c->language != NULL)
+				keep = strcmp(d.language, c->language) == 0;
+			if (keep && c->genre != NULL) {
 				for (gi = 0; gi < d.ngenres; gi++)
-					if (strcmp(d.genres[gi], q->genre) == 0)
+					if (strcmp(d.genres[gi], c->genre) == 0)
 						break;
 				keep = gi < d.ngenres;
 			}
@@ -665,6 +664,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	struct qctx *c;
 	struct cands cs = { 0 }, tmp = { 0 };
 	struct facets fg = { 0 }, fl = { 0 };
+	const char *genre = q->genre, *language = q->language;
 	size_t i, j, k, nm = 0, typo_exps;
 	int rc;
 
@@ -680,12 +680,8 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	if (q->offset < 0)
 		return msp_err_set(e, MSP_EINVAL, "offset: %ld is negative",
 		    q->offset);
-	if (q->genre != NULL && !msp_in_set(msp_genres, q->genre))
-		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
-		    q->genre);
-	if (q->language != NULL && !msp_in_set(msp_languages, q->language))
-		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
-		    q->language);
+	if ((rc = msp_filter_canon(&genre, &language, e)) != 0)
+		return rc;
 	if (q->video_type != NULL && strcmp(q->video_type, "short") != 0 &&
 	    strcmp(q->video_type, "long") != 0)
 		return msp_err_set(e, MSP_EINVAL, "type '%s': unknown",
@@ -695,6 +691,8 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	c->st = st;
 	c->t = t;
 	c->q = q;
+	c->genre = genre;
+	c->language = language;
 	if ((rc = msp_search_stats_get(st, t, &c->s, e)) != 0)
 		goto out;
 	for (i = 0; i < MSP_SF_COUNT; i++) {

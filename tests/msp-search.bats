@@ -155,6 +155,16 @@ titles() { # the titles of the hits, one a line
 	[ "$status" -eq 1 ]
 	run msp-search carbonara -t short
 	[ "$(titles)" = "Quick pasta carbonara" ]
+	# the original client's spellings: genres in any case, languages by name
+	run msp-search harbour --genre Comedy
+	[ "$(titles)" = "Harbour Lights" ]
+	for l in English english EN; do
+		run msp-search harbour --language "$l"
+		[ "$(titles)" = "The Night Harbour" ] || { echo "language $l"; return 1; }
+	done
+	run msp-search harbour --language French --genre COMEDY --facets
+	[ "$(titles)" = "Harbour Lights" ]
+	[ "$(jq -r 'select(.type == "facet" and .field == "language") | .value' <<<"$output")" = fr ]
 }
 
 @test "facets count the hits by genre and language" {
