@@ -29,12 +29,76 @@ const char *const msp_statuses[] = {
 
 #define DETAILS_MAX (64 * 1024) /* bytes of destinationVideoDetails */
 
+/*
+ * The English names a client may send for a language (the original's
+ * client sent "English", "Hindi" ...), and other common spellings, by
+ * code; each list in the order of msp_languages.
+ */
+static const char *const language_names[][3] = {
+	{ "arabic" }, { "assamese" }, { "bengali", "bangla" },
+	{ "german" }, { "greek" }, { "english" }, { "spanish", "castilian" },
+	{ "persian", "farsi" }, { "french" }, { "gujarati" }, { "hebrew" },
+	{ "hindi" }, { "indonesian" }, { "italian" }, { "japanese" },
+	{ "kannada" }, { "korean" }, { "malayalam" }, { "marathi" },
+	{ "dutch", "flemish" }, { "odia", "oriya" }, { "punjabi", "panjabi" },
+	{ "polish" }, { "portuguese" }, { "russian" }, { "swedish" },
+	{ "tamil" }, { "telugu" }, { "thai" }, { "turkish" }, { "urdu" },
+	{ "vietnamese" }, { "chinese" }
+};
+
 int
 msp_in_set(const char *const *set, const char *s)
 {
 	for (; *set != NULL; set++)
 		if (strcmp(*set, s) == 0)
 			return 1;
+	return 0;
+}
+
+const char *
+msp_genre_canon(const char *s)
+{
+	size_t i;
+
+	for (i = 0; msp_genres[i] != NULL; i++)
+		if (strcasecmp(msp_genres[i], s) == 0)
+			return msp_genres[i];
+	return NULL;
+}
+
+const char *
+msp_language_canon(const char *s)
+{
+	size_t i, j;
+
+	for (i = 0; msp_languages[i] != NULL; i++) {
+		if (strcasecmp(msp_languages[i], s) == 0)
+			return msp_languages[i];
+		for (j = 0; j < 3 && language_names[i][j] != NULL; j++)
+			if (strcasecmp(language_names[i][j], s) == 0)
+				return msp_languages[i];
+	}
+	return NULL;
+}
+
+int
+msp_filter_canon(const char **genre, const char **language,
+    struct msp_err *e)
+{
+	const char *c;
+
+	if (genre != NULL && *genre != NULL) {
+		if ((c = msp_genre_canon(*genre)) == NULL)
+			return msp_err_set(e, MSP_EINVAL, "genre '%.100s': "
+			    "unknown", *genre);
+		*genre = c;
+	}
+	if (language != NULL && *language != NULL) {
+		if ((c = msp_language_canon(*language)) == NULL)
+			return msp_err_set(e, MSP_EINVAL, "language '%.100s': "
+			    "unknown", *language);
+		*language = c;
+	}
 	return 0;
 }
 
@@ -386,7 +450,7 @@ genres_field(json_object *in, json_object *out, struct msp_err *e)
 {
 	json_object *g, *arr, *x;
 	size_t i, j, n;
-	char low[32];
+	const char *low;
 
 	arr = json_object_new_array();
 	if (!get_obj(in, "genres", &g)) {
@@ -406,14 +470,10 @@ genres_field(json_object *in, json_object *out, struct msp_err *e)
 			    "element %zu: expected a string, got %s", i + 1,
 			    msp_json_type_name(x));
 		s = json_object_get_string(x);
-		if (strlen(s) >= sizeof(low) || !msp_utf8_valid(s, strlen(s)))
+		if (strlen(s) > 32 || !msp_utf8_valid(s, strlen(s)))
 			return msp_err_set(e, MSP_EINVAL, "field 'genres': "
 			    "unknown genre (see msp-catalog(1))");
-		for (j = 0; s[j] != '\0'; j++)
-			low[j] = (char)((s[j] >= 'A' && s[j] <= 'Z') ?
-			    s[j] + 32 : s[j]);
-		low[j] = '\0';
-		if (!msp_in_set(msp_genres, low))
+		if ((low = msp_genre_canon(s)) == NULL)
 			return msp_err_set(e, MSP_EINVAL, "field 'genres': "
 			    "unknown genre \"%s\" (see msp-catalog(1))", s);
 		for (j = 0; j < json_object_array_length(arr); j++)
@@ -589,13 +649,15 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 		field_add(out, "about", jstr(""));
 	rc = msp_field_str(in, "language", lng, 16, 0, &s, e);
 	if (rc == 0) {
-		if (!msp_in_set(msp_languages, s)) {
+		const char *code = msp_language_canon(s);
+		if (code == NULL) {
 			rc = msp_err_set(e, MSP_EINVAL, "field 'language': "
-			    "unknown language \"%s\" (an ISO 639-1 code from "
-			    "msp-catalog(1))", s);
+			    "unknown language \"%s\" (an ISO 639-1 code or "
+			    "English name from msp-catalog(1))", s);
 			goto fail;
 		}
-		field_add(out, "language", share(in, "language", s));
+		field_add(out, "language", strcmp(code, s) == 0 ?
+		    share(in, "language", s) : jstr(code));
 	} else if (rc != MSP_ENOTFOUND) {
 		goto fail;
 	}
@@ -1413,7 +1475,7 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 {
 	struct lister l = { st, t, q, fn, arg, 0, "", 0 };
 	char after[MSP_ID_LEN + 1], *p = NULL, *norm = NULL, f = 0;
-	const char *val = NULL;
+	const char *val = NULL, *genre = q->genre, *language = q->language;
 	unsigned char *cur = NULL;
 	int desc = q->sort != MSP_SORT_OLDEST, rc;
 	int feed = q->sort == MSP_SORT_LIKES || q->sort == MSP_SORT_RATING;
@@ -1435,12 +1497,8 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 			return msp_err_set(e, MSP_EINVAL, "'%s': not a cursor "
 			    "of this listing", q->after);
 	}
-	if (q->genre && !msp_in_set(msp_genres, q->genre))
-		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
-		    q->genre);
-	if (q->language && !msp_in_set(msp_languages, q->language))
-		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
-		    q->language);
+	if ((rc = msp_filter_canon(&genre, &language, e)) != 0)
+		return rc;
 	if (q->status && !msp_in_set(msp_statuses, q->status))
 		return msp_err_set(e, MSP_EINVAL, "status '%s': unknown",
 		    q->status);
@@ -1454,12 +1512,12 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 			return rc;
 		f = 'u';
 		val = norm;
-	} else if (q->genre) {
+	} else if (genre) {
 		f = 'g';
-		val = q->genre;
-	} else if (q->language) {
+		val = genre;
+	} else if (language) {
 		f = 'l';
-		val = q->language;
+		val = language;
 	} else if (q->status) {
 		f = 's';
 		val = q->status;
@@ -1471,6 +1529,8 @@ msp_video_list(struct msp_store *st, MDB_txn *t,
 		struct msp_video_query q2 = *q;
 		if (norm != NULL)
 			q2.uploaded_by = norm;
+		q2.genre = genre;
+		q2.language = language;
 		l.q = &q2;
 		if (feed) {
 			/* by likes or rating: the orders lib/engage keeps */

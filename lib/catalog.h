@@ -21,6 +21,18 @@ extern const char *const msp_genres[];
 extern const char *const msp_statuses[]; /* uploaded processing ready failed */
 /* 1 when s is one of the NULL-terminated set. */
 int msp_in_set(const char *const *set, const char *s);
+/* The stored spelling of a genre given in any case ("Drama", "SCI-FI"
+ * give "drama", "sci-fi"); NULL when unknown. */
+const char *msp_genre_canon(const char *s);
+/* The ISO 639-1 code of a language given by its code or English name in
+ * any case ("en", "EN", "English", "english" give "en"); NULL when
+ * unknown. */
+const char *msp_language_canon(const char *s);
+/* A query's genre and language filters (either may be NULL, or point to
+ * NULL) replaced by their stored spellings; MSP_EINVAL "genre 'X':
+ * unknown" or "language 'X': unknown". */
+int msp_filter_canon(const char **genre, const char **language,
+    struct msp_err *e);
 
 /* ---- users ---------------------------------------------------------- */
 /* Records: {"type":"user","v":1,"id","email","role":"user"|"admin",

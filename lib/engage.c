@@ -1019,12 +1019,8 @@ msp_rating_top(struct msp_store *st, MDB_txn *t, const char *genre,
 	long taken = 0;
 	int rc;
 
-	if (genre != NULL && !msp_in_set(msp_genres, genre))
-		return msp_err_set(e, MSP_EINVAL, "genre '%.100s': unknown",
-		    genre);
-	if (language != NULL && !msp_in_set(msp_languages, language))
-		return msp_err_set(e, MSP_EINVAL, "language '%.100s': unknown",
-		    language);
+	if ((rc = msp_filter_canon(&genre, &language, e)) != 0)
+		return rc;
 	pre.n = 0;
 	key_add(&pre, "r", 2);
 	prefix_end(&end, &pre);

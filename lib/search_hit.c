@@ -360,6 +360,7 @@ msp_search_emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *
 	if (c->q->explain) {
 		c->typos = h->typo;
 		json_object_object_add(o, "explain", msp_search_explain(c, h->doc));
+		json_object_object_add(o, "rank", msp_search_rank_explain(h));
 	}
 	rc = fn(o, arg, e);
 	json_object_put(o);

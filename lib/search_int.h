@@ -269,10 +269,29 @@ struct qgroup {
 	uint64_t sumdf;
 };
 
+/* What ranks a candidate (msp-search(1), Ranking), in this order. */
+#define EXACT_EQUAL 2  /* its title or name is the query */
+#define EXACT_START 1  /* its title or name starts with the query */
+#define PROX_MAX 8     /* the distance two words count at most */
+
 struct cand {
 	uint32_t doc;
-	int typo;      /* matches only with a typo: ranks after the rest */
-	double score;
+	uint32_t m;            /* queries of 2+ words: its matches in c->pool */
+	double score;          /* BM25 */
+	const unsigned char *pv; /* the best posting of the group gathered */
+	uint32_t pn;
+	unsigned char typo;    /* matches only with a typo: ranks after the rest */
+	unsigned char exact;   /* EXACT_EQUAL, EXACT_START or 0 */
+	unsigned char prox;    /* word distances beyond adjacent and in order */
+	unsigned char edits;   /* typos in all */
+	unsigned char prefix;  /* pv is a completion's */
+};
+
+/* A word's best match in a document: its posting (in the txn's map). */
+struct cmatch {
+	const unsigned char *p;
+	uint32_t n;
+	unsigned char edits, prefix;
 };
 
 struct qctx {
@@ -280,6 +299,7 @@ struct qctx {
 	MDB_txn *t;
 	MDB_cursor *cur;
 	const struct msp_search_query *q;
+	const char *genre, *language; /* q's, as stored */
 	struct stats s;
 	double avg[MSP_SF_COUNT];
 	struct qgroup g[MSP_SEARCH_WORDS_MAX];
@@ -289,6 +309,8 @@ struct qctx {
 	const char **marks; /* sorted terms to highlight */
 	size_t nmarks;
 	int typos;          /* this pass uses the typo expansions */
+	struct cmatch *pool; /* candidates' matches, c->ng each */
+	size_t npool, cappool;
 };
 
 
@@ -358,6 +380,14 @@ double msp_search_post_score(const struct qctx *c, const unsigned char *p,
     size_t n, struct fpart *parts);
 /* Move the best k candidates to the front, in rank order. */
 void msp_search_top_k(struct cands *cs, size_t k);
+/* The exactness of a one-word query's match from its posting. */
+unsigned char msp_search_exact1(const unsigned char *p, size_t n,
+    int prefix);
+/* Exactness, proximity and edits of every candidate of a query of 2+
+ * words, from its matches in c->pool. */
+void msp_search_signals(const struct qctx *c, struct cands *cs);
+/* The candidate's ranking signals, for --explain. */
+json_object *msp_search_rank_explain(const struct cand *h);
 
 /* ---- hits (search_hit.c) --------------------------------------------- */
 

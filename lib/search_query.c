@@ -329,11 +329,39 @@ cands_push(struct cands *cs, uint32_t doc, double score)
 		cs->v = nv;
 		cs->cap = nc;
 	}
+	memset(&cs->v[cs->n], 0, sizeof(cs->v[cs->n]));
 	cs->v[cs->n].doc = doc;
-	cs->v[cs->n].typo = 0;
 	cs->v[cs->n].score = score;
 	cs->n++;
 	return 0;
+}
+
+/* Room for a candidate's matches, one a word: its index in c->pool. */
+static int
+pool_new(struct qctx *c, uint32_t *m)
+{
+	if (c->npool + c->ng > UINT32_MAX || msp_grow(&c->pool, &c->cappool,
+	    c->npool + c->ng, sizeof(*c->pool), 1024) != 0)
+		return MSP_ENOMEM;
+	*m = (uint32_t)c->npool;
+	memset(&c->pool[c->npool], 0, c->ng * sizeof(*c->pool));
+	c->npool += c->ng;
+	return 0;
+}
+
+static void
+pool_set(struct qctx *c, const struct cand *h, const struct qgroup *g,
+    const unsigned char *p, size_t n, const struct qexp *x)
+{
+	struct cmatch *cm;
+
+	if (c->ng < 2)
+		return;
+	cm = &c->pool[h->m + (size_t)(g - c->g)];
+	cm->p = p;
+	cm->n = (uint32_t)n;
+	cm->edits = (unsigned char)x->edits;
+	cm->prefix = (unsigned char)x->prefix;
 }
 
 /* Every document holding one of the group's terms, by document number,
@@ -343,6 +371,7 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
     struct msp_err *e)
 {
 	unsigned char key[2 + MSP_TERM_MAX];
+	struct cand *h;
 	size_t i, j, w;
 	int rc;
 
@@ -371,6 +400,14 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
 			if (cands_push(out, be32_get(kp + x->n + 2),
 			    f * msp_search_post_score(c, v.mv_data, v.mv_size, NULL)) != 0)
 				return nomem(e);
+			h = &out->v[out->n - 1];
+			h->pv = v.mv_data;
+			h->pn = (uint32_t)v.mv_size;
+			h->edits = (unsigned char)x->edits;
+			h->prefix = (unsigned char)x->prefix;
+			if (c->ng == 1)
+				h->exact = msp_search_exact1(v.mv_data,
+				    v.mv_size, x->prefix);
 		}
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return msp_store_mdb_err(rc, "search", e);
@@ -415,7 +452,9 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 
 	if ((uint64_t)cs->n * nx * 8 < df) {
 		for (i = 0, w = 0; i < cs->n; i++) {
+			const struct qexp *bx = NULL;
 			double best = -1;
+			MDB_val bv = { 0, NULL };
 			for (j = 0; j < g->nx; j++) {
 				MDB_val v;
 				double sc;
@@ -429,12 +468,17 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 					    e);
 				sc = g->x[j].idf * g->x[j].pen *
 				    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
-				if (sc > best)
+				if (sc > best) {
 					best = sc;
+					bx = &g->x[j];
+					bv = v;
+				}
 			}
 			if (best >= 0) {
 				cs->v[w] = cs->v[i];
-				cs->v[w++].score += best;
+				cs->v[w].score += best;
+				pool_set(c, &cs->v[w++], g, bv.mv_data,
+				    bv.mv_size, bx);
 			}
 		}
 		cs->n = w;
@@ -448,8 +492,12 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 		} else if (cs->v[i].doc > tmp->v[j].doc) {
 			j++;
 		} else {
+			struct qexp x = { .edits = tmp->v[j].edits,
+			    .prefix = tmp->v[j].prefix };
 			cs->v[w] = cs->v[i];
-			cs->v[w++].score += tmp->v[j].score;
+			cs->v[w].score += tmp->v[j].score;
+			pool_set(c, &cs->v[w++], g, tmp->v[j].pv, tmp->v[j].pn,
+			    &x);
 			i++;
 			j++;
 		}
@@ -582,7 +630,7 @@ match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
     struct msp_err *e)
 {
 	struct qgroup *order[MSP_SEARCH_WORDS_MAX];
-	size_t i, nx;
+	size_t i, j, nx;
 	int rc;
 
 	cs->n = 0;
@@ -602,6 +650,14 @@ match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
 			return rc;
 		if (cs->n == 0)
 			break;
+		for (j = 0; i == 0 && c->ng > 1 && j < cs->n; j++) {
+			struct cand *h = &cs->v[j];
+			struct qexp x = { .edits = h->edits,
+			    .prefix = h->prefix };
+			if (pool_new(c, &h->m) != 0)
+				return nomem(e);
+			pool_set(c, h, order[0], h->pv, h->pn, &x);
+		}
 	}
 	return 0;
 }
@@ -612,8 +668,7 @@ static int
 filter(struct qctx *c, struct cands *cs, struct facets *fg,
     struct facets *fl, struct msp_err *e)
 {
-	const struct msp_search_query *q = c->q;
-	int need_doc = q->genre != NULL || q->language != NULL || fg != NULL;
+	int need_doc = c->genre != NULL || c->language != NULL || fg != NULL;
 	size_t i, w;
 	int rc;
 
@@ -634,11 +689,11 @@ filter(struct qctx *c, struct cands *cs, struct facets *fg,
 				return rc;
 			keep = rc == 0 && msp_search_doc_parse(v.mv_data, v.mv_size,
 			    &d) == 0;
-			if (keep && q->language != NULL)
-				keep = strcmp(d.language, q->language) == 0;
-			if (keep && q->genre != NULL) {
+			if (keep && c->language != NULL)
+				keep = strcmp(d.language, c->language) == 0;
+			if (keep && c->genre != NULL) {
 				for (gi = 0; gi < d.ngenres; gi++)
-					if (strcmp(d.genres[gi], q->genre) == 0)
+					if (strcmp(d.genres[gi], c->genre) == 0)
 						break;
 				keep = gi < d.ngenres;
 			}
@@ -665,6 +720,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	struct qctx *c;
 	struct cands cs = { 0 }, tmp = { 0 };
 	struct facets fg = { 0 }, fl = { 0 };
+	const char *genre = q->genre, *language = q->language;
 	size_t i, j, k, nm = 0, typo_exps;
 	int rc;
 
@@ -680,12 +736,8 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	if (q->offset < 0)
 		return msp_err_set(e, MSP_EINVAL, "offset: %ld is negative",
 		    q->offset);
-	if (q->genre != NULL && !msp_in_set(msp_genres, q->genre))
-		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
-		    q->genre);
-	if (q->language != NULL && !msp_in_set(msp_languages, q->language))
-		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
-		    q->language);
+	if ((rc = msp_filter_canon(&genre, &language, e)) != 0)
+		return rc;
 	if (q->video_type != NULL && strcmp(q->video_type, "short") != 0 &&
 	    strcmp(q->video_type, "long") != 0)
 		return msp_err_set(e, MSP_EINVAL, "type '%s': unknown",
@@ -695,6 +747,8 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	c->st = st;
 	c->t = t;
 	c->q = q;
+	c->genre = genre;
+	c->language = language;
 	if ((rc = msp_search_stats_get(st, t, &c->s, e)) != 0)
 		goto out;
 	for (i = 0; i < MSP_SF_COUNT; i++) {
@@ -751,13 +805,14 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 			while (j < cs.n && cs.v[j].doc < all.v[i].doc)
 				j++;
 			if (j < cs.n && cs.v[j].doc == all.v[i].doc)
-				all.v[i].score = cs.v[j].score;
+				all.v[i] = cs.v[j];
 			else
 				all.v[i].typo = 1;
 		}
 		free(cs.v);
 		cs = all;
 	}
+	msp_search_signals(c, &cs);
 	if (total != NULL)
 		*total = (long)cs.n;
 
@@ -801,6 +856,7 @@ out:
 	for (i = 0; i < c->ng; i++)
 		free(c->g[i].x);
 	free(c->marks);
+	free(c->pool);
 	free(c);
 	return rc;
 }

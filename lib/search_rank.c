@@ -1,6 +1,8 @@
 /*
- * search: ranking. The BM25 score of a posting and the rank order of the
- * hits.
+ * search: ranking. Hits are ordered by, in turn: matching without a typo,
+ * exactness (a title or name equal to the query, then one starting with
+ * it), proximity (the query's words adjacent and in order), fewer typos,
+ * BM25, and age (Meilisearch's ranking rules as the model).
  */
 #include <errno.h>
 #include <math.h>
@@ -59,12 +61,185 @@ msp_search_post_score(const struct qctx *c, const unsigned char *p, size_t n,
 	return s;
 }
 
-/* rank order: higher score first, then older document first */
+/* The first position of a posting's title (or name) field: *len gets
+ * the field's length; 0 when the term is not in it. */
+static int
+first_pos(const unsigned char *p, size_t n, uint32_t *pos, uint32_t *len)
+{
+	const unsigned char *q = p + 1, *end = p + n;
+	uint32_t tf;
+	size_t k;
+
+	if (q >= end || (*q != MSP_SF_TITLE && *q != MSP_SF_NAME))
+		return 0; /* fields come in order: title and name first */
+	q++;
+	if ((k = varint_get(q, end, len)) == 0)
+		return 0;
+	q += k;
+	if ((k = varint_get(q, end, &tf)) == 0 || tf == 0)
+		return 0;
+	q += k;
+	return varint_get(q, end, pos) != 0;
+}
+
+unsigned char
+msp_search_exact1(const unsigned char *p, size_t n, int prefix)
+{
+	uint32_t pos, len;
+
+	if (!first_pos(p, n, &pos, &len) || pos != 0)
+		return 0;
+	return len == 1 && !prefix ? EXACT_EQUAL : EXACT_START;
+}
+
+#define POS_MAX 64 /* positions of a word in a field looked at */
+
+/* The positions of the posting's term in field f (the first POS_MAX),
+ * ascending; *len gets the field's length. */
+static size_t
+field_pos(const unsigned char *p, size_t n, unsigned f, uint32_t *pos,
+    uint32_t *len)
+{
+	const unsigned char *q = p + 1, *end = p + n;
+
+	while (q < end) {
+		unsigned field = *q++;
+		uint32_t tf, i, d, last = 0;
+		size_t k, m = 0;
+
+		if ((k = varint_get(q, end, len)) == 0)
+			return 0;
+		q += k;
+		if ((k = varint_get(q, end, &tf)) == 0)
+			return 0;
+		q += k;
+		if (field > f)
+			return 0;
+		for (i = 0; i < tf && q < end; i++) {
+			if ((k = varint_get(q, end, &d)) == 0)
+				return 0;
+			q += k;
+			last += d;
+			if (field == f && m < POS_MAX)
+				pos[m++] = last;
+		}
+		if (field == f)
+			return m;
+	}
+	return 0;
+}
+
+static int
+pos_has(const uint32_t *pos, size_t n, uint32_t want)
+{
+	size_t i;
+
+	for (i = 0; i < n && pos[i] <= want; i++)
+		if (pos[i] == want)
+			return 1;
+	return 0;
+}
+
+/* The distance from a word at a to the next at b: 1 when adjacent and in
+ * order, more when apart or reversed. */
+static uint32_t
+word_dist(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+	uint32_t best = PROX_MAX, d;
+	size_t i, j;
+
+	for (i = 0; i < na && best > 1; i++)
+		for (j = 0; j < nb; j++) {
+			d = b[j] > a[i] ? b[j] - a[i] : a[i] - b[j] + 1;
+			if (d < best)
+				best = d;
+		}
+	return best;
+}
+
+void
+msp_search_signals(const struct qctx *c, struct cands *cs)
+{
+	uint32_t pos[MSP_SEARCH_WORDS_MAX][POS_MAX], dist[MSP_SEARCH_WORDS_MAX];
+	size_t np[MSP_SEARCH_WORDS_MAX], i, w, ng = c->ng;
+	unsigned f;
+
+	if (ng < 2)
+		return;
+	for (i = 0; i < cs->n; i++) {
+		struct cand *h = &cs->v[i];
+		const struct cmatch *cm = &c->pool[h->m];
+		uint32_t sum = 0, len = 0, edits = 0;
+		int prefix = 0;
+
+		for (w = 0; w < ng; w++) {
+			dist[w] = PROX_MAX;
+			edits += cm[w].edits;
+			prefix |= cm[w].prefix;
+		}
+		h->exact = 0;
+		for (f = 0; f < MSP_SF_COUNT; f++) {
+			int start = f == MSP_SF_TITLE || f == MSP_SF_NAME;
+			for (w = 0; w < ng; w++) {
+				np[w] = cm[w].p == NULL ? 0 : field_pos(cm[w].p,
+				    cm[w].n, f, pos[w], &len);
+				/* word w at position w: the field starts with
+				 * the query so far */
+				if (start && !pos_has(pos[w], np[w], (uint32_t)w))
+					start = 0;
+			}
+			if (start && h->exact < EXACT_EQUAL)
+				h->exact = len == ng && !prefix ? EXACT_EQUAL :
+				    EXACT_START;
+			for (w = 0; w + 1 < ng; w++)
+				if (np[w] > 0 && np[w + 1] > 0) {
+					uint32_t d = word_dist(pos[w], np[w],
+					    pos[w + 1], np[w + 1]);
+					if (d < dist[w])
+						dist[w] = d;
+				}
+		}
+		for (w = 0; w + 1 < ng; w++)
+			sum += dist[w];
+		sum -= (uint32_t)(ng - 1);
+		h->prox = (unsigned char)(sum > 255 ? 255 : sum);
+		h->edits = (unsigned char)(edits > 255 ? 255 : edits);
+	}
+}
+
+json_object *
+msp_search_rank_explain(const struct cand *h)
+{
+	static const char *const ex[] = { "none", "start", "equal" };
+	json_object *o = json_object_new_object();
+	char buf[64];
+
+	if (o == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.4f", h->score);
+	json_object_object_add(o, "typo", json_object_new_boolean(h->typo));
+	json_object_object_add(o, "exactness", json_object_new_string(
+	    ex[h->exact <= EXACT_EQUAL ? h->exact : 0]));
+	json_object_object_add(o, "proximity", json_object_new_int(h->prox));
+	json_object_object_add(o, "edits", json_object_new_int(h->edits));
+	json_object_object_add(o, "bm25", json_object_new_double_s(h->score,
+	    buf));
+	return o;
+}
+
+/* rank order: without typos first, then the more exact, the closer, the
+ * fewer typos, the higher BM25 score, the older document */
 static int
 rank_before(const struct cand *a, const struct cand *b)
 {
 	if (a->typo != b->typo)
 		return a->typo < b->typo;
+	if (a->exact != b->exact)
+		return a->exact > b->exact;
+	if (a->prox != b->prox)
+		return a->prox < b->prox;
+	if (a->edits != b->edits)
+		return a->edits < b->edits;
 	if (a->score != b->score)
 		return a->score > b->score;
 	return a->doc < b->doc;

@@ -99,7 +99,7 @@ long() { # long TITLE GENRE LANG [extra args]
 msp-catalog: in.jsonl:3: column 2: quoted object property name expected
 msp-catalog: in.jsonl:4: field 'name': required
 msp-catalog: in.jsonl:5: field 'uploadedBy': nobody@example.com: no such user
-msp-catalog: in.jsonl:6: field 'language': unknown language \"xx\" (an ISO 639-1 code from msp-catalog(1))
+msp-catalog: in.jsonl:6: field 'language': unknown language \"xx\" (an ISO 639-1 code or English name from msp-catalog(1))
 msp-catalog: in.jsonl:7: field 'genres': unknown genre \"opera\" (see msp-catalog(1))
 msp-catalog: in.jsonl:8: field 'title': expected a string, got number
 msp-catalog: in.jsonl:9: field 'isPremium': expected true or false, got string
@@ -183,6 +183,55 @@ msp-catalog: in.jsonl:10: not a JSON object"
 	msp-catalog update "$a" --set genres=comedy --set language=hi >/dev/null
 	[ "$(msp-catalog list --genre drama | jq -r .title)" = Gamma ]
 	[ "$(msp-catalog list --genre comedy --language hi | jq -r .title | tr "\n" " ")" = "Beta Alpha " ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+}
+
+@test "genres in any case and languages by name or code, as the original client sent them: stored canonical everywhere" {
+	add_users
+	a=$(long Alpha Drama English)
+	[ "$(msp-catalog get "$a" | jq -c '[.language, .genres]')" = '["en",["drama"]]' ]
+	b=$(msp-catalog add -t long --title Beta -g SCI-FI -g sci-fi -g Comedy --language HINDI --uploaded-by "$A" | jq -r .id)
+	[ "$(msp-catalog get "$b" | jq -c '[.language, .genres]')" = '["hi",["sci-fi","comedy"]]' ]
+	printf '%s\n' '{"type":"video","videoType":"long","title":"Gamma","language":"french","genres":["Thriller","Sci-Fi"],"uploadedBy":"ann@example.com"}' |
+	    msp-catalog add >/dev/null
+	for l in English english ENGLISH en EN; do
+		[ "$(msp-catalog list --language "$l" | jq -r .title)" = Alpha ] || { echo "language $l"; return 1; }
+	done
+	for g in Sci-Fi sci-fi SCI-FI; do
+		[ "$(msp-catalog list --genre "$g" | jq -r .title | tr '\n' ' ')" = "Gamma Beta " ] || { echo "genre $g"; return 1; }
+	done
+	[ "$(msp-catalog list --genre Drama --language English | jq -r .title)" = Alpha ]
+	[ "$(msp-catalog list --language French | jq -r .language)" = fr ]
+	msp-catalog update "$a" --set language=Japanese --set genres=Fantasy,Horror >/dev/null
+	[ "$(msp-catalog get "$a" | jq -c '[.language, .genres]')" = '["ja",["fantasy","horror"]]' ]
+	[ "$(msp-catalog list --genre horror | jq -r .title)" = Alpha ]
+	run msp-catalog check
+	[ "$status" -eq 0 ]
+	before=$(store_sum)
+	run --separate-stderr msp-catalog list --genre Noir
+	[ "$status" -eq 1 ] && [ "$stderr" = "msp-catalog: genre 'Noir': unknown" ]
+	run --separate-stderr msp-catalog list --language Klingon
+	[ "$status" -eq 1 ] && [ "$stderr" = "msp-catalog: language 'Klingon': unknown" ]
+	run --separate-stderr msp-catalog add -t long --title X -g Drama --language Elvish --uploaded-by "$A"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-catalog: field 'language': unknown language \"Elvish\" (an ISO 639-1 code or English name from msp-catalog(1))" ]
+	assert_store_unchanged "$before"
+}
+
+@test "import takes names and any case and stores the canonical form; its export imports byte for byte" {
+	add_users
+	cat >in.jsonl <<-'EOF'
+	{"type":"user","v":1,"id":"01hs0000000000000000000000","email":"carl@example.com","role":"user","createdAt":"2024-01-01T00:00:00.000Z"}
+	{"type":"video","v":1,"id":"01hs0000000000000000000001","videoType":"long","title":"Old","about":"","language":"English","genres":["Drama","Sci-Fi"],"isPremium":false,"uploadedBy":"carl@example.com","status":"ready","createdAt":"2024-01-01T00:00:00.000Z","updatedAt":"2024-01-01T00:00:00.000Z"}
+	EOF
+	msp-catalog import in.jsonl
+	[ "$(msp-catalog get 01hs0000000000000000000001 | jq -c '[.language, .genres]')" = '["en",["drama","sci-fi"]]' ]
+	msp-catalog export > one.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog import one.jsonl
+	MSP_STORE=$BATS_TEST_TMPDIR/copy msp-catalog export > two.jsonl
+	cmp one.jsonl two.jsonl
+	[ "$(msp-catalog list --genre DRAMA --language english | jq -r .title)" = Old ]
 	run msp-catalog check
 	[ "$status" -eq 0 ]
 }

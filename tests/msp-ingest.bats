@@ -336,6 +336,25 @@ $M/clip.ts" msp-ingest -t short --name x --uploaded-by "$U"
 	[ "$(msp-catalog get "$(jq -r .videoId <<<"$output")" | jq -r .name)" = First ]
 }
 
+@test "metadata as the original client sent it: genres in any case, languages by name; stored canonical" {
+	run --separate-stderr msp-ingest -t long --title Film --language English --genre Drama -g SCI-FI --uploaded-by "$U" "$M/clip.mp4"
+	[ "$status" -eq 0 ]
+	run msp-catalog get "$(jq -r .videoId <<<"$output")"
+	[ "$(jq -c '[.language, .genres]' <<<"$output")" = '["en",["drama","sci-fi"]]' ]
+	printf '%s\n' '{"file":"'"$M/two.mp4"'","videoType":"long","title":"Two","language":"hindi","genres":["Romance","Thriller"]}' \
+	    > "$BATS_TEST_TMPDIR/m.jsonl"
+	run --separate-stderr msp-ingest --uploaded-by "$U" --meta "$BATS_TEST_TMPDIR/m.jsonl"
+	[ "$status" -eq 0 ]
+	run msp-catalog get "$(jq -r .videoId <<<"$output")"
+	[ "$(jq -c '[.language, .genres]' <<<"$output")" = '["hi",["romance","thriller"]]' ]
+	[ "$(msp-catalog list --language Hindi --genre ROMANCE | jq -r .title)" = Two ]
+	before=$(store_sum)
+	run --separate-stderr msp-ingest -t long --title x --language English --genre Noir --uploaded-by "$U" "$M/clip.mp4"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "msp-ingest: $M/clip.mp4: field 'genres': unknown genre \"Noir\" (see msp-catalog(1))" ]
+	assert_store_unchanged "$before"
+}
+
 @test "--meta: bad lines and missing lines are reported" {
 	printf '%s\n' '{"file":"'"$M/clip.mp4"'","videoType":"short","name":"a"}' 'not json' '{"videoType":"short"}' \
 	    > "$BATS_TEST_TMPDIR/m.jsonl"

@@ -163,6 +163,8 @@ msp-rate: <stdin>:5: field 'rating': required" ]
 2 One 5.00 1 3.33
 3 Low 1.00 1 2.67" ]
 	[ "$(msp-rate top --genre drama --language en | jq -r .title)" = One ]
+	[ "$(msp-rate top --genre Drama --language English | jq -r .title)" = One ]
+	[ "$(msp-rate top -g DRAMA -l english | jq -r .language)" = en ]
 	[ "$(msp-rate top -g comedy | jq -r .title)" = Low ]
 	[ "$(msp-rate top --limit 1 | jq -r .title)" = Many ]
 	[ -z "$(msp-rate top -l fr)" ]

@@ -41,14 +41,15 @@ titles() { # the titles of the hits, one a line
 	run msp-search harbour
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(jq -r .type <<<"${lines[0]}")" = hit ]
-	[ "$(jq -r .v <<<"${lines[0]}")" = 1 ]
-	[ "$(jq -r .id <<<"${lines[0]}")" = "$NIGHT" ]
-	[ "$(jq -r .title <<<"${lines[0]}")" = "The Night Harbour" ]
-	[ "$(jq -r .snippet <<<"${lines[0]}")" = "A fisherman's daughter searches the [harbour] at night for her lost brother." ]
-	[ "$(jq -r '.score > 0' <<<"${lines[0]}")" = true ]
-	[ "$(jq -r .videoType <<<"${lines[0]}")" = long ]
-	[ "$(jq -c .genres <<<"${lines[0]}")" = '["drama","mystery"]' ]
+	[ "$(jq -r .id <<<"${lines[0]}")" = "$LIGHTS" ] # its title starts with the word
+	[ "$(jq -r .type <<<"${lines[1]}")" = hit ]
+	[ "$(jq -r .v <<<"${lines[1]}")" = 1 ]
+	[ "$(jq -r .id <<<"${lines[1]}")" = "$NIGHT" ]
+	[ "$(jq -r .title <<<"${lines[1]}")" = "The Night Harbour" ]
+	[ "$(jq -r .snippet <<<"${lines[1]}")" = "A fisherman's daughter searches the [harbour] at night for her lost brother." ]
+	[ "$(jq -r '.score > 0' <<<"${lines[1]}")" = true ]
+	[ "$(jq -r .videoType <<<"${lines[1]}")" = long ]
+	[ "$(jq -c .genres <<<"${lines[1]}")" = '["drama","mystery"]' ]
 }
 
 @test "videos that are not ready, or deleted, are never returned" {
@@ -104,7 +105,7 @@ titles() { # the titles of the hits, one a line
 @test "typos: one edit from 5 characters, two from 9" {
 	corpus
 	run msp-search 'harbuor '   # transposition
-	[ "$(titles | head -1)" = "The Night Harbour" ]
+	[ "$(titles | tr '\n' ,)" = "Harbour Lights,The Night Harbour," ]
 	run msp-search 'andromida ' # substitution
 	[ "$(titles)" = "Voyage to the Andromeda Galaxy" ]
 	run msp-search 'astronuts ' # deletion
@@ -155,6 +156,16 @@ titles() { # the titles of the hits, one a line
 	[ "$status" -eq 1 ]
 	run msp-search carbonara -t short
 	[ "$(titles)" = "Quick pasta carbonara" ]
+	# the original client's spellings: genres in any case, languages by name
+	run msp-search harbour --genre Comedy
+	[ "$(titles)" = "Harbour Lights" ]
+	for l in English english EN; do
+		run msp-search harbour --language "$l"
+		[ "$(titles)" = "The Night Harbour" ] || { echo "language $l"; return 1; }
+	done
+	run msp-search harbour --language French --genre COMEDY --facets
+	[ "$(titles)" = "Harbour Lights" ]
+	[ "$(jq -r 'select(.type == "facet" and .field == "language") | .value' <<<"$output")" = fr ]
 }
 
 @test "facets count the hits by genre and language" {
@@ -196,6 +207,31 @@ titles() { # the titles of the hits, one a line
 	awk -v a="$sum" -v b="$score" 'BEGIN { d = a - b; exit !(d < 0.001 && d > -0.001) }'
 }
 
+@test "--explain shows the ranking signals in order: typo, exactness, proximity, edits, bm25" {
+	corpus
+	vid long "Storm" "Wind and rain for three days." -g drama --language en >/dev/null
+	vid long "Storm After Storm" "A storm chaser drives from storm to storm." -g adventure --language en >/dev/null
+	run msp-search storm --explain
+	[ "$(jq -c '[.title, .rank.typo, .rank.exactness, .rank.proximity, .rank.edits]' <<<"$output" | tr -d '\n')" = '["Storm",false,"equal",0,0]["Storm After Storm",false,"start",0,0]' ]
+	# bm25 is the score: the longer title scores higher, yet ranks second
+	[ "$(jq -r '.rank.bm25 == .score' <<<"$output" | sort -u)" = true ]
+	[ "$(jq -s '.[1].score > .[0].score' <<<"$output")" = true ]
+	# typo matches: after those without, fewer edits first
+	run msp-search 'storrm ' --explain
+	[ "$(jq -c '[.title, .rank.typo, .rank.exactness, .rank.edits]' <<<"$output" | head -1)" = '["Storm",true,"equal",1]' ]
+	# proximity: adjacent and in order 0; reversed or apart more
+	run msp-search 'night harbour' --explain
+	[ "$(jq -c '[.title, .rank.exactness, .rank.proximity]' <<<"$output")" = '["The Night Harbour","none",0]' ]
+	run msp-search 'harbour night' --explain
+	[ "$(jq -c '[.title, .rank.exactness, .rank.proximity]' <<<"$output")" = '["The Night Harbour","none",1]' ]
+	run msp-search 'harbour lights' --explain
+	[ "$(jq -c '[.title, .rank.exactness, .rank.proximity]' <<<"$output")" = '["Harbour Lights","equal",0]' ]
+	run msp-search 'harbour li' --explain
+	[ "$(jq -c '[.title, .rank.exactness, .rank.proximity]' <<<"$output")" = '["Harbour Lights","start",0]' ]
+	run msp-search 'daughter brother' --explain
+	[ "$(jq -c '[.title, .rank.proximity]' <<<"$output")" = '["The Night Harbour",7]' ]
+}
+
 @test "reindex rebuilds the index from the videos" {
 	corpus
 	run msp-search reindex
@@ -223,6 +259,9 @@ titles() { # the titles of the hits, one a line
 @test "relevance set: queries and their expected top hit" {
 	corpus
 	vid long "Harbor of Dreams" "An American spelling of a port town." -g romance --language en >/dev/null
+	# the set's own videos
+	jq -c --arg a "$A" 'select(.video) | .video + {type: "video", videoType: "long", uploadedBy: $a, status: "ready"}' \
+	    "$BATS_TEST_DIRNAME/search-relevance.jsonl" | msp-catalog add >/dev/null
 	while IFS=$'\t' read -r q want; do
 		run msp-search "$q"
 		got=$(titles | head -1)

@@ -453,6 +453,74 @@ mkvideo() {
 	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterValue': required" ]
 }
 
+@test "the original client's bodies: genres and languages by name as it sends them, in any case or by code; stored canonical; bad values 400 naming filterValue" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	msp-catalog add -t long --title A --language en -g drama --uploaded-by owner@example.org --status ready >/dev/null
+	msp-catalog add -t long --title B --language hi -g sci-fi -g comedy --uploaded-by owner@example.org --status ready >/dev/null
+	msp-catalog user add boss@example.org --admin >/dev/null
+	echo "a long password" | msp-serve --passwd boss@example.org
+	start_server
+	tok=$(signup_login ann@example.org)
+	atok=$(curl -s -X POST "$U/auth/login" -d '{"email":"boss@example.org","password":"a long password"}' | jq -r .token)
+	# POST /long-content/get: every genre and language of the original's option lists
+	for g in Action Comedy Horror Drama Romance Thriller Fantasy Sci-Fi; do
+		req POST /long-content/get -d "{\"filterType\":\"Filter By Genre\",\"filterValue\":\"$g\"}"
+		[ "$code" = 200 ] || { echo "genre $g: $code $body"; return 1; }
+	done
+	for l in English Hindi Russian French Japanese German Korean Italian; do
+		req POST /long-content/get -d "{\"filterType\":\"Filter By Language\",\"filterValue\":\"$l\"}"
+		[ "$code" = 200 ] || { echo "language $l: $code $body"; return 1; }
+	done
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"Drama"}'
+	[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = A ]
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"Sci-Fi","limit":10}'
+	[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = B ]
+	for l in English english ENGLISH en EN; do
+		req POST /long-content/get -d "{\"filterType\":\"Filter By Language\",\"filterValue\":\"$l\",\"limit\":10}"
+		[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = A ] || { echo "language $l: $body"; return 1; }
+	done
+	req POST /long-content/get -d '{"filterType":"Filter By Language","filterValue":"Hindi","limit":10}'
+	[ "$(jq -r '[.Responses.longVideos[].language] | join(",")' <<<"$body")" = hi ]
+	# the web front's values still work
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"sci-fi","limit":10}'
+	[ "$(jq -r '[.Responses.longVideos[].title] | join(",")' <<<"$body")" = B ]
+	before=$(store_sum)
+	# every 400 names the field that is wrong
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"Noir"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterValue': genre 'Noir': unknown" ]
+	req POST /long-content/get -d '{"filterType":"Filter By Language","filterValue":"Klingon"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterValue': language 'Klingon': unknown" ]
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":"Drama","lastEvaluatedKey":"bogus"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'lastEvaluatedKey': 'bogus': not a cursor of this listing" ]
+	req POST /long-content/get -d '{"filterType":"Filter By Genre","filterValue":7}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'filterValue': expected a string, got number" ]
+	assert_store_unchanged "$before"
+	# PUT /long-content/upload with the original's metadata (language and genres by name)
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/c.mp4" \
+	    -F 'metadata={"id":"0b7f3e0e-5d1a-4c1e-9a57-2b0c6c2f3a11","title":"Up","about":"from the original client","language":"English","genres":["Drama","Sci-Fi"],"isPremium":false,"uploadedBy":"ann@example.org","sourceBucketFilePath":"public/c.mp4","createdAt":"2024-03-01T10:00:00.000Z"}'
+	[ "$code" = 202 ] || { echo "$body"; return 1; }
+	up=$(jq -r .id <<<"$body")
+	[ "$(jq -r .language <<<"$body")" = en ] && [ "$(jq -c .genres <<<"$body")" = '["drama","sci-fi"]' ]
+	[ "$(msp-catalog get "$up" | jq -r .language)" = en ]
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/c.mp4" \
+	    -F title=Form -F language=French -F genres=Comedy,Horror
+	[ "$code" = 202 ] && [ "$(jq -r .language <<<"$body")" = fr ] && [ "$(jq -c .genres <<<"$body")" = '["comedy","horror"]' ]
+	# POST /opensearch as the original sent it (genres by name)
+	a=$(msp-catalog list --genre drama | jq -r 'select(.title == "A") | .id')
+	req POST /opensearch -H "Authorization: Bearer $atok" \
+	    -d "{\"id\":\"$a\",\"title\":\"A\",\"genres\":[\"Drama\",\"Thriller\"],\"about\":\"x\",\"_index\":\"videos\",\"_type\":\"_doc\"}"
+	[ "$code" = 200 ]
+	[ "$(msp-catalog get "$a" | jq -c .genres)" = '["drama","thriller"]' ]
+	# PATCH /videos/ID: the owner renames the language and genres by name
+	otok=$(curl -s -X POST "$U/auth/login" -d '{"email":"boss@example.org","password":"a long password"}' | jq -r .token)
+	req PATCH "/videos/$a" -H "Authorization: Bearer $otok" -d '{"language":"Japanese","genres":["Fantasy"]}'
+	[ "$code" = 200 ] && [ "$(msp-catalog get "$a" | jq -r '.language + " " + (.genres | join(","))')" = "ja fantasy" ]
+	req PATCH "/videos/$a" -H "Authorization: Bearer $otok" -d '{"language":"Elvish"}'
+	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "field 'language': unknown language \"Elvish\" (an ISO 639-1 code or English name from msp-catalog(1))" ]
+	req GET '/opensearch?q=a'
+	[ "$code" = 200 ]
+}
+
 @test "GET /videos/ID: status and progress; premium locked for others, signed for the owner; deleted 404" {
 	id=$(mkvideo --premium)
 	up=$(msp-catalog add -t short --name up --uploaded-by owner@example.org | jq -r .id)

@@ -27,7 +27,7 @@ static const struct msp_opt opts[] = {
 	{ "name", O_NAME, "TEXT", "add: name of a short video" },
 	{ "title", O_TITLE, "TEXT", "add: title of a long video" },
 	{ "about", O_ABOUT, "TEXT", "add: description" },
-	{ "language", O_LANGUAGE, "CODE", "language (ISO 639-1 code)" },
+	{ "language", O_LANGUAGE, "CODE", "language (ISO 639-1 code or name)" },
 	{ "genre", 'g', "GENRE", "genre (repeat for several)" },
 	{ "premium", O_PREMIUM, NULL, "premium videos (add: mark as premium)" },
 	{ "free", O_FREE, NULL, "list: only free videos" },

@@ -20,7 +20,7 @@ static const struct msp_opt opts[] = {
 	{ "type", 't', "TYPE", "short or long" },
 	{ "title", O_TITLE, "TEXT", "title of a long video" },
 	{ "about", O_ABOUT, "TEXT", "description of a long video" },
-	{ "language", O_LANGUAGE, "CODE", "language (ISO 639-1 code)" },
+	{ "language", O_LANGUAGE, "CODE", "language (ISO 639-1 code or name)" },
 	{ "genre", 'g', "GENRE", "a genre (repeat for more)" },
 	{ "premium", O_PREMIUM, NULL, "only for premium subscribers" },
 	{ "uploaded-by", O_UPLOADED_BY, "EMAIL", "the uploading user" },

@@ -325,7 +325,9 @@ upload_meta(struct msp_req *r, const char *type)
 			    json_object_new_string(s));
 		}
 	}
-	/* identity and type come from the session and the route */
+	/* identity and type come from the session and the route, the id
+	 * from the store (the original's client sent one of its own) */
+	json_object_object_del(m, "id");
 	json_object_object_add(m, "uploadedBy",
 	    json_object_new_string(r->email));
 	json_object_object_add(m, "videoType", json_object_new_string(type));
@@ -464,6 +466,8 @@ list_page(struct msp_req *r, struct msp_video_query *q, const char *cfield,
 	msp_txn_abort(r->h->st, p.t);
 	if (rc != 0) {
 		json_object_put(p.items);
+		/* the filters were made canonical before and the status and
+		 * type are the route's: a bad value here is the cursor */
 		if (rc == MSP_EINVAL)
 			msp_err_prefix(&e, "field '%s'", cfield);
 		msp_reply_err(r, &e);
@@ -528,6 +532,12 @@ msp_route_long_get(struct msp_req *r)
 		else {
 			msp_reply_error(r, 400, "field 'filterType': expected "
 			    "\"Filter By Genre\" or \"Filter By Language\"");
+			return;
+		}
+		/* "Drama", "English" as the original's client sends them */
+		if (msp_filter_canon(&q.genre, &q.language, &e) != 0) {
+			msp_reply_error(r, 400, "field 'filterValue': %s",
+			    e.msg);
 			return;
 		}
 	}

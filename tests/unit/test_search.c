@@ -255,11 +255,12 @@ main(void)
 	    put_video(NULL, d);
 	ok(r == 0, "four videos added: %s", err.msg);
 	ok(check() == 0, "index checks clean");
-	ok(strcmp(search("harbour", NULL, NULL, -1), "The Night Harbour|"
-	    "Harbour Lights") == 0, "harbour: %s (not-ready hidden)", got);
+	/* the title that starts with the word first */
+	ok(strcmp(search("harbour", NULL, NULL, -1), "Harbour Lights|"
+	    "The Night Harbour") == 0, "harbour: %s (not-ready hidden)", got);
 	ok(total == 2, "total 2");
-	ok(strcmp(search("harbor", NULL, NULL, -1), "The Night Harbour|"
-	    "Harbour Lights") == 0, "typo harbor: %s", got);
+	ok(strcmp(search("harbor", NULL, NULL, -1), "Harbour Lights|"
+	    "The Night Harbour") == 0, "typo harbor: %s", got);
 	ok(strcmp(search("creme brulee", NULL, NULL, -1),
 	    "Caf\xc3\xa9 Cr\xc3\xa8me Br\xc3\xbbl\xc3\xa9" "e") == 0,
 	    "diacritics: %s", got);
