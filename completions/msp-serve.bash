@@ -4,12 +4,13 @@ _msp_serve() {
 	_init_completion || return
 	local opts="--store --listen --threads --workers --ladder
 	    --max-connections --per-ip --idle-timeout --request-timeout
-	    --max-header --max-body --max-upload --session-ttl --url-ttl --cors
+	    --max-header --max-body --max-upload --limit --session-ttl --url-ttl --cors
 	    --web --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
 	--access-log|--pay-config) _filedir; return ;;
+	--limit) compopt -o nospace; COMPREPLY=($(compgen -W 'width= height= pixels= fps= duration= streams=' -- "$cur")); return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--session-ttl|--url-ttl|--cors|--grace|--sign|--passwd) return ;;
