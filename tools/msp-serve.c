@@ -17,7 +17,8 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_LIMIT
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
+	O_LIMIT
 };
 
 static const struct msp_opt opts[] = {
@@ -35,9 +36,10 @@ static const struct msp_opt opts[] = {
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
 	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
-	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
+	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -114,6 +116,12 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_MEDIAORIGIN:
+			if (msp_http_origin_check(optarg) != 0)
+				msp_cli_usage_error("--media-origin: '%s' is not "
+				    "an origin (https://HOST[:PORT])", optarg);
+			c.media_origin = optarg;
+			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;
 		case O_SECURE: c.secure_cookie = 1; break;
