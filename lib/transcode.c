@@ -57,6 +57,7 @@
 #define FIRST_MS 1000       /* the first segment's length */
 #define BIG_PICTURE (4096 * 2160) /* pixels: one decoding thread above */
 #define X264_THREADS 8      /* threads of one rung's encoder, at most */
+#define MMAP_MIN (256 * 1024) /* bytes: blocks mapped on their own */
 #define PRESCALE 2          /* source pixels over the largest rung's */
 #define DEINTERLACE "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
@@ -1914,6 +1915,20 @@ rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 	return remove(p) != 0 && errno != ENOENT ? -1 : 0;
 }
 
+#ifdef __GLIBC__
+static pthread_once_t mmap_once = PTHREAD_ONCE_INIT;
+
+/* Blocks of MMAP_MIN and more (pictures, encoder buffers) get pages of
+ * their own, given back when freed: a fixed threshold, where glibc's own
+ * grows with what was freed and leaves such blocks in the threads' arenas,
+ * which malloc_trim cannot shrink from the top. */
+static void
+mmap_large(void)
+{
+	mallopt(M_MMAP_THRESHOLD, MMAP_MIN);
+}
+#endif
+
 void
 msp_tc_opts_init(struct msp_tc_opts *o)
 {
@@ -1934,6 +1949,9 @@ msp_transcode_file(const char *in, const char *outdir, const char *tmpdir,
 
 	if (out != NULL)
 		*out = NULL;
+#ifdef __GLIBC__
+	pthread_once(&mmap_once, mmap_large);
+#endif
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return oom(e);
 	pthread_mutex_init(&tc->mu, NULL);
