@@ -3,7 +3,7 @@ _msp_ingest() {
 	local cur prev words cword
 	_init_completion || return
 	local opts="--store --type --title --about --language --genre --premium
-	    --uploaded-by --name --meta --max-size --dry-run --strict --help
+	    --uploaded-by --name --meta --max-size --limit --dry-run --strict --help
 	    --version"
 	case $prev in
 	-s|--store) _filedir -d; return ;;
@@ -11,6 +11,7 @@ _msp_ingest() {
 	-g|--genre) COMPREPLY=($(compgen -W 'action adventure animation biography comedy crime documentary drama family fantasy history horror kids music musical mystery news reality romance sci-fi sport talk thriller war western' -- "$cur")); return ;;
 	--language) COMPREPLY=($(compgen -W 'ar as bn de el en es fa fr gu he hi id it ja kn ko ml mr nl or pa pl pt ru sv ta te th tr ur vi zh' -- "$cur")); return ;;
 	--meta) _filedir; return ;;
+	--limit) compopt -o nospace; COMPREPLY=($(compgen -W 'width= height= pixels= fps= duration= streams=' -- "$cur")); return ;;
 	--max-size) COMPREPLY=($(compgen -W '64M 512M 1G 4G 16G' -- "$cur")); return ;;
 	--title|--about|--uploaded-by|--name) return ;;
 	esac

@@ -55,6 +55,9 @@
 #define THUMB_MAX 200
 #define SPRITE_COLS 10
 #define FIRST_MS 1000       /* the first segment's length */
+#define BIG_PICTURE (4096 * 2160) /* pixels: one decoding thread above */
+#define X264_THREADS 8      /* threads of one rung's encoder, at most */
+#define MMAP_MIN (256 * 1024) /* bytes: blocks mapped on their own */
 #define PRESCALE 2          /* source pixels over the largest rung's */
 #define DEINTERLACE "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
@@ -1161,7 +1164,8 @@ graph_setup(struct tc *tc, struct msp_err *e)
 }
 
 /* x264 threads for a rung: the largest gets x264's own count (1.5 a
- * processor), the others a share in proportion to their pixels, at least
+ * processor, at most X264_THREADS: every frame thread holds pictures of
+ * its own), the others a share in proportion to their pixels, at least
  * one. The rungs run side by side, so the small ones need no frame
  * threads, whose switching and memory they would only pay for; the
  * largest, the longest job, keeps them so it does not finish last. */
@@ -1172,7 +1176,7 @@ x264_threads(const struct tc *tc, const struct rung *r)
 	double share = (double)r->sz.w * r->sz.h / ((double)big->w * big->h);
 	int n = (int)ceil(share * (ncpu() * 3 / 2) - 1e-9);
 
-	return n < 1 ? 1 : n;
+	return n < 1 ? 1 : n > X264_THREADS ? X264_THREADS : n;
 }
 
 static int
@@ -1674,8 +1678,10 @@ setup(struct tc *tc, struct msp_err *e)
 			return oom(e);
 		avcodec_parameters_to_context(tc->vdec, st->codecpar);
 		tc->vdec->pkt_timebase = st->time_base;
-		/* decoding runs beside the encoders: few threads, less memory */
-		tc->vdec->thread_count = 1 + ncpu() / 8;
+		/* decoding runs beside the encoders: few threads, less memory;
+		 * one for pictures above 4K, each frame thread holding several */
+		tc->vdec->thread_count = (int64_t)st->codecpar->width *
+		    st->codecpar->height > BIG_PICTURE ? 1 : 1 + ncpu() / 8;
 		if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
 			return averr(e, MSP_EMEDIA, ret, "video decoder");
 		if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
@@ -1913,6 +1919,20 @@ tc_free(struct tc *tc)
 	pthread_cond_destroy(&tc->cv);
 }
 
+#ifdef __GLIBC__
+static pthread_once_t mmap_once = PTHREAD_ONCE_INIT;
+
+/* Blocks of MMAP_MIN and more (pictures, encoder buffers) get pages of
+ * their own, given back when freed: a fixed threshold, where glibc's own
+ * grows with what was freed and leaves such blocks in the threads' arenas,
+ * which malloc_trim cannot shrink from the top. */
+static void
+mmap_large(void)
+{
+	mallopt(M_MMAP_THRESHOLD, MMAP_MIN);
+}
+#endif
+
 void
 msp_tc_opts_init(struct msp_tc_opts *o)
 {
@@ -1933,6 +1953,9 @@ msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
 
 	if (out != NULL)
 		*out = NULL;
+#ifdef __GLIBC__
+	pthread_once(&mmap_once, mmap_large);
+#endif
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return oom(e);
 	pthread_mutex_init(&tc->mu, NULL);

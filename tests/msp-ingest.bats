@@ -59,6 +59,17 @@ setup_file() {
 		s=$(stat -c %s "$d/full.$f")
 		head -c $((s / 2)) "$d/full.$f" > "$d/cut.$f"
 	done
+	# formats that name other files: refused for trying to open them
+	mkdir -p "$d/dash"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=64x48:rate=25:duration=2 -c:v libx264 -f dash \
+	    "$d/dash/x.mpd"
+	printf '# VobSub index file, v7 (do not modify this line!)\nsize: 720x576\nid: en, index: 0\ntimestamp: 00:00:00:000, filepos: 000000000\n' \
+	    > "$d/subs.idx"
+	printf 'v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\na=rtpmap:96 H264/90000\n' \
+	    > "$d/session.sdp"
+	printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\ndata:video/mp2t;base64,R0AAEAAAsA0AAQAA\n#EXT-X-ENDLIST\n' \
+	    > "$d/data.m3u8"
 	# Vorbis setup header (the third, "\x05vorbis") overwritten
 	python3 -c '
 import sys
@@ -192,6 +203,15 @@ long() { msp-ingest -t long --title Film --language en --genre drama --uploaded-
 	run --separate-stderr msp-ingest --dry-run "$M/evil.m3u8"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"hls playlist refused"* ]]
+}
+
+@test "demuxers that try to open other files are refused for it: DASH, VobSub, SDP, an HLS data URI" {
+	local a=(-t long --title Film --language en --genre drama --uploaded-by "$U")
+	# no name list knows DASH: what it tried to open decides
+	refused "$M/dash/x.mpd" "format 'dash' refused: msp ingests plain media files, not files that name other files or urls" "${a[@]}"
+	refused "$M/subs.idx" "vobsub index refused: msp ingests plain media files, not files that name other files or urls" "${a[@]}"
+	refused "$M/session.sdp" "sdp session description refused: msp ingests plain media files, not files that name other files or urls" "${a[@]}"
+	refused "$M/data.m3u8" "hls playlist refused: msp ingests plain media files, not files that name other files or urls" "${a[@]}"
 }
 
 @test "an ffconcat script is refused" {

@@ -410,6 +410,26 @@ mkvideo() {
 	[ -z "$(ls "$MSP_STORE/media/originals" 2>/dev/null)" ]
 }
 
+@test "upload beyond a media limit (--limit): 422 with the reason; store unchanged" {
+	make_clip "$BATS_TEST_TMPDIR/c.mp4" 3 160x90
+	start_server --limit width=128 --limit streams=4
+	tok=$(signup_login ann@example.org)
+	before=$(store_sum)
+	req PUT '/short-content/upload?name=big&filename=c.mp4' -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: video/mp4' --data-binary @"$BATS_TEST_TMPDIR/c.mp4"
+	[ "$code" = 422 ]
+	[ "$(jq -r .error <<<"$body")" = "dimensions 160x90 exceed the limit of 128x4320" ]
+	req PUT /long-content/upload -H "Authorization: Bearer $tok" -F file=@"$BATS_TEST_TMPDIR/c.mp4" \
+	    -F title=T -F language=en -F genres=drama
+	[ "$code" = 422 ]
+	assert_store_unchanged "$before"
+	[ -z "$(find "$MSP_STORE/media" -type f 2>/dev/null)" ]
+	stop_server
+	run --separate-stderr msp-serve --limit depth=3
+	[ "$status" -eq 2 ]
+	[ "$(head -1 <<<"$stderr")" = "msp-serve: --limit: 'depth': unknown limit (width, height, pixels, fps, duration or streams)" ]
+}
+
 @test "POST /short-content/get: pages of ready short videos with LastEvaluatedKey; bad limit and cursor 400" {
 	for i in 1 2 3; do
 		msp-catalog add -t short --name "c$i" --uploaded-by owner@example.org --status ready >/dev/null

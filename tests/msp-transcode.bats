@@ -173,7 +173,7 @@ sizes() {
 	echo "not a video" > in.mp4
 	run --separate-stderr msp-transcode -i in.mp4 -o out
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "msp-transcode: in.mp4: cannot open: invalid data found when processing input" ]
+	[ "$stderr" = "msp-transcode: in.mp4: cannot open: not a media file (no known container format)" ]
 }
 
 @test "usage errors exit 2" {
@@ -343,10 +343,10 @@ interrupt() {
 	echo "garbage" > "$MSP_STORE/$src"
 	run --separate-stderr msp-transcode --ladder 180:300k "$id"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "msp-transcode: $id: cannot open: invalid data found when processing input" ]
+	[ "$stderr" = "msp-transcode: $id: cannot open: not a media file (no known container format)" ]
 	[ -z "$output" ]
 	run msp-catalog get "$id"
-	[ "$(jq -r '.status, .error' <<<"$output" | tr '\n' '|')" = "failed|cannot open: invalid data found when processing input|" ]
+	[ "$(jq -r '.status, .error' <<<"$output" | tr '\n' '|')" = "failed|cannot open: not a media file (no known container format)|" ]
 	[ "$(jq -r '.destinationBucketFilePath | length' <<<"$output")" = 0 ]
 	[ ! -e "$MSP_STORE/media/hls/$id" ]
 	[ "$(msp-catalog export | jq -r 'select(.type == "job") | .state')" = failed ]
@@ -375,4 +375,68 @@ interrupt() {
 	make_clip in.mp4 2 320x180
 	run bash -c 'msp-transcode --preset ultrafast --ladder 180:300k -i in.mp4 -o out > /dev/full'
 	[ "$status" -eq 3 ]
+}
+
+# ---- containers and interlacing ---------------------------------------
+
+# sample NAME: a 2 s sample of that container (1 s for DV), made by ffmpeg
+sample() {
+	local v=(-f lavfi -i testsrc2=size=160x120:rate=25:duration=2)
+	local a=(-f lavfi -i sine=duration=2)
+	local q=(-hide_banner -loglevel error -y)
+	case $1 in
+	mpg) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v mpeg2video -c:a mp2 -f mpeg s.mpg ;;
+	vob) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v mpeg2video -c:a ac3 -f vob s.vob ;;
+	wmv) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v wmv2 -c:a wmav2 s.wmv ;;
+	asf) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" s.asf ;;
+	mxf) ffmpeg "${q[@]}" "${v[@]}" -f lavfi -i sine=duration=2:sample_rate=48000 \
+	    -c:v mpeg2video -c:a pcm_s16le s.mxf ;;
+	dv) ffmpeg "${q[@]}" -f lavfi -i testsrc2=size=720x576:rate=25:duration=1 \
+	    -f lavfi -i sine=duration=1:sample_rate=48000 -target pal-dv s.dv ;;
+	ogv) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v libtheora -c:a libvorbis s.ogv ;;
+	3gp|3g2) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v libx264 -preset ultrafast \
+	    -pix_fmt yuv420p -c:a aac -ac 1 -ar 16000 s.$1 ;;
+	m2ts) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v libx264 -preset ultrafast \
+	    -pix_fmt yuv420p -c:a aac s.m2ts ;;
+	ivf) ffmpeg "${q[@]}" "${v[@]}" -c:v libvpx s.ivf ;;
+	webm) ffmpeg "${q[@]}" "${v[@]}" "${a[@]}" -c:v libvpx -c:a libopus s.webm ;;
+	esac
+}
+
+@test "plain containers (MPEG-PS, VOB, ASF, WMV, MXF, DV, Ogg, 3GP, 3G2, M2TS, IVF, WebM): ingested, transcoded, the ladder checked" {
+	local f job id c lad
+	msp-catalog user add up@example.com >/dev/null
+	for f in mpg:mpeg vob:mpeg wmv:asf asf:asf mxf:mxf dv:dv ogv:ogg 3gp:mov \
+	    3g2:mov m2ts:mpegts ivf:ivf webm:matroska; do
+		c=${f#*:}
+		f=${f%:*}
+		sample "$f"
+		job=$(msp-ingest -t long --title "$f" --language en -g drama \
+		    --uploaded-by up@example.com "s.$f") || { echo "$f: refused"; return 1; }
+		[ "$(jq -r .video.container <<<"$job")" = "$c" ] ||
+		    { echo "$f: $(jq -c .video <<<"$job")"; return 1; }
+		id=$(jq -r .videoId <<<"$job")
+		[[ "$(msp-catalog get "$id" | jq -r .sourceBucketFilePath)" == *".$f" ]]
+		run --separate-stderr msp-transcode --preset ultrafast --ladder 90:150k "$id"
+		[ "$status" -eq 0 ] || { echo "$f: $stderr"; return 1; }
+		lad="$MSP_STORE/media/hls/$id"
+		verify_hls "$lad" || { echo "$f: bad HLS"; return 1; }
+		[ "$(ffprobe -v error -select_streams v -show_entries stream=codec_name,height \
+		    -of csv=p=0 "$lad/90p/index.m3u8" | head -1)" = h264,90 ] ||
+		    { echo "$f: not 90p H.264"; return 1; }
+	done
+}
+
+@test "an interlaced source (MPEG-2, top field first) is deinterlaced: progressive HLS, no combing" {
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=720x576:rate=50:duration=2 -vf interlace=scan=tff \
+	    -c:v mpeg2video -flags +ildct+ilme -top 1 -b:v 4M -f vob in.vob
+	[ "$(ffprobe -v error -select_streams v -show_entries stream=field_order -of default=nw=1:nk=1 in.vob | head -1)" = tt ]
+	# the source: every frame combed
+	[[ "$(ffmpeg -hide_banner -i in.vob -vf idet -f null - 2>&1 | grep 'Multi frame')" == *"TFF:    50 BFF:     0 Progressive:     0"* ]]
+	# one rung at the source's height, so that no scaling blurs the fields
+	run --separate-stderr msp-transcode --preset ultrafast --ladder 576:3000k --format ts -i in.vob -o out
+	[ "$status" -eq 0 ]
+	[ "$(ffprobe -v error -select_streams v -show_entries stream=field_order -of default=nw=1:nk=1 out/576p/seg00000.ts | head -1)" = progressive ]
+	[[ "$(ffmpeg -hide_banner -i out/576p/index.m3u8 -vf idet -f null - 2>&1 | grep 'Multi frame')" == *"TFF:     0 BFF:     0 Progressive:    50"* ]]
 }
