@@ -97,23 +97,16 @@ msp_ingest_write(struct msp_ingest *in, const void *p, size_t n,
     struct msp_err *e)
 {
 	const unsigned char *b = p;
+	int err;
 
 	if ((int64_t)n > in->max - in->size)
 		return msp_err_set(e, MSP_EMEDIA, "size exceeds the limit of "
 		    "%lld bytes", (long long)in->max);
 	crypto_generichash_update(&in->h, b, n);
 	in->size += (int64_t)n;
-	while (n > 0) {
-		ssize_t w = write(in->fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
-			    strerror(w < 0 ? errno : EIO));
-		b += w;
-		n -= (size_t)w;
-	}
+	if ((err = msp_write_all(in->fd, b, n)) != 0)
+		return msp_err_set(e, MSP_EIO, "%s: %s", in->tmp,
+		    strerror(err));
 	return 0;
 }
 

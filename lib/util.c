@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <unistr.h>
 
 #include <sodium.h>
@@ -561,4 +562,22 @@ msp_strset_free(struct msp_strset *s)
 	free(s->off);
 	free(s->slots);
 	memset(s, 0, sizeof(*s));
+}
+
+int
+msp_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

@@ -16,7 +16,7 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN, O_UPQUOTA, O_UPTTL
 };
 
 static const struct msp_opt opts[] = {
@@ -32,6 +32,8 @@ static const struct msp_opt opts[] = {
 	{ "max-header", O_MAXHEAD, "BYTES", "size of a request head (16384)" },
 	{ "max-body", O_MAXBODY, "BYTES", "size of a JSON body (65536)" },
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
+	{ "upload-quota", O_UPQUOTA, "N", "unfinished resumable uploads a user may have (4)" },
+	{ "upload-ttl", O_UPTTL, "SECS", "time a resumable upload may take (86400)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
@@ -99,6 +101,8 @@ main(int argc, char **argv)
 		case O_MAXHEAD: c.header_max = (size_t)num("max-header", optarg, 1024, 1 << 24); break;
 		case O_MAXBODY: c.body_max = (size_t)num("max-body", optarg, 16, 1 << 30); break;
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
+		case O_UPQUOTA: c.upload_quota = (long)num("upload-quota", optarg, 1, 1000000); break;
+		case O_UPTTL: c.upload_ttl = (long)num("upload-ttl", optarg, 0, 365L * 86400); break;
 		case O_SESSTTL: c.session_ttl = (long)num("session-ttl", optarg, 1, 10L * 365 * 86400); break;
 		case O_URLTTL: c.url_ttl = (long)num("url-ttl", optarg, 0, 10L * 365 * 86400); break;
 		case O_CORS:

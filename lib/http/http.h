@@ -21,6 +21,9 @@ struct msp_http_conf {
 	size_t header_max;         /* bytes of a request head */
 	size_t body_max;           /* bytes of a JSON body */
 	long long upload_max;      /* bytes of an uploaded file */
+	long upload_quota;         /* unfinished resumable uploads a user
+	                              may have */
+	long upload_ttl;           /* s a resumable upload may take */
 	long session_ttl;          /* s */
 	long url_ttl;              /* s a signed media URL stays good */
 	const char *const *cors;   /* allowed origins, NULL-terminated */
