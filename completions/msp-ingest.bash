@@ -3,7 +3,7 @@ _msp_ingest() {
 	local cur prev words cword
 	_init_completion || return
 	local opts="--store --type --title --about --language --genre --premium
-	    --uploaded-by --name --meta --max-size --dry-run --strict --help
+	    --uploaded-by --name --meta --max-size --limit --dry-run --strict --help
 	    --version"
 	case $prev in
 	-s|--store) _filedir -d; return ;;
@@ -12,7 +12,7 @@ _msp_ingest() {
 	--language) COMPREPLY=($(compgen -W 'ar as bn de el en es fa fr gu he hi id it ja kn ko ml mr nl or pa pl pt ru sv ta te th tr ur vi zh' -- "$cur")); return ;;
 	--meta) _filedir; return ;;
 	--max-size) COMPREPLY=($(compgen -W '64M 512M 1G 4G 16G' -- "$cur")); return ;;
-	--title|--about|--uploaded-by|--name) return ;;
+	--title|--about|--uploaded-by|--name|--limit) return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -34,6 +34,18 @@ msp_blob_rel_ok(const char *rel)
 	return 1;
 }
 
+static int
+dir_path(const char *base, const char *rel, char **out, struct msp_err *e)
+{
+	*out = NULL;
+	if (!msp_blob_rel_ok(rel))
+		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside "
+		    "%s", rel, base);
+	if ((*out = msp_path_join(base, rel)) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	return 0;
+}
+
 int
 msp_blob_path(struct msp_store *st, const char *rel, char **out,
     struct msp_err *e)
@@ -42,9 +54,7 @@ msp_blob_path(struct msp_store *st, const char *rel, char **out,
 	if (!msp_blob_rel_ok(rel))
 		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
 		    "store", rel);
-	if ((*out = msp_path_join(msp_store_path(st), rel)) == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	return 0;
+	return dir_path(msp_store_path(st), rel, out, e);
 }
 
 int
@@ -153,10 +163,20 @@ int
 msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
     struct msp_err *e)
 {
+	if (!msp_blob_rel_ok(rel))
+		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
+		    "store", rel);
+	return msp_blob_dir_publish(msp_store_path(st), tmp, rel, e);
+}
+
+int
+msp_blob_dir_publish(const char *base, const char *tmp, const char *rel,
+    struct msp_err *e)
+{
 	char *abs = NULL;
 	int rc;
 
-	if ((rc = msp_blob_path(st, rel, &abs, e)) != 0)
+	if ((rc = dir_path(base, rel, &abs, e)) != 0)
 		return rc;
 	if ((rc = parent_dirs(abs, e)) == 0) {
 		if (rename(tmp, abs) != 0)
@@ -181,11 +201,20 @@ rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 int
 msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e)
 {
+	if (!msp_blob_rel_ok(rel))
+		return msp_err_set(e, MSP_EINVAL, "'%s': not a path inside the "
+		    "store", rel);
+	return msp_blob_dir_remove(msp_store_path(st), rel, e);
+}
+
+int
+msp_blob_dir_remove(const char *base, const char *rel, struct msp_err *e)
+{
 	char *abs = NULL;
 	struct stat sb;
 	int rc;
 
-	if ((rc = msp_blob_path(st, rel, &abs, e)) != 0)
+	if ((rc = dir_path(base, rel, &abs, e)) != 0)
 		return rc;
 	if (lstat(abs, &sb) != 0) {
 		rc = errno == ENOENT ? 0 :

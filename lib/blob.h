@@ -28,6 +28,11 @@ int msp_blob_publish(struct msp_store *st, const char *tmp, const char *rel,
     struct msp_err *e);
 /* Remove rel (a file or a whole directory tree); absent is fine. */
 int msp_blob_remove(struct msp_store *st, const char *rel, struct msp_err *e);
+/* The same two for a media directory base that is not a store's (a
+ * worker's); rel is relative to base. */
+int msp_blob_dir_publish(const char *base, const char *tmp, const char *rel,
+    struct msp_err *e);
+int msp_blob_dir_remove(const char *base, const char *rel, struct msp_err *e);
 /* Remove what crashed writers left in the temporary directory dir: the
  * regular files not modified for age seconds that nobody holds an flock
  * on (a writer locks its temporary file until it is renamed or removed).

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "http/http.h"
+#include "media.h"
 #include "pay.h"
 #include "store.h"
 #include "util.h"
@@ -16,7 +17,8 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN, O_UPQUOTA, O_UPTTL
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
+	O_LIMIT, O_UPQUOTA, O_UPTTL
 };
 
 static const struct msp_opt opts[] = {
@@ -34,8 +36,9 @@ static const struct msp_opt opts[] = {
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
 	{ "upload-quota", O_UPQUOTA, "N", "unfinished resumable uploads a user may have (4)" },
 	{ "upload-ttl", O_UPTTL, "SECS", "time a resumable upload may take (86400)" },
+	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
-	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
@@ -103,6 +106,10 @@ main(int argc, char **argv)
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
 		case O_UPQUOTA: c.upload_quota = (long)num("upload-quota", optarg, 1, 1000000); break;
 		case O_UPTTL: c.upload_ttl = (long)num("upload-ttl", optarg, 0, 365L * 86400); break;
+		case O_LIMIT:
+			if (msp_media_limit_set(optarg, &e) != 0)
+				msp_cli_usage_error("--limit: %s", e.msg);
+			break;
 		case O_SESSTTL: c.session_ttl = (long)num("session-ttl", optarg, 1, 10L * 365 * 86400); break;
 		case O_URLTTL: c.url_ttl = (long)num("url-ttl", optarg, 0, 10L * 365 * 86400); break;
 		case O_CORS:

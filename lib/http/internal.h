@@ -78,6 +78,7 @@ struct msp_req {
 	int64_t t0;
 	int started;
 	int done;                  /* a response was queued */
+	int close;                 /* close the connection after the answer */
 	int status;
 	uint64_t bytes;
 
@@ -116,8 +117,10 @@ void msp_reply_error(struct msp_req *r, unsigned status, const char *fmt, ...)
 void msp_reply_err(struct msp_req *r, const struct msp_err *e);
 /* A prepared response (takes ownership). */
 void msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp);
-/* Serve a file (range, ETag, Last-Modified); cache: the Cache-Control. */
-void msp_reply_file(struct msp_req *r, const char *path, const char *cache);
+/* Serve the file path inside the directory root, following no symbolic
+ * link below root (range, ETag, Last-Modified); cache: the Cache-Control. */
+void msp_reply_file(struct msp_req *r, const char *root, const char *path,
+    const char *cache);
 /* Add the CORS and security headers every answer carries. */
 void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
 
@@ -171,9 +174,9 @@ void msp_tus_end(struct msp_req *r);
 void msp_http_tus_headers(struct msp_req *r, struct MHD_Response *resp);
 
 /* Premium (premium.c): may the caller watch premium video v (owner,
- * admin, subscriber)? The caller's subscription as /query items; -1 after
- * replying. */
-int msp_http_premium_ok(struct msp_req *r, json_object *v);
+ * admin, subscriber)? *end_ms: the subscription's end for a subscriber,
+ * else 0. The caller's subscription as /query items; -1 after replying. */
+int msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms);
 int msp_http_query_subscription(struct msp_req *r, json_object *items);
 
 /* Workers (worker.c). */

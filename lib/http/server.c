@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "auth.h"
 #include "blob.h"
 #include "catalog.h"
+#include "dispatch.h"
 #include "internal.h"
 #include "jsonl.h"
 #include "util.h"
@@ -129,6 +131,8 @@ msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp)
 	r->done = 1;
 	r->status = (int)status;
 	msp_http_headers(r, resp);
+	if (r->close)
+		MHD_add_response_header(resp, "Connection", "close");
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		r->status = 500;
 	MHD_destroy_response(resp);
@@ -669,21 +673,43 @@ identify(struct msp_req *r)
 }
 
 /* A request that a cookie authenticates must come from our own pages or
- * an allowed origin (the SameSite cookie is the first guard). */
+ * an allowed origin (the SameSite cookie is the first guard). An unsafe
+ * method signed in by the cookie must say so: an Origin of ours, or
+ * Sec-Fetch-Site: same-origin; a Referer alone is not taken. Bearer
+ * requests carry no ambient credential and are not checked. */
 static int
 origin_ok(struct msp_req *r)
 {
 	const char *o = msp_req_header(r, "Origin");
 	const char *host = msp_req_header(r, "Host");
-	const char *p;
+	const char *a = msp_req_header(r, "Authorization");
+	const char *sfs, *p;
+	const char *m = r->method;
 
-	if (o == NULL || cors_origin(r) != NULL)
+	if (o != NULL) {
+		if (cors_origin(r) != NULL)
+			return 1;
+		if (host == NULL || (p = strstr(o, "://")) == NULL ||
+		    strcmp(p + 3, host) != 0) {
+			msp_reply_error(r, 403, "origin not allowed");
+			return 0;
+		}
 		return 1;
-	if (host == NULL)
-		return 0;
-	if ((p = strstr(o, "://")) == NULL)
-		return 0;
-	return strcmp(p + 3, host) == 0;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	    strcmp(m, "OPTIONS") == 0)
+		return 1;
+	if ((a != NULL && strncasecmp(a, "Bearer ", 7) == 0) ||
+	    MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+	    "msp_session") == NULL)
+		return 1;
+	sfs = msp_req_header(r, "Sec-Fetch-Site");
+	if (sfs != NULL && strcmp(sfs, "same-origin") == 0)
+		return 1;
+	msp_reply_error(r, 403, "origin not allowed: %s with the session "
+	    "cookie needs an Origin of this site or Sec-Fetch-Site: "
+	    "same-origin", m);
+	return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------- */
@@ -784,12 +810,40 @@ dispatch(struct msp_req *r)
 	return -1;
 }
 
+/* Framing (RFC 9112 6.1): a request with both Transfer-Encoding and
+ * Content-Length may be smuggling a second request, and a coding other than
+ * chunked leaves the body's end unknown; either way the connection closes
+ * after the answer. */
+static int
+framing_ok(struct msp_req *r)
+{
+	const char *te = msp_req_header(r, "Transfer-Encoding");
+
+	if (te == NULL)
+		return 1;
+	r->close = 1;
+	if (msp_req_header(r, "Content-Length") != NULL) {
+		msp_reply_error(r, 400, "Transfer-Encoding and Content-Length: "
+		    "both given");
+		return 0;
+	}
+	if (strcasecmp(te, "chunked") != 0) {
+		msp_reply_error(r, 501, "Transfer-Encoding '%.64s': not "
+		    "supported (only chunked)", te);
+		return 0;
+	}
+	r->close = 0;
+	return 1;
+}
+
 static int
 first_call(struct msp_req *r)
 {
 	const char *cl;
 	int flags;
 
+	if (!framing_ok(r))
+		return -1;
 	if (msp_has_control(r->url, strlen(r->url), 0) ||
 	    !msp_utf8_valid(r->url, strlen(r->url))) {
 		msp_reply_error(r, 400, "path: control character or invalid "
@@ -799,10 +853,8 @@ first_call(struct msp_req *r)
 	if (dispatch(r) != 0)
 		return -1;
 	flags = r->route->flags;
-	if (!origin_ok(r)) {
-		msp_reply_error(r, 403, "origin not allowed");
+	if (!origin_ok(r))
 		return -1;
-	}
 	if (identify(r) != 0)
 		return -1;
 	cl = msp_req_header(r, "Content-Length");
@@ -1147,6 +1199,47 @@ route_label(size_t i)
 
 long msp_http_jobs(struct msp_http *h, const char *state);
 
+/* a Prometheus label value: \\, \" and \n escaped */
+static void
+label(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* msp_dispatch_status's job lines as metrics */
+static int
+job_metrics(json_object *l, void *arg)
+{
+	FILE *f = arg;
+	const char *type = msp_json_sget(l, "type");
+	const char *state = msp_json_sget(l, "state");
+	json_object *x;
+
+	if (type == NULL || strcmp(type, "job") != 0)
+		return 0;
+	if (strcmp(state, "running") == 0) {
+		fputs("msp_transcode_job_progress{job=\"", f);
+		label(f, msp_json_sget(l, "id"));
+		fputs("\",worker=\"", f);
+		label(f, msp_json_sget(l, "worker"));
+		fprintf(f, "\"} %d\n", json_object_object_get_ex(l, "progress",
+		    &x) ? json_object_get_int(x) : 0);
+	}
+	fputs("msp_transcode_job_attempts{job=\"", f);
+	label(f, msp_json_sget(l, "id"));
+	fprintf(f, "\",state=\"%s\"} %d\n", state,
+	    json_object_object_get_ex(l, "attempts", &x) ?
+	    json_object_get_int(x) : 0);
+	return 0;
+}
+
 void
 msp_route_metrics(struct msp_req *r)
 {
@@ -1199,6 +1292,11 @@ msp_route_metrics(struct msp_req *r)
 	fprintf(f, "# HELP msp_transcode_queue_length Jobs waiting for a "
 	    "worker.\n# TYPE msp_transcode_queue_length gauge\n"
 	    "msp_transcode_queue_length %ld\n", msp_http_jobs(h, "queued"));
+	fputs("# HELP msp_transcode_job_progress Percent done of each running "
+	    "job, by worker.\n# TYPE msp_transcode_job_progress gauge\n"
+	    "# HELP msp_transcode_job_attempts Attempts of each running or "
+	    "failed job.\n# TYPE msp_transcode_job_attempts gauge\n", f);
+	(void)msp_dispatch_status(h->st, job_metrics, f, NULL);
 	if (fclose(f) != 0) {
 		free(buf);
 		msp_reply(r, 500, NULL);

@@ -49,7 +49,6 @@ void
 msp_route_web(struct msp_req *r)
 {
 	size_t i;
-	char *p;
 
 	if (r->h->c.web_dir == NULL) {
 		msp_reply_error(r, 404, "%s: no web front (--web)", r->url);
@@ -62,13 +61,7 @@ msp_route_web(struct msp_req *r)
 		msp_reply_error(r, 404, "%s: no such route", r->url);
 		return;
 	}
-	if ((p = msp_sprintf("%s/%s", r->h->c.web_dir, web_files[i].file)) ==
-	    NULL) {
-		msp_reply(r, 500, NULL);
-		return;
-	}
-	msp_reply_file(r, p, "no-cache");
-	free(p);
+	msp_reply_file(r, r->h->c.web_dir, web_files[i].file, "no-cache");
 }
 
 /* The headers of a route's answers that msp_reply adds: the web front's
