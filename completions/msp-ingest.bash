@@ -13,7 +13,7 @@ _msp_ingest() {
 	--meta) _filedir; return ;;
 	--limit) compopt -o nospace; COMPREPLY=($(compgen -W 'width= height= pixels= fps= duration= streams=' -- "$cur")); return ;;
 	--max-size) COMPREPLY=($(compgen -W '64M 512M 1G 4G 16G' -- "$cur")); return ;;
-	--title|--about|--uploaded-by|--name) return ;;
+	--title|--about|--uploaded-by|--name|--limit) return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

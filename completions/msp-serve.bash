@@ -6,7 +6,8 @@ _msp_serve() {
 	    --max-connections --per-ip --idle-timeout --request-timeout
 	    --max-header --max-body --max-upload --max-uploads --min-rate
 	    --hash-threads --hash-queue --login-fails --login-fails-ip
-	    --login-fails-account --limit --session-ttl --url-ttl --cors
+	    --login-fails-account --limit --upload-quota --upload-ttl
+	    --session-ttl --url-ttl --cors
 	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
@@ -17,6 +18,7 @@ _msp_serve() {
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--max-uploads|--min-rate|--hash-threads|--hash-queue|--login-fails|\
 	--login-fails-ip|--login-fails-account|\
+	--upload-quota|--upload-ttl|\
 	--session-ttl|--url-ttl|--cors|--media-origin|--grace|--sign|--passwd) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -636,3 +636,21 @@ msp_strset_free(struct msp_strset *s)
 	free(s->slots);
 	memset(s, 0, sizeof(*s));
 }
+
+int
+msp_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

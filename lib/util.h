@@ -96,4 +96,8 @@ const char *msp_strset_get(const struct msp_strset *s, uint32_t i,
 uint32_t *msp_strset_sorted(const struct msp_strset *s);
 void msp_strset_free(struct msp_strset *s);
 
+/* Write all n bytes of p to fd (again after EINTR and short writes):
+ * 0, or the errno of the failure (EIO for a write of nothing). */
+int msp_write_all(int fd, const void *p, size_t n);
+
 #endif

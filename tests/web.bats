@@ -21,7 +21,7 @@ csp_of() { # csp_of PATH: the Content-Security-Policy of GET PATH
 @test "web: the front's files go out under a CSP: own scripts and styles, Razorpay Checkout, no framing" {
 	start_server
 	want="default-src 'none'; script-src 'self' https://checkout.razorpay.com; style-src 'self'; img-src 'self'; media-src 'self' blob:; connect-src 'self' https://api.razorpay.com https://lumberjack.razorpay.com; frame-src https://api.razorpay.com https://checkout.razorpay.com; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
-	for p in / /app.js /style.css /vendor/hls.min.js; do
+	for p in / /app.js /style.css /vendor/hls.min.js /vendor/tus.min.js; do
 		[ "$(csp_of "$p")" = "$want" ] || { echo "$p: $(csp_of "$p")"; return 1; }
 	done
 	run curl -s -D - -o /dev/null "$U/"

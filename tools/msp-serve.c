@@ -19,7 +19,8 @@ enum {
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
 	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
 	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
-	O_LFAILSACC
+	O_LFAILSACC,
+	O_UPQUOTA, O_UPTTL
 };
 
 static const struct msp_opt opts[] = {
@@ -42,6 +43,8 @@ static const struct msp_opt opts[] = {
 	{ "login-fails", O_LFAILS, "N", "failures from an address to an account before a lock (5)" },
 	{ "login-fails-ip", O_LFAILSIP, "N", "failures from an address in 15 min before a lock (20)" },
 	{ "login-fails-account", O_LFAILSACC, "N", "failures to an account before only known clients may try (100)" },
+	{ "upload-quota", O_UPQUOTA, "N", "unfinished resumable uploads a user may have (4)" },
+	{ "upload-ttl", O_UPTTL, "SECS", "time a resumable upload may take (86400)" },
 	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
@@ -117,6 +120,8 @@ main(int argc, char **argv)
 		case O_LFAILS: c.login_fails = (unsigned)num("login-fails", optarg, 1, 1000000); break;
 		case O_LFAILSIP: c.login_fails_ip = (unsigned)num("login-fails-ip", optarg, 1, 1000000); break;
 		case O_LFAILSACC: c.login_fails_account = (unsigned)num("login-fails-account", optarg, 1, 1000000); break;
+		case O_UPQUOTA: c.upload_quota = (long)num("upload-quota", optarg, 1, 1000000); break;
+		case O_UPTTL: c.upload_ttl = (long)num("upload-ttl", optarg, 0, 365L * 86400); break;
 		case O_LIMIT:
 			if (msp_media_limit_set(optarg, &e) != 0)
 				msp_cli_usage_error("--limit: %s", e.msg);

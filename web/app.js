@@ -654,28 +654,64 @@ function uploadMeta(type, f) {
   return meta;
 }
 
+/* resumable (tus, /files/): a dropped connection resumes where the
+ * server's offset says; the last byte makes the video */
 function upload(ev) {
   ev.preventDefault();
   const type = $('upload-type').value, f = $('upload-file').files[0];
   if (!f) return;
-  const fd = new FormData();
-  fd.append('metadata', JSON.stringify(uploadMeta(type, f)));
-  fd.append('file', f, f.name);
-  const x = new XMLHttpRequest();
+  const meta = uploadMeta(type, f);
+  const md = { filename: f.name, filetype: f.type || 'application/octet-stream', videoType: type };
+  for (const [k, v] of Object.entries(meta)) md[k] = Array.isArray(v) ? v.join(',') : String(v);
   const bar = $('upload-progress');
   bar.hidden = false;
   bar.value = 0;
   $('upload-submit').disabled = true;
   $('upload-error').textContent = '';
-  x.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = 100 * e.loaded / e.total; };
+  const done = (err, id) => {
+    $('upload-submit').disabled = false;
+    if (err) { $('upload-error').textContent = err; return; }
+    bar.value = 100;
+    location.hash = '#/video/' + id;
+  };
+  if (!window.tus || !tus.isSupported) return uploadPut(type, f, meta, done);
+  const up = new tus.Upload(f, {
+    endpoint: '/files/',
+    metadata: md,
+    retryDelays: [0, 1000, 3000, 5000, 10000],
+    removeFingerprintOnSuccess: true,
+    onProgress: (sent, total) => { bar.value = 100 * sent / total; },
+    onError: (e) => {
+      const r = e.originalResponse;
+      let msg = e.message;
+      try { msg = JSON.parse(r.getBody()).error || msg; } catch (x) { /* not JSON */ }
+      done(msg);
+    },
+    onSuccess: (p) => {
+      const id = p && p.lastResponse && p.lastResponse.getHeader('X-Msp-Video');
+      if (id) done(null, id); else done('the upload ended without a video');
+    },
+  });
+  state.upload = up;
+  up.findPreviousUploads().then((prev) => {
+    if (prev.length) up.resumeFromPreviousUpload(prev[0]);
+    up.start();
+  });
+}
+
+/* the original's PUT route, where tus is not available */
+function uploadPut(type, f, meta, done) {
+  const fd = new FormData();
+  fd.append('metadata', JSON.stringify(meta));
+  fd.append('file', f, f.name);
+  const x = new XMLHttpRequest();
+  x.upload.onprogress = (e) => { if (e.lengthComputable) $('upload-progress').value = 100 * e.loaded / e.total; };
   x.onload = () => {
     let r = {};
     try { r = JSON.parse(x.responseText); } catch (e) { r = {}; }
-    $('upload-submit').disabled = false;
-    if (x.status === 202) { bar.value = 100; location.hash = '#/video/' + r.id; }
-    else $('upload-error').textContent = r.error || ('HTTP ' + x.status);
+    if (x.status === 202) done(null, r.id); else done(r.error || ('HTTP ' + x.status));
   };
-  x.onerror = () => { $('upload-submit').disabled = false; $('upload-error').textContent = 'upload failed'; };
+  x.onerror = () => done('upload failed');
   x.open('PUT', '/' + type + '-content/upload');
   x.send(fd);
 }

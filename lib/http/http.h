@@ -26,6 +26,9 @@ struct msp_http_conf {
 	unsigned login_fails;      /* from a client to an account: a lock */
 	unsigned login_fails_ip;   /* from a client in a window: a lock */
 	unsigned login_fails_account; /* to an account: known clients only */
+	long upload_quota;         /* unfinished resumable uploads a user
+	                              may have */
+	long upload_ttl;           /* s a resumable upload may take */
 	long session_ttl;          /* s */
 	long url_ttl;              /* s a signed media URL stays good */
 	const char *const *cors;   /* allowed origins, NULL-terminated */

@@ -27,6 +27,7 @@ typedef void (*msp_route_fn)(struct msp_req *r);
 #define R_PREFIX  0x08 /* path is a prefix; the rest is r->rest */
 #define R_ADMIN   0x10 /* only admins */
 #define R_HASH    0x20 /* spends a password hash: runs in the hashing pool */
+#define R_TUS     0x40 /* the body streams into a resumable upload (tus.c) */
 
 struct msp_route {
 	const char *method;  /* "GET" also answers HEAD */
@@ -108,6 +109,8 @@ struct msp_req {
 	json_object *fields;       /* form fields and metadata */
 	char *file_name;
 
+	struct msp_tus *tus;       /* a tus PATCH (tus.c) */
+
 	/* identity */
 	json_object *user;         /* from the session, or NULL */
 	const char *email;         /* the user's */
@@ -170,6 +173,19 @@ void msp_http_media_links(json_object *v, const char *id,
  * when the caller may watch it, poster and thumbnails. */
 void msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v);
 void msp_route_premium_plans(struct msp_req *r);
+
+/* Resumable uploads, tus 1.0 (tus.c). msp_tus_begin checks a PATCH
+ * before its body (-1 after replying), msp_tus_body takes its bytes,
+ * msp_tus_end ends it however the request ended. */
+void msp_route_tus_options(struct msp_req *r);
+void msp_route_tus_create(struct msp_req *r);
+void msp_route_tus_head(struct msp_req *r);
+void msp_route_tus_patch(struct msp_req *r);
+void msp_route_tus_delete(struct msp_req *r);
+int msp_tus_begin(struct msp_req *r);
+int msp_tus_body(struct msp_req *r, const char *data, size_t n);
+void msp_tus_end(struct msp_req *r);
+void msp_http_tus_headers(struct msp_req *r, struct MHD_Response *resp);
 
 /* Premium (premium.c): may the caller watch premium video v (owner,
  * admin, subscriber)? *end_ms: the subscription's end for a subscriber,

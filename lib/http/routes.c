@@ -30,6 +30,14 @@ const struct msp_route msp_routes[] = {
 	    R_AUTH | R_UPLOAD, NULL },
 	{ "PUT", "/long-content/upload", msp_route_upload_long,
 	    R_AUTH | R_UPLOAD, NULL },
+	{ "OPTIONS", "/files/", msp_route_tus_options, R_PREFIX, "/files/*" },
+	{ "POST", "/files/", msp_route_tus_create, R_PREFIX | R_AUTH,
+	    "/files/*" },
+	{ "GET", "/files/", msp_route_tus_head, R_PREFIX | R_AUTH, "/files/*" },
+	{ "PATCH", "/files/", msp_route_tus_patch, R_PREFIX | R_AUTH | R_TUS,
+	    "/files/*" },
+	{ "DELETE", "/files/", msp_route_tus_delete, R_PREFIX | R_AUTH,
+	    "/files/*" },
 	{ "POST", "/short-content/get", msp_route_short_get, R_JSON, NULL },
 	{ "POST", "/long-content/get", msp_route_long_get, R_JSON, NULL },
 	{ "POST", "/short-content/like", msp_route_like, R_AUTH | R_JSON,
@@ -50,6 +58,7 @@ const struct msp_route msp_routes[] = {
 	{ "GET", "/app.js", msp_route_web, 0, NULL },
 	{ "GET", "/style.css", msp_route_web, 0, NULL },
 	{ "GET", "/vendor/hls.min.js", msp_route_web, 0, NULL },
+	{ "GET", "/vendor/tus.min.js", msp_route_web, 0, NULL },
 };
 const size_t msp_nroutes = sizeof(msp_routes) / sizeof(msp_routes[0]);
 

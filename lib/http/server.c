@@ -48,6 +48,8 @@ msp_http_conf_default(struct msp_http_conf *c)
 	c->header_max = 16 * 1024;
 	c->body_max = 64 * 1024;
 	c->upload_max = 2LL << 30;
+	c->upload_quota = 4;
+	c->upload_ttl = 86400;
 	c->session_ttl = MSP_SESSION_TTL;
 	c->url_ttl = MSP_HLS_TTL;
 	c->cors = none;
@@ -343,6 +345,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->pp != NULL)
 		MHD_destroy_post_processor(r->pp);
 	msp_ingest_abort(r->ing);
+	msp_tus_end(r);
 	json_object_put(r->json);
 	json_object_put(r->fields);
 	json_object_put(r->user);
@@ -892,7 +895,8 @@ first_call(struct msp_req *r)
 	cl = msp_req_header(r, "Content-Length");
 	if (cl != NULL) {
 		long long n;
-		long long max = (flags & R_UPLOAD) ? r->h->c.upload_max :
+		long long max = (flags & (R_UPLOAD | R_TUS)) ?
+		    r->h->c.upload_max :
 		    (long long)r->h->c.body_max;
 		if (msp_parse_int(cl, 0, (long long)1 << 62, &n) != 0) {
 			msp_reply_error(r, 400, "Content-Length: not a number");
@@ -903,12 +907,12 @@ first_call(struct msp_req *r)
 			    max);
 			return -1;
 		}
-		if (n > 0 && !(flags & (R_JSON | R_UPLOAD))) {
+		if (n > 0 && !(flags & (R_JSON | R_UPLOAD | R_TUS))) {
 			msp_reply_error(r, 400, "body: this route takes none");
 			return -1;
 		}
 	}
-	if (flags & R_UPLOAD) {
+	if (flags & (R_UPLOAD | R_TUS)) {
 		int busy;
 
 		/* uploads never take every connection */
@@ -932,6 +936,8 @@ first_call(struct msp_req *r)
 			return -1;
 		}
 	}
+	if ((flags & R_TUS) && msp_tus_begin(r) != 0)
+		return -1;
 	if (flags & R_UPLOAD) {
 		int rc = upload_begin(r);
 		if (rc == -2) {
@@ -1049,6 +1055,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				    MHD_YES ? 0 : -1;
 			else
 				rc = upload_write(r, upload_data, n);
+		} else if (r->route->flags & R_TUS) {
+			rc = msp_tus_body(r, upload_data, n);
 		} else if (r->route->flags & R_JSON) {
 			rc = body_append(r, upload_data, n);
 		}

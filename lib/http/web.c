@@ -23,6 +23,7 @@ static const struct {
 	{ "/app.js", "app.js" },
 	{ "/style.css", "style.css" },
 	{ "/vendor/hls.min.js", "node_modules/hls.js/dist/hls.min.js" },
+	{ "/vendor/tus.min.js", "node_modules/tus-js-client/dist/tus.min.js" },
 	{ NULL, NULL }
 };
 
@@ -63,13 +64,14 @@ msp_route_web(struct msp_req *r)
 	msp_reply_file(r, r->h->c.web_dir, web_files[i].file, "no-cache");
 }
 
-/* The security headers of the web front's answers (msp_reply adds them
- * to every answer of a web route). */
+/* The headers of a route's answers that msp_reply adds: the web front's
+ * security headers, tus's version. */
 void
 msp_http_web_headers(struct msp_req *r, struct MHD_Response *resp)
 {
 	char *csp;
 
+	msp_http_tus_headers(r, resp);
 	if (r->route == NULL || r->route->fn != msp_route_web)
 		return;
 	if ((csp = msp_http_csp(r->h->c.media_origin)) != NULL)

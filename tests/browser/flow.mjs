@@ -246,8 +246,22 @@ try {
   await page.selectOption('#upload-type', 'short');
   await page.fill('#upload-name', 'browserclip');
   await page.setInputFiles('#upload-file', clip);
+  // resumable: the first PATCH is cut, tus-js-client asks the offset and resumes
+  const tusCalls = [];
+  await page.route('**/files/**', (route) => {
+    const m = route.request().method();
+    tusCalls.push(m);
+    if (m === 'PATCH' && tusCalls.filter((x) => x === 'PATCH').length === 1) return route.abort();
+    return route.continue();
+  });
+  await page.route('**/files/', (route) => { tusCalls.push(route.request().method()); return route.continue(); });
   await page.click('#upload-submit');
   await page.waitForURL(/#\/video\/[0-9a-z]{26}$/);
+  await page.unroute('**/files/**');
+  await page.unroute('**/files/');
+  check(tusCalls[0] === 'POST' && tusCalls.filter((x) => x === 'PATCH').length === 2 &&
+    tusCalls.includes('HEAD'), 'tus: create, a cut PATCH, HEAD, PATCH: ' + tusCalls.join(' '));
+  step('uploaded with tus, resumed after a cut');
   await page.waitForSelector('#video-processing:visible');
   check(await page.$eval('#video-progress', (p) => p.value) === 0, 'progress at 0');
   check(!(await visible('#player-box')), 'no player yet');
