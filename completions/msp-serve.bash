@@ -4,12 +4,13 @@ _msp_serve() {
 	_init_completion || return
 	local opts="--store --listen --threads --workers --ladder
 	    --max-connections --per-ip --idle-timeout --request-timeout
-	    --max-header --max-body --max-upload --session-ttl --url-ttl --cors
+	    --max-header --max-body --max-upload --session-ttl --url-ttl --media-delivery --cors
 	    --web --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
 	--access-log|--pay-config) _filedir; return ;;
+	--media-delivery) COMPREPLY=($(compgen -W "proxy redirect" -- "$cur")); return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--session-ttl|--url-ttl|--cors|--grace|--sign|--passwd) return ;;

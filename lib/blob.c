@@ -152,6 +152,12 @@ msp_blob_close(struct msp_blob *b)
 	free(b);
 }
 
+int
+msp_blob_check(struct msp_blob *b, struct msp_err *e)
+{
+	return b->root != NULL ? 0 : msp_blob_bucket_check(b, e);
+}
+
 const char *
 msp_blob_where(const struct msp_blob *b)
 {

@@ -37,6 +37,9 @@ int msp_blob_store(struct msp_store *st, struct msp_blob **bp,
 int msp_blob_open(struct msp_blob **bp, const char *where, const char *tmpdir,
     struct msp_err *e);
 void msp_blob_close(struct msp_blob *b);
+/* One cheap request that fails on a wrong endpoint, bucket, region or
+ * secret with a clear message (a directory: nothing to check). */
+int msp_blob_check(struct msp_blob *b, struct msp_err *e);
 /* What the media is, for messages: a directory path or "s3://bucket/prefix"
  * (never a secret). */
 const char *msp_blob_where(const struct msp_blob *b);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "blob.h"
 #include "cli.h"
 #include "http/http.h"
 #include "pay.h"
@@ -16,7 +17,7 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_DELIVERY
 };
 
 static const struct msp_opt opts[] = {
@@ -34,6 +35,7 @@ static const struct msp_opt opts[] = {
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "media-delivery", O_DELIVERY, "MODE", "media in a bucket: proxy (default) or redirect" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
@@ -76,6 +78,7 @@ main(int argc, char **argv)
 	const char *store = NULL, *logpath = NULL, *sign = NULL,
 	    *passwd = NULL, *payconf = NULL;
 	struct msp_pay_conf *pay = NULL;
+	struct msp_blob *media;
 	size_t ncors = 0;
 	int k, rc;
 
@@ -108,6 +111,15 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_DELIVERY:
+			if (strcmp(optarg, "proxy") == 0)
+				c.media_redirect = 0;
+			else if (strcmp(optarg, "redirect") == 0)
+				c.media_redirect = 1;
+			else
+				msp_cli_usage_error("--media-delivery: '%s' is "
+				    "not proxy or redirect", optarg);
+			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;
 		case O_SECURE: c.secure_cookie = 1; break;
@@ -154,6 +166,9 @@ main(int argc, char **argv)
 	else if ((c.access_log = fopen(logpath, "a")) == NULL)
 		msp_die(3, "%s: cannot open the access log", logpath);
 
+	/* the media (a bucket is checked now, not at the first request) */
+	if ((rc = msp_blob_store(st, &media, &e)) != 0)
+		msp_die(3, "%s", e.msg);
 	if ((rc = msp_pay_conf_load(&pay, payconf, NULL, msp_store_path(st),
 	    &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
