@@ -14,6 +14,8 @@ TOOL_SRC := $(sort $(wildcard tools/msp-*.c))
 TOOLS := $(TOOL_SRC:tools/%.c=$(B)/bin/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# programs the bats suites drive, built with the tests, never installed
+HELPERS := $(B)/tests/s3cli
 MAN1 := $(sort $(wildcard man/*.1))
 MAN5 := $(sort $(wildcard man/*.5))
 MAN7 := $(sort $(wildcard man/*.7))
@@ -22,7 +24,7 @@ ALL_CFLAGS = $(MSP_CFLAGS) -Ilib $(CFLAGS) $(USER_CFLAGS)
 ALL_LDFLAGS = $(MSP_LDFLAGS) $(LDFLAGS) $(USER_LDFLAGS)
 
 .PHONY: all deps check unit demo install uninstall clean distclean lint bench
-all: $(TOOLS) $(UNITS)
+all: $(TOOLS) $(UNITS) $(HELPERS)
 
 config.mk: configure
 	scripts/deps build
@@ -54,8 +56,13 @@ web/node_modules: web/package.json web/package-lock.json
 	cd web && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
 	touch $@
 
+# the S3 server the bucket tests run on loopback (s3rver, pinned)
+tests/s3/node_modules: tests/s3/package.json tests/s3/package-lock.json
+	cd tests/s3 && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
+	touch $@
+
 # every test: C unit tests (TAP) and the bats suites, one summary line
-check: deps all web/node_modules
+check: deps all web/node_modules tests/s3/node_modules
 	B=$(B) scripts/runtests
 
 lint:

@@ -420,6 +420,12 @@ msp_blob_local(struct msp_blob *b, const char *key, char **path,
 	return b->ops->local(b, key, path, e);
 }
 
+const char *
+msp_blob_root(const struct msp_blob *b)
+{
+	return b->root;
+}
+
 int
 msp_blob_url(struct msp_blob *b, const char *key, long expires, char **url,
     struct msp_err *e)

@@ -113,6 +113,9 @@ void msp_blob_fetch_done(struct msp_blob *b, char *path);
  * backend keeps no local files. */
 int msp_blob_local(struct msp_blob *b, const char *key, char **path,
     struct msp_err *e);
+/* The local directory whose files are the objects (key = file path
+ * relative to it), or NULL when the backend keeps no local files. */
+const char *msp_blob_root(const struct msp_blob *b);
 /* A URL a client can GET key from for expires seconds (a presigned URL),
  * or *url NULL when the backend has none. */
 int msp_blob_url(struct msp_blob *b, const char *key, long expires,

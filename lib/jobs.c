@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "jobs.h"
@@ -23,6 +24,12 @@
  * and so does its video. msp_job_claim_video still retries it. */
 #define ATTEMPTS_MAX 3
 #define ERROR_MAX 2000  /* characters kept of a failure reason */
+
+static int
+not_job_id(const char *id, struct msp_err *e)
+{
+	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
+}
 
 static const char *const states[] = { "queued", "running", "done", "failed",
     NULL };
@@ -213,6 +220,114 @@ job_load(struct msp_store *st, MDB_txn *t, const char *id, json_object **out,
 	return rc;
 }
 
+/*
+ * A lease also names the process that holds it on this machine, as
+ * "holder": "BOOT NS PID START" (the kernel's boot id, the process id
+ * namespace, the process id and its start time in clock ticks since boot), so that a worker that died
+ * (killed, crashed) loses its job at once instead of at the lease's end.
+ * A process id used again by another process has another start time.
+ */
+#define HOLDER_MAX 160
+
+/* This boot's id and the process id namespace, as "BOOT NS", into b;
+ * -1 without /proc. */
+static int
+boot_id(char *b, size_t n)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	char ns[64];
+	ssize_t k;
+	size_t m;
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fgets(b, (int)n, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	b[strcspn(b, "\n")] = '\0';
+	if ((k = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1)) <= 0)
+		return -1;
+	ns[k] = '\0';
+	m = strlen(b);
+	if (m == 0 || strchr(b, ' ') != NULL || strchr(ns, ' ') != NULL ||
+	    m + 1 + (size_t)k + 1 > n)
+		return -1;
+	b[m] = ' ';
+	memcpy(b + m + 1, ns, (size_t)k + 1);
+	return 0;
+}
+
+/* The start time of process pid, and whether it has ended (a zombie);
+ * -1 when there is no such process (or no /proc). */
+static int
+proc_start(long pid, unsigned long long *start, int *ended)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ..." : the name may hold anything but its end */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return -1;
+	p += 2;
+	*ended = *p == 'Z' || *p == 'X';
+	/* start time is field 22; state is field 3 */
+	for (i = 3; i < 22 && p != NULL; i++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu", &v) != 1)
+		return -1;
+	*start = v;
+	return 0;
+}
+
+/* The calling process as a lease holder, or NULL without /proc. */
+static json_object *
+holder_self(void)
+{
+	char boot[128], h[HOLDER_MAX];
+	unsigned long long start;
+	long pid = (long)getpid();
+	int ended;
+
+	if (boot_id(boot, sizeof(boot)) != 0 ||
+	    proc_start(pid, &start, &ended) != 0)
+		return NULL;
+	snprintf(h, sizeof(h), "%s %ld %llu", boot, pid, start);
+	return json_object_new_string(h);
+}
+
+/* 1 when the job's holder is a process of this boot that is gone. */
+static int
+holder_gone(json_object *job)
+{
+	const char *h = sfield(job, "holder");
+	char boot[128], hb[64], hn[64], mine[128];
+	unsigned long long start, hs;
+	long pid;
+	int ended;
+
+	if (h == NULL || sscanf(h, "%63s %63s %ld %llu", hb, hn, &pid,
+	    &hs) != 4 || pid <= 0 || boot_id(boot, sizeof(boot)) != 0)
+		return 0;
+	snprintf(mine, sizeof(mine), "%s %s", hb, hn);
+	if (strcmp(boot, mine) != 0)
+		return 0; /* another machine, boot or container: the lease */
+	if (proc_start(pid, &start, &ended) != 0)
+		return 1;
+	return ended || start != hs;
+}
+
 static int
 lease_expired(json_object *job, int64_t now)
 {
@@ -221,7 +336,7 @@ lease_expired(json_object *job, int64_t now)
 
 	if (l == NULL || msp_time_parse(l, &ms) != 0)
 		return 1;
-	return ms <= now;
+	return ms <= now || holder_gone(job);
 }
 
 /* Take job for worker: running, a fresh lease, one more attempt. */
@@ -241,6 +356,10 @@ job_take(struct msp_store *st, MDB_txn *t, json_object *job,
 	msp_time_fmt(msp_now_ms() + lease_ms, until);
 	json_object_object_add(job, "leaseUntil",
 	    json_object_new_string(until));
+	if ((x = holder_self()) != NULL)
+		json_object_object_add(job, "holder", x);
+	else
+		json_object_object_del(job, "holder");
 	json_object_object_add(job, "error", NULL);
 	return job_set_state(st, t, job, "running", e);
 }
@@ -373,6 +492,7 @@ give_up(struct msp_store *st, MDB_txn *t, json_object *j, struct msp_err *e)
 	snprintf(why, sizeof(why), "given up: the worker was lost on each of "
 	    "%d attempts", ATTEMPTS_MAX);
 	json_object_object_add(j, "leaseUntil", NULL);
+	json_object_object_del(j, "holder");
 	json_object_object_add(j, "error", json_object_new_string(why));
 	if ((rc = job_set_state(st, t, j, "failed", e)) != 0)
 		return rc;
@@ -451,6 +571,45 @@ claim_txn(MDB_txn *t, void *arg, struct msp_err *e)
 }
 
 int
+msp_job_claim_in(struct msp_store *st, MDB_txn *t, const char *worker,
+    long lease_ms, json_object **job, struct msp_err *e)
+{
+	struct claim c = { st, worker, NULL, lease_ms, NULL, NULL, NULL };
+	int rc;
+
+	*job = NULL;
+	if ((rc = check_worker(worker, lease_ms, e)) != 0)
+		return rc;
+	rc = claim_txn(t, &c, e);
+	json_object_put(c.lost);
+	if (rc != 0) {
+		json_object_put(c.job);
+		return rc;
+	}
+	if (c.job == NULL)
+		return MSP_ENOTFOUND;
+	*job = c.job;
+	return 0;
+}
+
+int
+msp_job_save(struct msp_store *st, MDB_txn *t, json_object *job,
+    const char *state, struct msp_err *e)
+{
+	const char *id = sfield(job, "id");
+
+	if (id == NULL || !msp_id_valid(id))
+		return not_job_id(id, e);
+	if (state != NULL) {
+		if (!state_ok(state))
+			return msp_err_set(e, MSP_EINVAL, "'%s': not a job "
+			    "state", state);
+		return job_set_state(st, t, job, state, e);
+	}
+	return job_put(st, t, job, e);
+}
+
+int
 msp_job_claim(struct msp_store *st, const char *worker, long lease_ms,
     json_object **job, struct msp_err *e)
 {
@@ -522,12 +681,6 @@ msp_job_claim_video(struct msp_store *st, const char *video_id,
 }
 
 /* ---- renew, finish -------------------------------------------------- */
-
-static int
-not_job_id(const char *id, struct msp_err *e)
-{
-	return msp_err_set(e, MSP_EINVAL, "'%s': not a job id", id ? id : "");
-}
 
 /* 0 when job id is running for worker */
 static int
@@ -612,6 +765,7 @@ finish_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	if ((rc = job_load(f->st, t, f->id, &j, e)) != 0)
 		return rc;
 	json_object_object_add(j, "leaseUntil", NULL);
+	json_object_object_del(j, "holder");
 	if (f->error != NULL) {
 		/* keep whole UTF-8 characters when cutting a long reason */
 		size_t n = strlen(f->error);
@@ -673,6 +827,7 @@ release_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		    json_object_new_int64(attempts > 0 ? attempts - 1 : 0));
 		json_object_object_add(j, "worker", NULL);
 		json_object_object_add(j, "leaseUntil", NULL);
+		json_object_object_del(j, "holder");
 		json_object_object_add(j, "error", NULL);
 		rc = job_set_state(r->st, t, j, "queued", e);
 	}

@@ -799,9 +799,9 @@ retry_curl(CURLcode cc)
 static int
 not_s3(const struct msp_s3 *s, long st, struct msp_err *e)
 {
+	(void)st;
 	return msp_err_set(e, MSP_ENET, "s3 endpoint %s: not an S3 server "
-	    "(answer was not S3 XML%s%ld)", s->c.endpoint,
-	    st ? ", HTTP " : "", st);
+	    "(answer was not S3 XML)", s->c.endpoint);
 }
 
 /* The error an answer with an S3 <Error> (or none, for HEAD) means. */
@@ -1985,7 +1985,9 @@ complete(struct msp_s3_upload *u, struct msp_err *e)
 		rc = request(u->s, &r, &o, e);
 		if (rc == MSP_ENOTFOUND) {
 			/* an earlier try may have completed it */
-			if (msp_s3_head(u->s, u->ukey, &size, NULL, e) == 0 &&
+			struct msp_err he = { 0 };
+
+			if (msp_s3_head(u->s, u->ukey, &size, NULL, &he) == 0 &&
 			    size == u->total) {
 				msp_err_clear(e);
 				rc = 0;

@@ -76,4 +76,13 @@ int msp_transcode_video(struct msp_store *st, const char *id,
     const char *job_id, const char *worker, const struct msp_tc_opts *o,
     json_object **out, struct msp_err *e);
 
+/*
+ * The record changes that make a video ready: status, progress 100,
+ * destinationBucketFilePath [rel "/master.m3u8"] and
+ * destinationVideoDetails (video's, with "hls" set to det, whose file
+ * names get rel prefixed). det is taken; *changes (caller puts).
+ */
+int msp_tc_ready_changes(json_object *video, json_object *det,
+    const char *rel, json_object **changes, struct msp_err *e);
+
 #endif

@@ -117,16 +117,61 @@ paths(json_object *d, const char *rel)
 }
 
 int
+msp_tc_ready_changes(json_object *video, json_object *det, const char *rel,
+    json_object **changes, struct msp_err *e)
+{
+	json_object *c = NULL, *nd = NULL, *old, *a = NULL;
+	char *master = NULL;
+	int rc = 0;
+
+	*changes = NULL;
+	if (paths(det, rel) == NULL || (master = msp_sprintf("%s/master.m3u8",
+	    rel)) == NULL || (c = json_object_new_object()) == NULL ||
+	    (nd = json_object_new_object()) == NULL ||
+	    (a = json_object_new_array()) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* destinationVideoDetails keeps what it had and gains "hls" */
+	old = json_object_object_get(video, "destinationVideoDetails");
+	if (old != NULL && json_object_is_type(old, json_type_object)) {
+		json_object_object_foreach(old, k, val)
+			if (strcmp(k, "hls") != 0)
+				json_object_object_add(nd, k,
+				    json_object_get(val));
+	}
+	json_object_object_add(nd, "hls", det);
+	det = NULL;
+	json_object_object_add(c, "status", json_object_new_string("ready"));
+	json_object_object_add(c, "progress", json_object_new_int(100));
+	json_object_object_add(c, "error", NULL);
+	json_object_array_add(a, json_object_new_string(master));
+	json_object_object_add(c, "destinationBucketFilePath", a);
+	a = NULL;
+	json_object_object_add(c, "destinationVideoDetails", nd);
+	nd = NULL;
+	*changes = c;
+	c = NULL;
+out:
+	json_object_put(det);
+	json_object_put(c);
+	json_object_put(nd);
+	json_object_put(a);
+	free(master);
+	return rc;
+}
+
+int
 msp_transcode_video(struct msp_store *st, const char *id,
     const char *job_id, const char *worker, const struct msp_tc_opts *o,
     json_object **out, struct msp_err *e)
 {
 	struct run r;
 	struct msp_tc_opts mine = *o;
-	json_object *v = NULL, *src, *c = NULL, *det = NULL, *old, *nd = NULL;
+	json_object *v = NULL, *src, *c = NULL, *det = NULL;
 	MDB_txn *t = NULL;
 	struct msp_blob *b;
-	char *rel = NULL, *inpath = NULL, *master = NULL;
+	char *rel = NULL, *inpath = NULL;
 	struct msp_err te;
 	char why[900];
 	int rc;
@@ -216,31 +261,10 @@ msp_transcode_video(struct msp_store *st, const char *id,
 			    "updated: %s)", id, te.msg);
 		goto out;
 	}
-	if (paths(det, rel) == NULL || (master = msp_sprintf("%s/master.m3u8",
-	    rel)) == NULL || (c = json_object_new_object()) == NULL ||
-	    (nd = json_object_new_object()) == NULL) {
-		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
-	/* destinationVideoDetails keeps what it had and gains "hls" */
-	old = json_object_object_get(r.out, "destinationVideoDetails");
-	if (old != NULL && json_object_is_type(old, json_type_object)) {
-		json_object_object_foreach(old, k, val)
-			if (strcmp(k, "hls") != 0)
-				json_object_object_add(nd, k,
-				    json_object_get(val));
-	}
-	json_object_object_add(nd, "hls", det);
+	rc = msp_tc_ready_changes(r.out, det, rel, &c, e);
 	det = NULL;
-	json_object_object_add(c, "status", json_object_new_string("ready"));
-	json_object_object_add(c, "progress", json_object_new_int(100));
-	{
-		json_object *a = json_object_new_array();
-		json_object_array_add(a, json_object_new_string(master));
-		json_object_object_add(c, "destinationBucketFilePath", a);
-	}
-	json_object_object_add(c, "destinationVideoDetails", nd);
-	nd = NULL;
+	if (rc != 0)
+		goto out;
 	if ((rc = update(&r, c, JOB_FINISH, NULL, e)) != 0) {
 		(void)msp_blob_remove(b, rel, NULL);
 		goto out;
@@ -253,9 +277,7 @@ out:
 	json_object_put(r.out);
 	json_object_put(v);
 	json_object_put(det);
-	json_object_put(nd);
 	msp_blob_fetch_done(b, inpath);
 	free(rel);
-	free(master);
 	return rc;
 }

@@ -17,7 +17,7 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_DELIVERY
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_DELIVERY, O_MEDIAORIGIN
 };
 
 static const struct msp_opt opts[] = {
@@ -38,6 +38,7 @@ static const struct msp_opt opts[] = {
 	{ "media-delivery", O_DELIVERY, "MODE", "media in a bucket: proxy (default) or redirect" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
+	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -119,6 +120,12 @@ main(int argc, char **argv)
 			else
 				msp_cli_usage_error("--media-delivery: '%s' is "
 				    "not proxy or redirect", optarg);
+			break;
+		case O_MEDIAORIGIN:
+			if (msp_http_origin_check(optarg) != 0)
+				msp_cli_usage_error("--media-origin: '%s' is not "
+				    "an origin (https://HOST[:PORT])", optarg);
+			c.media_origin = optarg;
 			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;

@@ -13,13 +13,16 @@
 #include "blob.h"
 #include "catalog.h"
 #include "cli.h"
+#include "dispatch.h"
 #include "jobs.h"
+#include "jsonl.h"
 #include "transcode.h"
 #include "util.h"
 
 #define LEASE_MS 120000L
 
-enum { O_PENDING = 256, O_PROGRESS, O_STRICT };
+enum { O_PENDING = 256, O_PROGRESS, O_STRICT, O_JOB, O_MEDIA, O_APPLY,
+    O_EMIT, O_STATUS, O_REQUEUE, O_ATTEMPTS, O_NAME };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -34,6 +37,21 @@ static const struct msp_opt opts[] = {
 	{ "strict", O_STRICT, NULL, "stop at the first bad input line" },
 	{ "input", 'i', "FILE", "transcode FILE, not a video of the store" },
 	{ "output", 'o', "DIR", "where --input's HLS goes" },
+	{ "job", O_JOB, "FILE", "do the job lines in FILE (- for stdin), no "
+	    "store: print result lines" },
+	{ "media", O_MEDIA, "DIR", "the media directory --job reads and "
+	    "writes (default STORE/media)" },
+	{ "emit", O_EMIT, "N", "dispatch up to N queued jobs as job lines "
+	    "(0: all)" },
+	{ "apply", O_APPLY, "FILE", "apply the result lines in FILE (- for "
+	    "stdin) to the store" },
+	{ "status", O_STATUS, NULL, "print the queue's state as JSON Lines" },
+	{ "requeue", O_REQUEUE, NULL, "put the failed jobs named JOB-ID back "
+	    "in the queue" },
+	{ "attempts", O_ATTEMPTS, "N", "tries of a dispatched job before it "
+	    "fails (default 3)" },
+	{ "name", O_NAME, "NAME", "the worker's name in results (default "
+	    "HOST:PID)" },
 	{ "help", 'h', NULL, "show this help and exit" },
 	{ "version", 'V', NULL, "show the version and exit" },
 	{ NULL, 0, NULL, NULL }
@@ -41,12 +59,15 @@ static const struct msp_opt opts[] = {
 
 static const struct msp_cli cli = {
 	"msp-transcode",
-	"[options] [ID...]\n[options] --pending\n[options] -i FILE -o DIR",
+	"[options] [ID...]\n[options] --pending\n[options] -i FILE -o DIR\n"
+	"[options] --job FILE --media DIR\n[options] --emit N | --apply FILE | "
+	"--status\n[options] --requeue JOB-ID...",
 	opts
 };
 
 struct ctx {
-	const char *store;
+	const char *store, *media;
+	struct msp_dispatch_opts d;
 	struct msp_tc_opts o;
 	int progress, strict, pending;
 	long jobs;
@@ -278,12 +299,199 @@ line_id(const char *line, char **id, struct msp_err *e)
 	return rc;
 }
 
+static struct msp_store *
+open_store(struct ctx *c)
+{
+	struct msp_store *st = NULL;
+	struct msp_err e = { 0 };
+	int rc;
+
+	if ((rc = msp_store_open(&st, c->store, MSP_STORE_EXISTING, &e)) != 0)
+		msp_die(msp_err_exit(rc) == 1 ? 3 : msp_err_exit(rc), "%s",
+		    e.msg);
+	return st;
+}
+
+static FILE *
+open_in(const char *name)
+{
+	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
+
+	if (f == NULL)
+		msp_die(3, "%s: %s", name, strerror(errno));
+	return f;
+}
+
+/* --job: job lines in, result lines out; no store */
+static int
+jobs_stateless(struct ctx *c, const char *name)
+{
+	struct msp_jsonl *r;
+	struct msp_err e = { 0 };
+	json_object *job, *res;
+	FILE *f = open_in(name);
+	int rc, status = 0;
+
+	if (msp_jsonl_open(&r, f, name, &e) != 0)
+		msp_die(3, "%s", e.msg);
+	while (!msp_stop_requested() && (rc = msp_jsonl_read(r, &job, &e))
+	    != 0) {
+		if (rc < 0) {
+			msp_warn("%s", e.msg);
+			if (rc != MSP_EINVAL)
+				msp_die(3, "%s", e.msg);
+			status = 1;
+			if (c->strict)
+				break;
+			continue;
+		}
+		c->label = msp_json_sget(job, "videoId");
+		if (c->label == NULL)
+			c->label = msp_jsonl_where(r);
+		rc = msp_tc_job_run(c->media, job, c->worker, c->o.progress,
+		    c->o.arg, &res, &e);
+		json_object_put(job);
+		if (rc == MSP_EAGAIN)
+			break;
+		if (rc != 0) {
+			msp_warn("%s: %s", msp_jsonl_where(r), e.msg);
+			status = worst(status, status_of(rc));
+			if (c->strict || status == 3)
+				break;
+			continue;
+		}
+		msp_cli_emit(res);
+		json_object_put(res);
+	}
+	msp_jsonl_close(r);
+	if (f != stdin)
+		fclose(f);
+	return msp_stop_requested() ? worst(status, 1) : status;
+}
+
+/* --apply: result lines into the store */
+static int
+results_apply(struct ctx *c, const char *name)
+{
+	static const char *const said[] = { "applied", "already applied",
+	    "stale: a later attempt replaced it" };
+	struct msp_store *st = open_store(c);
+	struct msp_jsonl *r;
+	struct msp_err e = { 0 };
+	json_object *res, *v;
+	FILE *f = open_in(name);
+	int rc, status = 0, how;
+
+	if (msp_jsonl_open(&r, f, name, &e) != 0)
+		msp_die(3, "%s", e.msg);
+	while ((rc = msp_jsonl_read(r, &res, &e)) != 0) {
+		if (rc < 0) {
+			msp_warn("%s", e.msg);
+			if (rc != MSP_EINVAL)
+				msp_die(3, "%s", e.msg);
+			status = 1;
+			if (c->strict)
+				break;
+			continue;
+		}
+		rc = msp_dispatch_apply(st, &c->d, res, &how, &v, &e);
+		json_object_put(res);
+		if (rc != 0) {
+			msp_warn("%s: %s", msp_jsonl_where(r), e.msg);
+			status = worst(status, msp_err_exit(rc) == 3 ? 3 : 1);
+			if (c->strict || status == 3)
+				break;
+			continue;
+		}
+		if (how != MSP_APPLIED)
+			msp_warn("%s: %s, nothing changed", msp_jsonl_where(r),
+			    said[how]);
+		if (v != NULL)
+			msp_cli_emit(v);
+		json_object_put(v);
+	}
+	msp_jsonl_close(r);
+	if (f != stdin)
+		fclose(f);
+	msp_store_close(st);
+	return status;
+}
+
+/* --emit N: dispatch queued jobs as job lines */
+static int
+jobs_emit(struct ctx *c, long n)
+{
+	struct msp_store *st = open_store(c);
+	struct msp_err e = { 0 };
+	json_object *l;
+	long k;
+	int rc = 0;
+
+	c->d.via = "lines";
+	for (k = 0; (n == 0 || k < n) && !msp_stop_requested(); k++) {
+		if ((rc = msp_dispatch_next(st, &c->d, &l, &e)) != 0)
+			break;
+		msp_cli_emit(l);
+		json_object_put(l);
+	}
+	msp_store_close(st);
+	if (rc != 0 && rc != MSP_ENOTFOUND) {
+		msp_warn("%s", e.msg);
+		return status_of(rc) == 1 ? 3 : status_of(rc);
+	}
+	return 0;
+}
+
+static int
+status_line(json_object *l, void *arg)
+{
+	(void)arg;
+	msp_cli_emit(l);
+	return 0;
+}
+
+static int
+queue_status(struct ctx *c)
+{
+	struct msp_store *st = open_store(c);
+	struct msp_err e = { 0 };
+	int rc;
+
+	rc = msp_dispatch_status(st, status_line, NULL, &e);
+	msp_store_close(st);
+	if (rc != 0) {
+		msp_warn("%s", e.msg);
+		return 3;
+	}
+	return 0;
+}
+
+static int
+requeue(struct ctx *c, int argc, char **argv)
+{
+	struct msp_store *st = open_store(c);
+	struct msp_err e = { 0 };
+	int k, rc, status = 0;
+
+	for (k = 0; k < argc; k++) {
+		if ((rc = msp_dispatch_requeue(st, argv[k], &e)) != 0) {
+			msp_warn("%s: %s", argv[k], e.msg);
+			status = worst(status, status_of(rc));
+		}
+	}
+	msp_store_close(st);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ctx c;
 	struct msp_err e = { 0 };
 	const char *in = NULL, *outdir = NULL, *ladder = NULL;
+	const char *jobfile = NULL, *applyfile = NULL, *name = NULL;
+	long emit = -1;
+	int qstatus = 0, requeue_ = 0;
 	char **ids = NULL, *line = NULL;
 	size_t n = 0, cap = 0, lcap = 0;
 	long long v;
@@ -293,6 +501,8 @@ main(int argc, char **argv)
 	msp_cli_init(&cli);
 	memset(&c, 0, sizeof(c));
 	msp_tc_opts_init(&c.o);
+	msp_dispatch_opts_init(&c.d);
+	c.d.tc = &c.o;
 	c.jobs = 1;
 	while ((k = msp_cli_getopt(&cli, argc, argv)) != -1) {
 		switch (k) {
@@ -345,6 +555,39 @@ main(int argc, char **argv)
 		case 'o':
 			outdir = optarg;
 			break;
+		case O_JOB:
+			jobfile = optarg;
+			break;
+		case O_MEDIA:
+			c.media = optarg;
+			break;
+		case O_APPLY:
+			applyfile = optarg;
+			break;
+		case O_EMIT:
+			if (msp_parse_int(optarg, 0, 1000000000, &v) != 0)
+				msp_cli_usage_error("--emit '%s': expected a "
+				    "number of jobs", optarg);
+			emit = (long)v;
+			break;
+		case O_STATUS:
+			qstatus = 1;
+			break;
+		case O_REQUEUE:
+			requeue_ = 1;
+			break;
+		case O_ATTEMPTS:
+			if (msp_parse_int(optarg, 1, 100, &v) != 0)
+				msp_cli_usage_error("--attempts '%s': expected "
+				    "a number from 1 to 100", optarg);
+			c.d.attempts = (int)v;
+			break;
+		case O_NAME:
+			if (*optarg == '\0' || strlen(optarg) > 100)
+				msp_cli_usage_error("--name: expected 1 to 100 "
+				    "characters");
+			name = optarg;
+			break;
 		}
 	}
 	argc -= optind;
@@ -359,6 +602,39 @@ main(int argc, char **argv)
 	if (gethostname(c.worker, sizeof(c.worker) - 24) != 0)
 		snprintf(c.worker, sizeof(c.worker), "localhost");
 	c.worker[sizeof(c.worker) - 24] = '\0';
+	if ((jobfile != NULL) + (applyfile != NULL) + (emit >= 0) + qstatus +
+	    requeue_ + (in != NULL || outdir != NULL) + c.pending > 1)
+		msp_cli_usage_error("--job, --apply, --emit, --status, "
+		    "--requeue, --input and --pending go alone");
+	if (jobfile != NULL) {
+		char media[4096];
+		if (argc > 0)
+			msp_cli_usage_error("--job takes no ids");
+		if (c.media == NULL) {
+			const char *s = c.store ? c.store : getenv("MSP_STORE");
+			snprintf(media, sizeof(media), "%s/media",
+			    s && *s ? s : MSP_STORE_DEFAULT);
+			c.media = media;
+		}
+		if (name != NULL)
+			snprintf(c.worker, sizeof(c.worker), "%s", name);
+		else
+			snprintf(c.worker + strlen(c.worker), sizeof(c.worker) -
+			    strlen(c.worker), ":%ld", (long)getpid());
+		msp_cli_exit(jobs_stateless(&c, jobfile));
+	}
+	if (applyfile != NULL || emit >= 0 || qstatus) {
+		if (argc > 0)
+			msp_cli_usage_error("--apply, --emit and --status take "
+			    "no ids");
+		msp_cli_exit(applyfile ? results_apply(&c, applyfile) :
+		    emit >= 0 ? jobs_emit(&c, emit) : queue_status(&c));
+	}
+	if (requeue_) {
+		if (argc == 0)
+			msp_cli_usage_error("--requeue: name the jobs");
+		msp_cli_exit(requeue(&c, argc, argv));
+	}
 
 	if (in != NULL || outdir != NULL) {
 		if (in == NULL || outdir == NULL)

@@ -115,3 +115,28 @@ msp_route_premium_confirm(struct msp_req *r)
 	msp_reply_json(r, 200, o);
 	json_object_put(o);
 }
+
+/* The plans on sale (as msp-pay plans): {plans: [{months, amount,
+ * currency}]}, amounts in paise. */
+void
+msp_route_premium_plans(struct msp_req *r)
+{
+	json_object *o, *plans;
+
+	if (r->h->c.pay == NULL) {
+		msp_reply_error(r, 503, "payments are not configured (see "
+		    "msp-pay(1))");
+		return;
+	}
+	if ((plans = msp_pay_plans_json(r->h->c.pay)) == NULL ||
+	    (o = json_object_new_object()) == NULL) {
+		json_object_put(plans);
+		msp_reply(r, 500, NULL);
+		return;
+	}
+	json_object_object_add(o, "plans", plans);
+	json_object_object_add(o, "configured", json_object_new_boolean(
+	    msp_pay_key_id(r->h->c.pay) != NULL));
+	msp_reply_json(r, 200, o);
+	json_object_put(o);
+}

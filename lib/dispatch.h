@@ -1,0 +1,93 @@
+/* dispatch: transcode jobs for workers that have no store. The store host
+ * turns a queued job into a job line (the original's location, the
+ * ladder, the segment format and length, the output location, the
+ * attempt and its token); a worker anywhere turns the line into a result
+ * line (lib/transcode_job.c); the store host applies the result in one
+ * transaction. See msp-jsonl(5) and msp-transcode(1).
+ *
+ * A dispatched job is running in the store with a "dispatch" object
+ * (attempt, via, entry) and a long lease. Each attempt has a token, a MAC
+ * of the job id and attempt under the store's key (STORE/transcode.key),
+ * so a result is taken only from a worker that was given the line;
+ * results are applied once per attempt ("resolved"), so a duplicated or
+ * late one changes nothing. */
+#ifndef MSP_DISPATCH_H
+#define MSP_DISPATCH_H
+
+#include <json.h>
+
+#include "err.h"
+#include "store.h"
+#include "transcode.h"
+
+#define MSP_DISPATCH_ATTEMPTS 3
+#define MSP_DISPATCH_HOLD_MS (24L * 3600 * 1000)
+
+struct msp_dispatch_opts {
+	const char *via;      /* "redis", "lines": who holds dispatched jobs */
+	int attempts;         /* tries before a job fails (dead letter) */
+	const struct msp_tc_opts *tc; /* ladder, format, segment, preset */
+	double chunk;         /* seconds a chunk of a long video; 0: none */
+};
+
+void msp_dispatch_opts_init(struct msp_dispatch_opts *o);
+
+/* Dispatch the oldest queued job: running, one more attempt, its video
+ * processing; *line (caller puts) the job line. MSP_ENOTFOUND: none. */
+int msp_dispatch_next(struct msp_store *st, const struct msp_dispatch_opts *o,
+    json_object **line, struct msp_err *e);
+/* The job line of a dispatched job again (same attempt and token), for
+ * a queue that lost it. */
+int msp_dispatch_line(struct msp_store *st, const struct msp_dispatch_opts *o,
+    json_object *job, json_object **line, struct msp_err *e);
+/* Note where the queue holds the line of job's attempt (entry id). */
+int msp_dispatch_note(struct msp_store *st, const char *job_id, int attempt,
+    const char *entry, struct msp_err *e);
+/* The worker of attempt of job_id was lost (why): a new attempt (*line,
+ * caller puts), or, after o->attempts, the job and its video fail and
+ * *line is NULL (*dead set to 1). A stale attempt: *line NULL, *dead 0. */
+int msp_dispatch_retry(struct msp_store *st, const struct msp_dispatch_opts *o,
+    const char *job_id, int attempt, const char *why, json_object **line,
+    int *dead, struct msp_err *e);
+
+enum { MSP_APPLIED = 0, MSP_APPLY_DUP = 1, MSP_APPLY_STALE = 2 };
+/* Apply a result line in one transaction. *outcome: MSP_APPLIED, or
+ * MSP_APPLY_DUP (this attempt was applied before) or MSP_APPLY_STALE (a
+ * later attempt replaced it), which change nothing. *video (may be NULL;
+ * caller puts) gets the video record when a ready or failed result was
+ * applied. A result for an unknown job, for an attempt never dispatched,
+ * with a wrong token, or malformed: an error, nothing written. */
+int msp_dispatch_apply(struct msp_store *st,
+    const struct msp_dispatch_opts *o, json_object *result, int *outcome,
+    json_object **video, struct msp_err *e);
+/* The running jobs dispatched via o->via, as an array (caller puts). */
+int msp_dispatch_inflight(struct msp_store *st,
+    const struct msp_dispatch_opts *o, json_object **jobs,
+    struct msp_err *e);
+/* Put a failed job back in the queue with no attempts (an admin's
+ * requeue of a dead letter); its video back to uploaded. */
+int msp_dispatch_requeue(struct msp_store *st, const char *job_id,
+    struct msp_err *e);
+/* Status lines: one {"type":"queue","state","jobs"} per state, then one
+ * {"type":"job",...} per running or failed job; fn gets each (borrowed). */
+int msp_dispatch_status(struct msp_store *st,
+    int (*fn)(json_object *line, void *arg), void *arg, struct msp_err *e);
+
+/* The token of a job's attempt (hex, 64 characters + NUL). */
+int msp_dispatch_token(struct msp_store *st, const char *job_id, int attempt,
+    char out[65], struct msp_err *e);
+
+/* The worker side: do the job line job with the media directory media
+ * (originals read from it, HLS written into it); *result (caller puts)
+ * gets the result line, ready or failed. progress (may be NULL) is
+ * called about once a second; worker names the worker in the result.
+ * MSP_EINVAL for a line that is not a job line (nothing to answer);
+ * MSP_EAGAIN when stopped (no result). */
+int msp_tc_job_run(const char *media, json_object *job, const char *worker,
+    int (*progress)(const struct msp_tc_progress *p, void *arg), void *arg,
+    json_object **result, struct msp_err *e);
+/* A progress result line for job (caller puts). */
+json_object *msp_tc_job_progress(json_object *job, const char *worker,
+    double percent);
+
+#endif
