@@ -90,4 +90,33 @@ int msp_tc_job_run(const char *media, json_object *job, const char *worker,
 json_object *msp_tc_job_progress(json_object *job, const char *worker,
     double percent);
 
+/* ---- over Redis Streams (lib/workers.c) ---- */
+struct msp_queue;
+
+struct msp_run_opts {
+	const char *name;  /* consumer name (worker or dispatcher) */
+	long lease_ms;     /* a worker's claim lasts this long unrenewed */
+	long poll_ms;      /* longest wait for a stream read */
+	int until_done;    /* dispatcher: return once nothing is queued or
+			    * in flight */
+	/* what happens, for the tool to print (may be NULL) */
+	void (*say)(void *arg, const char *msg);
+	/* a video record a result changed (borrowed; may be NULL) */
+	void (*emit)(void *arg, json_object *video);
+	void *arg;
+};
+
+/* The dispatcher: push queued jobs of st to q, apply the results, take
+ * lost workers' jobs back (a new attempt, or a dead letter), re-push what
+ * Redis lost; until msp_stop_requested (or, until_done, nothing is left).
+ * Redis being down is waited out; an error of the store ends it. */
+int msp_dispatch_run(struct msp_store *st, struct msp_queue *q,
+    const struct msp_dispatch_opts *o, const struct msp_run_opts *r,
+    struct msp_err *e);
+/* A worker: take job lines from q, do them in media, answer with result
+ * lines (and progress while working, which renews the claim); until
+ * msp_stop_requested. */
+int msp_tc_worker_run(struct msp_queue *q, const char *media,
+    const struct msp_run_opts *r, struct msp_err *e);
+
 #endif

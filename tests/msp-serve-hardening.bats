@@ -119,3 +119,32 @@ mkvideo() {
 	req POST /auth/logout -H "Cookie: msp_session=$tok" -H "Origin: $U"
 	[ "$code" = 200 ]
 }
+
+@test "premium: a signed URL never outlives the subscription; the default lifetime is 300 s" {
+	id=$(mkvideo --premium)
+	start_server
+	tok=$(signup_login ann@example.org)
+	now=$(date +%s)
+	end=$(( (now + 100) * 1000 + 500 ))
+	printf '{"type":"subscription","v":1,"user":"ann@example.org","subscriptionStartTimestamp":%d,"subscriptionEndTimestamp":%d}\n' \
+	    $(( (now - 1000) * 1000 )) "$end" | msp-catalog import
+	req GET "/videos/$id" -H "Authorization: Bearer $tok"
+	url=$(jq -r .playbackUrl <<<"$body")
+	[[ "$url" == "/hls/$id/"*"/master.m3u8" ]]
+	exp=${url#/hls/$id/}; exp=${exp%%.*}
+	[ "$exp" -eq $(( end / 1000 )) ]
+	req GET "$url"
+	[ "$code" = 200 ]
+	# a long subscription: the URL's own lifetime, 300 s by default
+	end=$(( (now + 86400) * 1000 ))
+	printf '{"type":"subscription","v":1,"user":"ann@example.org","subscriptionStartTimestamp":%d,"subscriptionEndTimestamp":%d}\n' \
+	    $(( (now - 1000) * 1000 )) "$end" | msp-catalog import
+	req GET "/videos/$id" -H "Authorization: Bearer $tok"
+	url=$(jq -r .playbackUrl <<<"$body")
+	exp=${url#/hls/$id/}; exp=${exp%%.*}
+	[ "$exp" -ge $(( now + 300 )) ] && [ "$exp" -le $(( $(date +%s) + 300 )) ]
+	# the owner's URL is bound by the lifetime only
+	path=$(msp-serve --sign "$id")
+	exp=${path#/hls/$id/}; exp=${exp%%.*}
+	[ "$exp" -le $(( $(date +%s) + 300 )) ]
+}

@@ -5,6 +5,7 @@
 # own scratch directories and share only the media directory.
 
 load helper
+load serve_helper
 
 setup() {
 	setup_store
@@ -150,6 +151,28 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 	jq -e '.status=="failed" and .error=="field '"'input'"': '"'../etc/passwd'"' is not a relative path" and .worker=="w"' <<<"$output" >/dev/null
 }
 
+@test "status and /metrics: attempts, workers and progress of jobs in flight" {
+	ingest_clips 2 3
+	msp-transcode --emit 1 --ladder $LADDER > jobs.jsonl
+	job=$(jq -r .id jobs.jsonl)
+	jq -c '{type:"result",v:1,jobId:.id,videoId,attempt,token,worker:"w\"1",
+	    status:"progress",progress:42.5}' jobs.jsonl > progress.jsonl
+	msp-transcode --apply progress.jsonl
+	run msp-transcode --status
+	[ "$status" -eq 0 ]
+	grep -qx '{"type":"queue","v":1,"state":"queued","jobs":1}' <<<"$output"
+	grep -qx '{"type":"queue","v":1,"state":"running","jobs":1}' <<<"$output"
+	jq -e 'select(.type=="job") | .id=="'"$job"'" and .attempts==1 and
+	    .worker=="w\"1" and .progress==42 and .via=="lines"' <<<"$output" >/dev/null
+	msp-catalog get "$(jq -r .videoId jobs.jsonl)" | jq -e '.progress==42' >/dev/null
+	start_server
+	req GET /metrics
+	stop_server
+	grep -qx "msp_transcode_job_progress{job=\"$job\",worker=\"w\\\\\"1\"} 42" <<<"$body"
+	grep -qx "msp_transcode_job_attempts{job=\"$job\",state=\"running\"} 1" <<<"$body"
+	grep -qx 'msp_jobs{state="running"} 1' <<<"$body"
+}
+
 @test "README: GNU parallel spreads job lines over hosts" {
 	ingest_clips 3 3
 	mkdir -p w
@@ -163,4 +186,156 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 	msp-catalog check
 	run msp-transcode --status
 	grep -qx '{"type":"queue","v":1,"state":"done","jobs":3}' <<<"$output"
+}
+
+# ---- over Redis Streams -------------------------------------------------
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# redis_start [ARGS]: a redis-server on $RPORT (picked once per test),
+# without persistence, as a restart of an empty Redis would be
+redis_start() {
+	: "${RPORT:=$(free_port)}"
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' \
+	    --appendonly no --dir "$BATS_TEST_TMPDIR" "$@" \
+	    > "$BATS_TEST_TMPDIR/redis.log" 2>&1 &
+	echo $! > "$BATS_TEST_TMPDIR/redis.pid"
+	for _ in $(seq 100); do
+		redis-cli -p "$RPORT" ${REDISCLI_AUTH:+--no-auth-warning} ping 2>/dev/null |
+		    grep -q -e PONG -e NOAUTH && break
+		sleep 0.1
+	done
+	URL=redis://127.0.0.1:$RPORT/0
+}
+
+# worker_start NAME [ARGS]: a worker in its own scratch directory
+worker_start() {
+	local n=$1
+	shift
+	mkdir -p "$BATS_TEST_TMPDIR/$n"
+	(cd "$BATS_TEST_TMPDIR/$n" && exec msp-transcode --worker "$URL" \
+	    --media "$MEDIA" --name "$n" "$@" 2>> worker.log) &
+	echo $! > "$BATS_TEST_TMPDIR/$n/pid"
+}
+
+stop_pid() { # FILE: kill the process it names, if any
+	[ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null
+	rm -f "$1"
+}
+
+teardown() {
+	local p
+	for p in "$BATS_TEST_TMPDIR"/*/pid "$BATS_TEST_TMPDIR"/*.pid; do
+		stop_pid "$p"
+	done
+	wait 2>/dev/null || true
+}
+
+# all_ready N: N videos ready, every job done with attempts as given
+all_ready() {
+	[ "$(msp-catalog list --status ready | grep -c '"type":"video"')" -eq "$1" ]
+}
+
+@test "redis: three workers in their own directories make a batch ready" {
+	ingest_clips 4 3
+	redis_start
+	for w in w1 w2 w3; do worker_start $w --lease 20; done
+	run timeout 300 msp-transcode --dispatch "$URL" --ladder $LADDER \
+	    --until-done --lease 20
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '"status":"ready"' <<<"$output")" -eq 4 ]
+	all_ready 4
+	msp-catalog check
+	run msp-transcode --status --dispatch "$URL"
+	grep -qx '{"type":"queue","v":1,"state":"done","jobs":4}' <<<"$output"
+	grep -q '"type":"redis".*"waiting":0,"pending":0,"results":0,"dead":0,"consumers":3' <<<"$output"
+	# each job done once, by one of the workers
+	n=$(cat w?/worker.log | grep -c ': ready$')
+	[ "$n" -eq 4 ]
+	msp-catalog export | jq -s -e '[.[] | select(.type=="job")] |
+	    length==4 and all(.attempts==1 and .state=="done" and
+	    (.worker|test("^w[123]$")))' >/dev/null
+}
+
+@test "redis: kill -9 of a worker mid-job: another takes it over after the lease" {
+	make_clip long.mp4 12 640x360
+	msp-ingest -t long --title Long --language en -g drama \
+	    --uploaded-by ann@example.com long.mp4 > ingest.jsonl
+	job=$(jq -r 'select(.type=="job") | .id' ingest.jsonl)
+	redis_start
+	worker_start w1 --lease 3
+	msp-transcode --dispatch "$URL" --ladder 360:800k,180:200k --lease 3 \
+	    > dispatch.out 2> dispatch.err &
+	echo $! > dispatch.pid
+	for _ in $(seq 300); do
+		grep -q "attempt 1 of video" w1/worker.log && break
+		sleep 0.1
+	done
+	sleep 1
+	kill -9 "$(cat w1/pid)"
+	rm w1/pid
+	worker_start w2 --lease 3
+	for _ in $(seq 600); do
+		all_ready 1 && break
+		sleep 0.2
+	done
+	all_ready 1
+	grep -q "job $job: attempt 1 lost, attempt 2 dispatched" dispatch.err
+	msp-catalog export | jq -e 'select(.type=="job") | .attempts==2 and
+	    .state=="done" and .worker=="w2" and .resolved==2' >/dev/null
+	msp-catalog check
+}
+
+@test "redis: kill -9 of the dispatcher and of redis-server mid-batch: nothing lost, nothing applied twice" {
+	ingest_clips 4 3
+	redis_start
+	for w in w1 w2 w3; do worker_start $w --lease 30; done
+	msp-transcode --dispatch "$URL" --ladder $LADDER --lease 30 \
+	    > d1.out 2> d1.err &
+	echo $! > dispatch.pid
+	for _ in $(seq 300); do
+		grep -q "attempt 1 of video" w?/worker.log 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -9 "$(cat dispatch.pid)"
+	kill -9 "$(cat redis.pid)"
+	rm dispatch.pid redis.pid
+	sleep 1
+	redis_start
+	run timeout 300 msp-transcode --dispatch "$URL" --ladder $LADDER \
+	    --lease 30 --until-done
+	[ "$status" -eq 0 ]
+	all_ready 4
+	msp-catalog check
+	# each result applied once: four videos made ready, in both runs
+	[ "$(cat d1.out <(echo "$output") | grep -c '"status":"ready"')" -eq 4 ]
+	msp-catalog export | jq -s -e '[.[] | select(.type=="job")] |
+	    length==4 and all(.attempts==1 and .state=="done")' >/dev/null
+}
+
+@test "redis: AUTH from the environment, never printed; TLS and bad URLs refused" {
+	REDISCLI_AUTH=s3cret redis_start --requirepass s3cret
+	ingest_clips 1 3
+	MSP_REDIS_PASSWORD=wrong run --separate-stderr msp-transcode \
+	    --dispatch "$URL" --until-done
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == "msp-transcode: redis://127.0.0.1:$RPORT/0: AUTH: WRONGPASS"* ]]
+	[[ "$stderr" != *wrong* ]]
+	MSP_REDIS_PASSWORD=s3cret worker_start w1 --lease 20
+	MSP_REDIS_PASSWORD=s3cret run --separate-stderr timeout 120 \
+	    msp-transcode --dispatch "$URL" --ladder $LADDER --until-done
+	[ "$status" -eq 0 ]
+	all_ready 1
+	# a password in the URL works too and is not shown
+	run msp-transcode --status --dispatch "redis://:s3cret@127.0.0.1:$RPORT/0"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *s3cret* ]]
+	run --separate-stderr msp-transcode --worker rediss://h:6380/0
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "msp-transcode: redis: rediss://...: TLS needs hiredis_ssl, which Debian 12's hiredis 0.14 lacks"* ]]
+	run --separate-stderr msp-transcode --dispatch http://h/
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "msp-transcode: redis: not a redis://HOST[:PORT][/DB] URL"* ]]
 }

@@ -10,6 +10,7 @@
 #include "blob.h"
 #include "cli.h"
 #include "http/http.h"
+#include "media.h"
 #include "pay.h"
 #include "store.h"
 #include "util.h"
@@ -17,7 +18,8 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_DELIVERY, O_MEDIAORIGIN
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
+	O_LIMIT, O_DELIVERY
 };
 
 static const struct msp_opt opts[] = {
@@ -33,8 +35,9 @@ static const struct msp_opt opts[] = {
 	{ "max-header", O_MAXHEAD, "BYTES", "size of a request head (16384)" },
 	{ "max-body", O_MAXBODY, "BYTES", "size of a JSON body (65536)" },
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
+	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
-	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "media-delivery", O_DELIVERY, "MODE", "media in a bucket: proxy (default) or redirect" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
@@ -102,6 +105,10 @@ main(int argc, char **argv)
 		case O_MAXHEAD: c.header_max = (size_t)num("max-header", optarg, 1024, 1 << 24); break;
 		case O_MAXBODY: c.body_max = (size_t)num("max-body", optarg, 16, 1 << 30); break;
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
+		case O_LIMIT:
+			if (msp_media_limit_set(optarg, &e) != 0)
+				msp_cli_usage_error("--limit: %s", e.msg);
+			break;
 		case O_SESSTTL: c.session_ttl = (long)num("session-ttl", optarg, 1, 10L * 365 * 86400); break;
 		case O_URLTTL: c.url_ttl = (long)num("url-ttl", optarg, 0, 10L * 365 * 86400); break;
 		case O_CORS:

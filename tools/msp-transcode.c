@@ -16,13 +16,15 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "jsonl.h"
+#include "queue.h"
 #include "transcode.h"
 #include "util.h"
 
 #define LEASE_MS 120000L
 
 enum { O_PENDING = 256, O_PROGRESS, O_STRICT, O_JOB, O_MEDIA, O_APPLY,
-    O_EMIT, O_STATUS, O_REQUEUE, O_ATTEMPTS, O_NAME };
+    O_EMIT, O_STATUS, O_REQUEUE, O_ATTEMPTS, O_NAME, O_DISPATCH, O_WORKER,
+    O_LEASE, O_UNTIL_DONE };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -50,8 +52,16 @@ static const struct msp_opt opts[] = {
 	    "in the queue" },
 	{ "attempts", O_ATTEMPTS, "N", "tries of a dispatched job before it "
 	    "fails (default 3)" },
-	{ "name", O_NAME, "NAME", "the worker's name in results (default "
-	    "HOST:PID)" },
+	{ "name", O_NAME, "NAME", "the worker's or dispatcher's name "
+	    "(default HOST:PID, dispatch)" },
+	{ "dispatch", O_DISPATCH, "URL", "push queued jobs to Redis at "
+	    "redis://HOST:PORT/DB and apply the results" },
+	{ "worker", O_WORKER, "URL", "take jobs from Redis at URL, with no "
+	    "store" },
+	{ "lease", O_LEASE, "SECONDS", "a worker's claim lasts this long "
+	    "without word from it (default 60)" },
+	{ "until-done", O_UNTIL_DONE, NULL, "--dispatch: stop once no job is "
+	    "queued or in flight" },
 	{ "help", 'h', NULL, "show this help and exit" },
 	{ "version", 'V', NULL, "show the version and exit" },
 	{ NULL, 0, NULL, NULL }
@@ -61,7 +71,8 @@ static const struct msp_cli cli = {
 	"msp-transcode",
 	"[options] [ID...]\n[options] --pending\n[options] -i FILE -o DIR\n"
 	"[options] --job FILE --media DIR\n[options] --emit N | --apply FILE | "
-	"--status\n[options] --requeue JOB-ID...",
+	"--status\n[options] --requeue JOB-ID...\n"
+	"[options] --dispatch URL | --worker URL",
 	opts
 };
 
@@ -442,6 +453,65 @@ jobs_emit(struct ctx *c, long n)
 	return 0;
 }
 
+static void
+say_line(void *arg, const char *msg)
+{
+	(void)arg;
+	msp_warn("%s", msg);
+}
+
+static void
+emit_video(void *arg, json_object *v)
+{
+	(void)arg;
+	msp_cli_emit(v);
+}
+
+static struct msp_queue *
+queue_open(const char *url)
+{
+	struct msp_queue *q;
+	struct msp_err e = { 0 };
+
+	if (msp_queue_open(&q, url, getenv("MSP_REDIS_PASSWORD"), NULL, &e)
+	    != 0)
+		msp_cli_usage_error("redis: %s", e.msg);
+	return q;
+}
+
+/* --dispatch, --worker */
+static int
+redis_run(struct ctx *c, const char *url, int dispatcher, long lease,
+    int until_done, const char *name)
+{
+	struct msp_run_opts r;
+	struct msp_err e = { 0 };
+	struct msp_queue *q = queue_open(url);
+	struct msp_store *st = NULL;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.name = name != NULL ? name : dispatcher ? "dispatch" : c->worker;
+	r.lease_ms = lease * 1000;
+	r.poll_ms = lease * 1000 / 4 < 2000 ? lease * 1000 / 4 : 2000;
+	r.until_done = until_done;
+	r.say = say_line;
+	r.emit = emit_video;
+	if (dispatcher) {
+		st = open_store(c);
+		rc = msp_dispatch_run(st, q, &c->d, &r, &e);
+		msp_store_close(st);
+	} else {
+		rc = msp_tc_worker_run(q, c->media, &r, &e);
+	}
+	msp_queue_close(q);
+	if (rc != 0) {
+		msp_warn("%s", e.msg);
+		return 3;
+	}
+	return msp_stop_requested() ? 1 : 0;
+}
+
 static int
 status_line(json_object *l, void *arg)
 {
@@ -451,10 +521,13 @@ status_line(json_object *l, void *arg)
 }
 
 static int
-queue_status(struct ctx *c)
+queue_status(struct ctx *c, const char *url)
 {
 	struct msp_store *st = open_store(c);
 	struct msp_err e = { 0 };
+	struct msp_qstats qs;
+	struct msp_queue *q;
+	json_object *l;
 	int rc;
 
 	rc = msp_dispatch_status(st, status_line, NULL, &e);
@@ -463,6 +536,29 @@ queue_status(struct ctx *c)
 		msp_warn("%s", e.msg);
 		return 3;
 	}
+	if (url == NULL)
+		return 0;
+	q = queue_open(url);
+	rc = msp_queue_stats(q, &qs, &e);
+	if (rc != 0) {
+		msp_warn("%s", e.msg);
+		msp_queue_close(q);
+		return 3;
+	}
+	l = json_object_new_object();
+	json_object_object_add(l, "type", json_object_new_string("redis"));
+	json_object_object_add(l, "v", json_object_new_int(1));
+	json_object_object_add(l, "url", json_object_new_string(
+	    msp_queue_where(q)));
+	json_object_object_add(l, "waiting", json_object_new_int64(qs.waiting));
+	json_object_object_add(l, "pending", json_object_new_int64(qs.pending));
+	json_object_object_add(l, "results", json_object_new_int64(qs.results));
+	json_object_object_add(l, "dead", json_object_new_int64(qs.dead));
+	json_object_object_add(l, "consumers",
+	    json_object_new_int64(qs.workers));
+	msp_cli_emit(l);
+	json_object_put(l);
+	msp_queue_close(q);
 	return 0;
 }
 
@@ -490,8 +586,9 @@ main(int argc, char **argv)
 	struct msp_err e = { 0 };
 	const char *in = NULL, *outdir = NULL, *ladder = NULL;
 	const char *jobfile = NULL, *applyfile = NULL, *name = NULL;
-	long emit = -1;
-	int qstatus = 0, requeue_ = 0;
+	const char *dispatch = NULL, *worker = NULL;
+	long emit = -1, lease = 60;
+	int qstatus = 0, requeue_ = 0, until_done = 0;
 	char **ids = NULL, *line = NULL;
 	size_t n = 0, cap = 0, lcap = 0;
 	long long v;
@@ -582,6 +679,21 @@ main(int argc, char **argv)
 				    "a number from 1 to 100", optarg);
 			c.d.attempts = (int)v;
 			break;
+		case O_DISPATCH:
+			dispatch = optarg;
+			break;
+		case O_WORKER:
+			worker = optarg;
+			break;
+		case O_LEASE:
+			if (msp_parse_int(optarg, 1, 86400, &v) != 0)
+				msp_cli_usage_error("--lease '%s': expected "
+				    "seconds from 1 to 86400", optarg);
+			lease = (long)v;
+			break;
+		case O_UNTIL_DONE:
+			until_done = 1;
+			break;
 		case O_NAME:
 			if (*optarg == '\0' || strlen(optarg) > 100)
 				msp_cli_usage_error("--name: expected 1 to 100 "
@@ -603,13 +715,15 @@ main(int argc, char **argv)
 		snprintf(c.worker, sizeof(c.worker), "localhost");
 	c.worker[sizeof(c.worker) - 24] = '\0';
 	if ((jobfile != NULL) + (applyfile != NULL) + (emit >= 0) + qstatus +
-	    requeue_ + (in != NULL || outdir != NULL) + c.pending > 1)
+	    requeue_ + (in != NULL || outdir != NULL) + c.pending +
+	    (dispatch != NULL && !qstatus) + (worker != NULL) > 1)
 		msp_cli_usage_error("--job, --apply, --emit, --status, "
-		    "--requeue, --input and --pending go alone");
-	if (jobfile != NULL) {
+		    "--requeue, --input, --pending, --dispatch and --worker go "
+		    "alone");
+	if (jobfile != NULL || worker != NULL) {
 		char media[4096];
 		if (argc > 0)
-			msp_cli_usage_error("--job takes no ids");
+			msp_cli_usage_error("--job and --worker take no ids");
 		if (c.media == NULL) {
 			const char *s = c.store ? c.store : getenv("MSP_STORE");
 			snprintf(media, sizeof(media), "%s/media",
@@ -621,14 +735,19 @@ main(int argc, char **argv)
 		else
 			snprintf(c.worker + strlen(c.worker), sizeof(c.worker) -
 			    strlen(c.worker), ":%ld", (long)getpid());
+		if (worker != NULL)
+			msp_cli_exit(redis_run(&c, worker, 0, lease, 0,
+			    c.worker));
 		msp_cli_exit(jobs_stateless(&c, jobfile));
 	}
-	if (applyfile != NULL || emit >= 0 || qstatus) {
+	if (applyfile != NULL || emit >= 0 || qstatus || dispatch != NULL) {
 		if (argc > 0)
-			msp_cli_usage_error("--apply, --emit and --status take "
-			    "no ids");
+			msp_cli_usage_error("--apply, --emit, --status and "
+			    "--dispatch take no ids");
 		msp_cli_exit(applyfile ? results_apply(&c, applyfile) :
-		    emit >= 0 ? jobs_emit(&c, emit) : queue_status(&c));
+		    emit >= 0 ? jobs_emit(&c, emit) : qstatus ?
+		    queue_status(&c, dispatch) : redis_run(&c, dispatch, 1,
+		    lease, until_done, name));
 	}
 	if (requeue_) {
 		if (argc == 0)

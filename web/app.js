@@ -115,13 +115,21 @@ function card(v, extra) {
 
 /* ---- player ------------------------------------------------------------ */
 
+/* Premium URLs expire within minutes: every minute the player asks for a
+ * fresh token and hls.js loads every later file with it. */
+const TOKEN = /\/hls\/(\w+)\/\d+\.[\w-]+\//;
+const fresh = {};
+
 function play(video, url, onTracks) {
-  const key = video.id;
-  if (state.hls[key]) { state.hls[key].destroy(); delete state.hls[key]; }
+  const key = video.id, m = TOKEN.exec(url || '');
+  if (state.hls[key]) { state.hls[key].destroy(); clearInterval(state.hls[key].renew); delete state.hls[key]; }
   if (!url) { video.removeAttribute('src'); video.load(); return; }
+  if (m) fresh[m[1]] = m[0];
   if (window.Hls && Hls.isSupported()) {
     /* no worker: the policy allows no blob: scripts */
-    const h = new Hls({ enableWorker: false, renderTextTracksNatively: true });
+    const h = new Hls({ enableWorker: false, renderTextTracksNatively: true,
+      xhrSetup: (xhr, u) => xhr.open('GET', u.replace(TOKEN, (t, id) => fresh[id] || t)) });
+    if (m) h.renew = setInterval(() => api('GET', '/videos/' + m[1]).then((v) => { const n = TOKEN.exec(v.playbackUrl || ''); if (n) fresh[m[1]] = n[0]; }).catch(() => {}), 60000);
     h.loadSource(url);
     h.attachMedia(video);
     if (onTracks) {

@@ -158,9 +158,9 @@ void msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v);
 void msp_route_premium_plans(struct msp_req *r);
 
 /* Premium (premium.c): may the caller watch premium video v (owner,
- * admin, subscriber)? The caller's subscription as /query items; -1 after
- * replying. */
-int msp_http_premium_ok(struct msp_req *r, json_object *v);
+ * admin, subscriber)? *end_ms: the subscription's end for a subscriber,
+ * else 0. The caller's subscription as /query items; -1 after replying. */
+int msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms);
 int msp_http_query_subscription(struct msp_req *r, json_object *items);
 
 /* Workers (worker.c). */

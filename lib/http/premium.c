@@ -10,11 +10,12 @@
 #include "util.h"
 
 int
-msp_http_premium_ok(struct msp_req *r, json_object *v)
+msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms)
 {
 	struct msp_err e;
 	json_object *x;
 
+	*end_ms = 0;
 	if (r->email == NULL)
 		return 0;
 	if (r->admin)
@@ -22,7 +23,7 @@ msp_http_premium_ok(struct msp_req *r, json_object *v)
 	if (json_object_object_get_ex(v, "uploadedBy", &x) &&
 	    strcmp(json_object_get_string(x), r->email) == 0)
 		return 1;
-	return msp_pay_active(r->h->st, NULL, r->email, msp_now_ms(), NULL,
+	return msp_pay_active(r->h->st, NULL, r->email, msp_now_ms(), end_ms,
 	    &e) == 1;
 }
 

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "blob.h"
 #include "catalog.h"
+#include "dispatch.h"
 #include "internal.h"
 #include "jsonl.h"
 #include "util.h"
@@ -1190,6 +1191,47 @@ route_label(size_t i)
 
 long msp_http_jobs(struct msp_http *h, const char *state);
 
+/* a Prometheus label value: \\, \" and \n escaped */
+static void
+label(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* msp_dispatch_status's job lines as metrics */
+static int
+job_metrics(json_object *l, void *arg)
+{
+	FILE *f = arg;
+	const char *type = msp_json_sget(l, "type");
+	const char *state = msp_json_sget(l, "state");
+	json_object *x;
+
+	if (type == NULL || strcmp(type, "job") != 0)
+		return 0;
+	if (strcmp(state, "running") == 0) {
+		fputs("msp_transcode_job_progress{job=\"", f);
+		label(f, msp_json_sget(l, "id"));
+		fputs("\",worker=\"", f);
+		label(f, msp_json_sget(l, "worker"));
+		fprintf(f, "\"} %d\n", json_object_object_get_ex(l, "progress",
+		    &x) ? json_object_get_int(x) : 0);
+	}
+	fputs("msp_transcode_job_attempts{job=\"", f);
+	label(f, msp_json_sget(l, "id"));
+	fprintf(f, "\",state=\"%s\"} %d\n", state,
+	    json_object_object_get_ex(l, "attempts", &x) ?
+	    json_object_get_int(x) : 0);
+	return 0;
+}
+
 void
 msp_route_metrics(struct msp_req *r)
 {
@@ -1242,6 +1284,11 @@ msp_route_metrics(struct msp_req *r)
 	fprintf(f, "# HELP msp_transcode_queue_length Jobs waiting for a "
 	    "worker.\n# TYPE msp_transcode_queue_length gauge\n"
 	    "msp_transcode_queue_length %ld\n", msp_http_jobs(h, "queued"));
+	fputs("# HELP msp_transcode_job_progress Percent done of each running "
+	    "job, by worker.\n# TYPE msp_transcode_job_progress gauge\n"
+	    "# HELP msp_transcode_job_attempts Attempts of each running or "
+	    "failed job.\n# TYPE msp_transcode_job_attempts gauge\n", f);
+	(void)msp_dispatch_status(h->st, job_metrics, f, NULL);
 	if (fclose(f) != 0) {
 		free(buf);
 		msp_reply(r, 500, NULL);

@@ -54,15 +54,17 @@ msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v)
 	struct msp_err e;
 	const char *id = jstr(v, "id");
 	char *url = NULL, *tok = NULL;
+	int64_t end;
 
 	msp_engage_decorate(r->h->st, t, v, &e);
 	if (id == NULL || !msp_video_visible(v))
 		return;
 	if (!jbool(v, "isPremium")) {
 		url = msp_sprintf("/hls/%s/master.m3u8", id);
-	} else if (msp_http_premium_ok(r, v)) {
-		if (msp_auth_url_sign(r->h->st, id, r->h->c.url_ttl, &tok,
-		    &e) == 0)
+	} else if (msp_http_premium_ok(r, v, &end)) {
+		/* never good past the subscription that opens it */
+		if (msp_auth_url_sign_until(r->h->st, id, r->h->c.url_ttl, end,
+		    &tok, &e) == 0)
 			url = msp_sprintf("/hls/%s/%s/master.m3u8", id, tok);
 		free(tok);
 	} else {
