@@ -40,6 +40,9 @@ void msp_s3_conf_free(struct msp_s3_conf *c);
 int msp_s3_conf_load(struct msp_s3_conf *c, const char *path,
     struct msp_err *e);
 
+/* A client may be used by several threads at once (each request takes
+ * one of its kept libcurl handles); an msp_s3_upload belongs to one
+ * thread. */
 struct msp_s3;
 
 int msp_s3_open(struct msp_s3 **sp, const struct msp_s3_conf *c,
