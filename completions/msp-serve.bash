@@ -7,13 +7,14 @@ _msp_serve() {
 	    --max-header --max-body --max-upload --max-uploads --min-rate
 	    --hash-threads --hash-queue --login-fails --login-fails-ip
 	    --login-fails-account --limit --upload-quota --upload-ttl
-	    --session-ttl --url-ttl --cors
+	    --session-ttl --url-ttl --media-delivery --cors
 	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
 	--access-log|--pay-config) _filedir; return ;;
 	--limit) compopt -o nospace; COMPREPLY=($(compgen -W 'width= height= pixels= fps= duration= streams=' -- "$cur")); return ;;
+	--media-delivery) COMPREPLY=($(compgen -W "proxy redirect" -- "$cur")); return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
 	--max-uploads|--min-rate|--hash-threads|--hash-queue|--login-fails|\

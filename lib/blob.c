@@ -152,6 +152,12 @@ msp_blob_close(struct msp_blob *b)
 	free(b);
 }
 
+int
+msp_blob_check(struct msp_blob *b, struct msp_err *e)
+{
+	return b->root != NULL ? 0 : msp_blob_bucket_check(b, e);
+}
+
 const char *
 msp_blob_where(const struct msp_blob *b)
 {
@@ -412,6 +418,12 @@ msp_blob_local(struct msp_blob *b, const char *key, char **path,
 	if ((rc = key_ok(key, e)) != 0)
 		return rc;
 	return b->ops->local(b, key, path, e);
+}
+
+const char *
+msp_blob_root(const struct msp_blob *b)
+{
+	return b->root;
 }
 
 int

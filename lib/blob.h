@@ -37,6 +37,9 @@ int msp_blob_store(struct msp_store *st, struct msp_blob **bp,
 int msp_blob_open(struct msp_blob **bp, const char *where, const char *tmpdir,
     struct msp_err *e);
 void msp_blob_close(struct msp_blob *b);
+/* One cheap request that fails on a wrong endpoint, bucket, region or
+ * secret with a clear message (a directory: nothing to check). */
+int msp_blob_check(struct msp_blob *b, struct msp_err *e);
 /* What the media is, for messages: a directory path or "s3://bucket/prefix"
  * (never a secret). */
 const char *msp_blob_where(const struct msp_blob *b);
@@ -110,6 +113,9 @@ void msp_blob_fetch_done(struct msp_blob *b, char *path);
  * backend keeps no local files. */
 int msp_blob_local(struct msp_blob *b, const char *key, char **path,
     struct msp_err *e);
+/* The local directory whose files are the objects (key = file path
+ * relative to it), or NULL when the backend keeps no local files. */
+const char *msp_blob_root(const struct msp_blob *b);
 /* A URL a client can GET key from for expires seconds (a presigned URL),
  * or *url NULL when the backend has none. */
 int msp_blob_url(struct msp_blob *b, const char *key, long expires,

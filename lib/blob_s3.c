@@ -31,6 +31,19 @@ oom(struct msp_err *e)
 	return msp_err_set(e, MSP_ENOMEM, "out of memory");
 }
 
+/* A bucket that fails is the media failing: an I/O error, fatal for a
+ * tool, not a bad input. */
+static int
+io(int rc, struct msp_err *e)
+{
+	if (rc == MSP_ENET) {
+		rc = MSP_EIO;
+		if (e != NULL)
+			e->code = rc;
+	}
+	return rc;
+}
+
 static int
 take(struct msp_blob *b, struct msp_s3 **sp, struct msp_err *e)
 {
@@ -78,7 +91,7 @@ k_put(struct msp_blob *b, const char *key, const void *data, size_t len,
 		return rc;
 	rc = msp_s3_put(s, key, data, len, &o, e);
 	give(b, s);
-	return rc;
+	return io(rc, e);
 }
 
 static int
@@ -110,7 +123,7 @@ k_put_file(struct msp_blob *b, const char *key, const char *path, int flags,
 		*created = 1;
 out:
 	give(b, s);
-	return rc;
+	return io(rc, e);
 }
 
 static int
@@ -273,7 +286,7 @@ k_wwrite(struct msp_blob_writer *w, const void *p, size_t n,
 {
 	struct wup *u = w->up;
 
-	return msp_s3_upload_write(u->up, p, n, e);
+	return io(msp_s3_upload_write(u->up, p, n, e), e);
 }
 
 static void
@@ -303,7 +316,7 @@ k_wpublish(struct msp_blob_writer *w, const char *key, int flags,
 	u->up = NULL; /* finished or aborted */
 	wup_end(w, 0);
 	*created = rc == 0;
-	return rc;
+	return io(rc, e);
 }
 
 static void

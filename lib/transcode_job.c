@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "dispatch.h"
@@ -160,25 +161,29 @@ msp_tc_job_run(const char *media, json_object *job, const char *worker,
 		goto answer;
 	o.progress = progress;
 	o.arg = arg;
-	if ((rc = msp_blob_open(&b, media, NULL, e)) != 0)
+	/* media: a directory, or a bucket file whose prefix ends in media/ */
+	if ((rc = msp_blob_open(&b, media, NULL, e)) != 0 ||
+	    (rc = msp_blob_check(b, e)) != 0)
 		goto out;
 	if ((rc = msp_blob_fetch(b, in, &inpath, &te)) != 0) {
 		if (rc == MSP_ENOTFOUND)
-			msp_err_set(&te, MSP_EMEDIA, "%s: the original is not "
-			    "in the media storage", in);
-		rc = MSP_EMEDIA;
+			rc = msp_err_set(&te, MSP_EMEDIA, "%s: the original is "
+			    "not in the media directory", in);
+		if (rc != MSP_EMEDIA) {
+			*e = te;
+			goto out;
+		}
 		goto answer;
 	}
 	/* the output replaces what an earlier attempt left */
 	if ((rc = msp_blob_remove(b, out, &te)) == 0)
 		rc = msp_transcode_file(inpath, b, out, &o, &det, &te);
-	if (rc == MSP_EAGAIN) {
+	if (rc != 0)
 		(void)msp_blob_remove(b, out, NULL);
+	if (rc == MSP_EAGAIN) {
 		*e = te;
 		goto out;
 	}
-	if (rc != 0)
-		(void)msp_blob_remove(b, out, NULL);
 answer:
 	if ((r = result_new(job, worker, rc == 0 ? "ready" : "failed")) ==
 	    NULL) {
@@ -197,10 +202,8 @@ answer:
 	*result = r;
 	rc = 0;
 out:
-	if (b != NULL) {
-		msp_blob_fetch_done(b, inpath);
-		msp_blob_close(b);
-	}
 	json_object_put(det);
+	msp_blob_fetch_done(b, inpath);
+	msp_blob_close(b);
 	return rc;
 }

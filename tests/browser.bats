@@ -26,18 +26,6 @@ teardown() {
 	[ -z "${FAKE_PID:-}" ] || kill "$FAKE_PID" 2>/dev/null || true
 }
 
-# the fake Razorpay API on a free port: sets MSP_RAZORPAY_*
-start_fake_razorpay() {
-	local fake="$BATS_TEST_DIRNAME/fake-razorpay.py"
-	mkdir -p "$BATS_TEST_TMPDIR/fake"
-	python3 "$fake" serve --dir "$BATS_TEST_TMPDIR/fake" --key-id rzp_test_K3y \
-	    --key-secret sk_test_S3cret --parent "$BASHPID" --idle 300 >/dev/null 2>&1 3>&- &
-	FAKE_PID=$!
-	for _ in $(seq 200); do [ -f "$BATS_TEST_TMPDIR/fake/port" ] && break; sleep 0.05; done
-	export MSP_RAZORPAY_URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/fake/port")"
-	export MSP_RAZORPAY_KEY_ID=rzp_test_K3y MSP_RAZORPAY_KEY_SECRET=sk_test_S3cret
-}
-
 @test "browser: feed, catalogue, search, upload, player, rating, premium at phone and desktop sizes, no CSP violation" {
 	make_clip "$BATS_TEST_TMPDIR/s1.mp4" 4 90x160
 	make_clip "$BATS_TEST_TMPDIR/s2.mp4" 5 90x160

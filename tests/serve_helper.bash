@@ -52,3 +52,15 @@ signup_login() {
 	curl -sf -X POST "$U/auth/login" \
 	    -d "{\"email\":\"$1\",\"password\":\"correct horse battery\"}" | jq -r .token
 }
+
+# the fake Razorpay API on a free port: sets MSP_RAZORPAY_*
+start_fake_razorpay() {
+	local fake="$BATS_TEST_DIRNAME/fake-razorpay.py"
+	mkdir -p "$BATS_TEST_TMPDIR/fake"
+	python3 "$fake" serve --dir "$BATS_TEST_TMPDIR/fake" --key-id rzp_test_K3y \
+	    --key-secret sk_test_S3cret --parent "$BASHPID" --idle 300 >/dev/null 2>&1 3>&- &
+	FAKE_PID=$!
+	for _ in $(seq 200); do [ -f "$BATS_TEST_TMPDIR/fake/port" ] && break; sleep 0.05; done
+	export MSP_RAZORPAY_URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/fake/port")"
+	export MSP_RAZORPAY_KEY_ID=rzp_test_K3y MSP_RAZORPAY_KEY_SECRET=sk_test_S3cret
+}

@@ -13,12 +13,13 @@
 #include "cli.h"
 #include "dump.h"
 #include "jsonl.h"
+#include "media_store.h"
 #include "search.h"
 #include "util.h"
 
 enum { O_ADMIN = 256, O_TITLE, O_NAME, O_ABOUT, O_LANGUAGE, O_PREMIUM, O_FREE,
     O_UPLOADED_BY, O_STATUS, O_SORT, O_AFTER, O_DELETED, O_SET, O_PURGE,
-    O_STRICT, O_BATCH };
+    O_STRICT, O_BATCH, O_MEDIA, O_TO };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE or ./msp-store)" },
@@ -41,6 +42,8 @@ static const struct msp_opt opts[] = {
 	{ "purge", O_PURGE, NULL, "del: remove records and files for good" },
 	{ "strict", O_STRICT, NULL, "stop at the first bad input line" },
 	{ "batch", O_BATCH, "N", "import: lines a transaction (default 10000)" },
+	{ "media", O_MEDIA, NULL, "check: also the media against the records" },
+	{ "to", O_TO, "WHERE", "media-move: bucket (with its bucket file) or dir" },
 	{ "help", 'h', NULL, "show this help" },
 	{ "version", 'V', NULL, "show the version" },
 	{ NULL, 0, NULL, NULL }
@@ -56,7 +59,8 @@ static const struct msp_cli cli = {
 	"list [--type T] [--genre G] [--language L] [--status S] "
 	"[--uploaded-by E] [--premium|--free] [--sort ORDER] [--limit N] "
 	"[--after CURSOR] [--deleted]\n"
-	"export | import [--batch N] [FILE...] | check",
+	"export | import [--batch N] [FILE...] | check [--media]\n"
+	"media-move --to bucket BUCKETFILE | media-move --to dir",
 	opts
 };
 
@@ -65,7 +69,8 @@ struct flags {
 	const char *status, *sort, *after;
 	json_object *genres;
 	json_object *sets;
-	int admin, premium, free, deleted, purge;
+	int admin, premium, free, deleted, purge, media;
+	const char *to;
 	long limit;
 };
 
@@ -544,7 +549,54 @@ report_cb(const char *msg, void *arg)
 }
 
 static void
-check_cmd(struct msp_store *st)
+check_media(struct msp_store *st)
+{
+	struct msp_blob *b;
+	struct msp_err e;
+	int rc;
+
+	if (msp_blob_store(st, &b, &e) != 0)
+		msp_die(3, "%s", e.msg);
+	if ((rc = msp_media_check_store(st, b, report_cb, NULL, &e)) < 0)
+		fail(rc, &e);
+	else if (rc > 0) {
+		msp_warn("%d disagreement%s between records and media", rc,
+		    rc == 1 ? "" : "s");
+		status = 1;
+	}
+}
+
+static void
+media_move_cmd(struct msp_store *st, struct flags *fl, int argc,
+    char **argv)
+{
+	struct msp_media_move m;
+	struct msp_err e;
+	json_object *o;
+	int rc, bucket;
+
+	if (fl->to == NULL)
+		msp_cli_usage_error("media-move: --to bucket or --to dir");
+	if ((bucket = strcmp(fl->to, "bucket") == 0) && argc != 1)
+		msp_cli_usage_error("media-move --to bucket: expected a bucket "
+		    "file");
+	if (!bucket && (strcmp(fl->to, "dir") != 0 || argc != 0))
+		msp_cli_usage_error("media-move: --to bucket FILE or --to dir");
+	if ((rc = msp_media_move(st, bucket ? argv[0] : NULL, &m, &e)) != 0)
+		msp_die(3, "%s", e.msg);
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("media-move"));
+	json_object_object_add(o, "v", json_object_new_int(1));
+	json_object_object_add(o, "to", json_object_new_string(fl->to));
+	json_object_object_add(o, "objects", json_object_new_int64(m.objects));
+	json_object_object_add(o, "copied", json_object_new_int64(m.copied));
+	json_object_object_add(o, "bytes", json_object_new_int64(m.bytes));
+	msp_cli_emit(o);
+	json_object_put(o);
+}
+
+static void
+check_cmd(struct msp_store *st, int media)
 {
 	struct msp_err e;
 	MDB_txn *t;
@@ -561,6 +613,8 @@ check_cmd(struct msp_store *st)
 		    rc == 1 ? "" : "s");
 		status = 1;
 	}
+	if (media)
+		check_media(st);
 }
 
 int
@@ -618,6 +672,8 @@ main(int argc, char **argv)
 				    "from 1 to 1000000, got '%s'", optarg);
 			batch = (long)n;
 			break;
+		case O_MEDIA: fl.media = 1; break;
+		case O_TO: fl.to = optarg; break;
 		}
 	}
 	argc -= optind;
@@ -675,7 +731,10 @@ main(int argc, char **argv)
 		if (argc > 0)
 			msp_cli_usage_error("check: takes no arguments");
 		st = open_store(0);
-		check_cmd(st);
+		check_cmd(st, fl.media);
+	} else if (strcmp(cmd, "media-move") == 0) {
+		st = open_store(1);
+		media_move_cmd(st, &fl, argc, argv);
 	} else {
 		msp_cli_usage_error("unknown command '%s'", cmd);
 	}

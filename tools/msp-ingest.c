@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "cli.h"
 #include "ingest.h"
 #include "jsonl.h"
@@ -131,6 +132,7 @@ next_meta(json_object *flags)
 int
 main(int argc, char **argv)
 {
+	struct msp_blob *media;
 	const char *store = NULL, *meta_path = NULL;
 	json_object *flags, *genres = NULL;
 	struct msp_err e;
@@ -217,6 +219,9 @@ main(int argc, char **argv)
 			msp_die(3, "%s", e.msg);
 	}
 	if (!dry_run && (rc = msp_store_open(&st, store, 0, &e)) != 0)
+		msp_die(3, "%s", e.msg);
+	/* the media (a bucket is checked now, before any input) */
+	if (!dry_run && (rc = msp_blob_store(st, &media, &e)) != 0)
 		msp_die(3, "%s", e.msg);
 
 	if (argc > 0) {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "blob.h"
 #include "cli.h"
 #include "http/http.h"
 #include "media.h"
@@ -20,7 +21,7 @@ enum {
 	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
 	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
 	O_LFAILSACC,
-	O_UPQUOTA, O_UPTTL
+	O_UPQUOTA, O_UPTTL, O_DELIVERY
 };
 
 static const struct msp_opt opts[] = {
@@ -48,6 +49,7 @@ static const struct msp_opt opts[] = {
 	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
 	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
+	{ "media-delivery", O_DELIVERY, "MODE", "media in a bucket: proxy (default) or redirect" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
@@ -91,6 +93,7 @@ main(int argc, char **argv)
 	const char *store = NULL, *logpath = NULL, *sign = NULL,
 	    *passwd = NULL, *payconf = NULL;
 	struct msp_pay_conf *pay = NULL;
+	struct msp_blob *media;
 	size_t ncors = 0;
 	int k, rc;
 
@@ -136,6 +139,15 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_DELIVERY:
+			if (strcmp(optarg, "proxy") == 0)
+				c.media_redirect = 0;
+			else if (strcmp(optarg, "redirect") == 0)
+				c.media_redirect = 1;
+			else
+				msp_cli_usage_error("--media-delivery: '%s' is "
+				    "not proxy or redirect", optarg);
+			break;
 		case O_MEDIAORIGIN:
 			if (msp_http_origin_check(optarg) != 0)
 				msp_cli_usage_error("--media-origin: '%s' is not "
@@ -188,6 +200,9 @@ main(int argc, char **argv)
 	else if ((c.access_log = fopen(logpath, "a")) == NULL)
 		msp_die(3, "%s: cannot open the access log", logpath);
 
+	/* the media (a bucket is checked now, not at the first request) */
+	if ((rc = msp_blob_store(st, &media, &e)) != 0)
+		msp_die(3, "%s", e.msg);
 	if ((rc = msp_pay_conf_load(&pay, payconf, NULL, msp_store_path(st),
 	    &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);

@@ -182,6 +182,7 @@ static int
 work(struct ctx *c, char **ids, size_t n, size_t k, size_t step)
 {
 	struct msp_store *st = NULL;
+	struct msp_blob *media;
 	struct msp_err e = { 0 };
 	int status = 0, rc;
 
@@ -190,6 +191,9 @@ work(struct ctx *c, char **ids, size_t n, size_t k, size_t step)
 	if ((rc = msp_store_open(&st, c->store, MSP_STORE_EXISTING, &e)) != 0)
 		msp_die(msp_err_exit(rc) == 1 ? 3 : msp_err_exit(rc), "%s",
 		    e.msg);
+	/* the media (a bucket is checked now, before a job is claimed) */
+	if ((rc = msp_blob_store(st, &media, &e)) != 0)
+		msp_die(3, "%s", e.msg);
 	if (ids != NULL) {
 		for (; k < n && !msp_stop_requested(); k += step) {
 			status = worst(status, one_video(c, st, ids[k], NULL));

@@ -330,7 +330,8 @@ msp_route_hls(struct msp_req *r)
 	struct msp_store *st = r->h->st;
 	struct msp_blob *b;
 	const char *rest = r->rest, *slash, *rel;
-	char vid[MSP_ID_LEN + 1], *root = NULL, *tok = NULL, *hrel = NULL;
+	char vid[MSP_ID_LEN + 1], *tok = NULL, *hrel = NULL;
+	const char *root;
 	json_object *v = NULL, *x;
 	struct msp_err e;
 	MDB_txn *t;
@@ -398,8 +399,7 @@ msp_route_hls(struct msp_req *r)
 		msp_reply(r, 500, NULL);
 		goto out;
 	}
-	if (msp_blob_store(st, &b, &e) != 0 ||
-	    msp_blob_local(b, hrel, &root, &e) != 0) {
+	if (msp_blob_store(st, &b, &e) != 0) {
 		msp_reply_err(r, &e);
 		goto out;
 	}
@@ -409,16 +409,14 @@ msp_route_hls(struct msp_req *r)
 		const char *cache = playlist ? "no-cache" : premium ?
 		    "private, max-age=31536000, immutable" :
 		    "public, max-age=31536000, immutable";
-		/* a local object is opened below the media directory
-		 * without following a symbolic link on the way */
-		if (root != NULL)
-			msp_reply_file(r, msp_blob_where(b), hrel, cache);
+		/* no symbolic link is followed below the media root */
+		if ((root = msp_blob_root(b)) != NULL)
+			msp_reply_file(r, root, hrel, cache);
 		else
 			reply_object(r, b, hrel, cache, playlist);
 	}
 out:
 	json_object_put(v);
 	free(hrel);
-	free(root);
 	free(tok);
 }
