@@ -176,11 +176,12 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 @test "README: GNU parallel spreads job lines over hosts" {
 	ingest_clips 3 3
 	mkdir -p w
-	# as in the README, with ':' (this machine) for the hosts
+	# the README's recipe, with ':' (this machine) for the hosts
+	recipe=$(sed -n '/^    msp-transcode --emit 0 |$/,/--apply -$/p' \
+	    "$BATS_TEST_DIRNAME/../README.md" | sed 's/-S w1,w2,:/-S :/')
+	[[ "$recipe" == *"parallel --pipe -N1 -S : "* ]]
 	cd w
-	msp-transcode --emit 0 --ladder $LADDER |
-	    parallel --pipe -N1 -S : "msp-transcode --job - --media $MEDIA" |
-	    msp-transcode --apply - > ../applied.jsonl
+	bash -c "$recipe" > ../applied.jsonl
 	cd ..
 	[ "$(grep -c '"status":"ready"' applied.jsonl)" -eq 3 ]
 	msp-catalog check
