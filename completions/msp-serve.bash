@@ -5,14 +5,14 @@ _msp_serve() {
 	local opts="--store --listen --threads --workers --ladder
 	    --max-connections --per-ip --idle-timeout --request-timeout
 	    --max-header --max-body --max-upload --session-ttl --url-ttl --cors
-	    --web --access-log --grace --pay-config --secure-cookie --sign --passwd --help
+	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
 	--access-log|--pay-config) _filedir; return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\
 	--idle-timeout|--request-timeout|--max-header|--max-body|--max-upload|\
-	--session-ttl|--url-ttl|--cors|--grace|--sign|--passwd) return ;;
+	--session-ttl|--url-ttl|--cors|--media-origin|--grace|--sign|--passwd) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

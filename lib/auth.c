@@ -661,10 +661,21 @@ int
 msp_auth_url_sign(struct msp_store *st, const char *video_id, long ttl,
     char **token, struct msp_err *e)
 {
+	return msp_auth_url_sign_until(st, video_id, ttl, 0, token, e);
+}
+
+int
+msp_auth_url_sign_until(struct msp_store *st, const char *video_id,
+    long ttl, int64_t end_ms, char **token, struct msp_err *e)
+{
 	unsigned char key[KEYLEN];
 	char mac[44];
 	long long exp = msp_now_ms() / 1000 + ttl;
 	int rc;
+
+	/* a token opens while now < exp seconds: exp * 1000 <= end_ms */
+	if (end_ms > 0 && exp > end_ms / 1000)
+		exp = end_ms / 1000;
 
 	*token = NULL;
 	if (!msp_id_valid(video_id))

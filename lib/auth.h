@@ -65,9 +65,14 @@ int msp_session_import(struct msp_store *st, MDB_txn *t, json_object *rec,
  * URL path: /hls/<videoId>/<token>/master.m3u8, so the relative URIs inside
  * the playlists carry it.
  */
-#define MSP_HLS_TTL 3600 /* seconds, the default */
+#define MSP_HLS_TTL 300 /* seconds, the default */
 int msp_auth_url_sign(struct msp_store *st, const char *video_id, long ttl,
     char **token, struct msp_err *e);
+/* The same, never good past end_ms (unix ms; 0: no bound), the end of the
+ * subscription that lets the viewer watch: the token expires at the
+ * earlier of now + ttl and end_ms. */
+int msp_auth_url_sign_until(struct msp_store *st, const char *video_id,
+    long ttl, int64_t end_ms, char **token, struct msp_err *e);
 /* 0 when tok opens video_id now; MSP_EPERM ("forged" or "expired")
  * otherwise. */
 int msp_auth_url_check(struct msp_store *st, const char *video_id,

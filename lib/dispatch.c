@@ -390,6 +390,9 @@ new_attempt(struct msp_store *st, MDB_txn *t,
 	set_str(d, "via", o->via);
 	json_object_object_add(d, "entry", NULL);
 	json_object_object_add(job, "dispatch", d);
+	/* held by a worker elsewhere, not by this process: its lease is
+	 * the only word on it (lib/jobs.c takes over a dead holder's jobs) */
+	json_object_object_del(job, "holder");
 	json_object_object_add(job, "progress", json_object_new_int(0));
 	msp_time_fmt(msp_now_ms() + MSP_DISPATCH_HOLD_MS, until);
 	set_str(job, "leaseUntil", until);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "jobs.h"
@@ -219,6 +220,114 @@ job_load(struct msp_store *st, MDB_txn *t, const char *id, json_object **out,
 	return rc;
 }
 
+/*
+ * A lease also names the process that holds it on this machine, as
+ * "holder": "BOOT NS PID START" (the kernel's boot id, the process id
+ * namespace, the process id and its start time in clock ticks since boot), so that a worker that died
+ * (killed, crashed) loses its job at once instead of at the lease's end.
+ * A process id used again by another process has another start time.
+ */
+#define HOLDER_MAX 160
+
+/* This boot's id and the process id namespace, as "BOOT NS", into b;
+ * -1 without /proc. */
+static int
+boot_id(char *b, size_t n)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	char ns[64];
+	ssize_t k;
+	size_t m;
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fgets(b, (int)n, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	b[strcspn(b, "\n")] = '\0';
+	if ((k = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1)) <= 0)
+		return -1;
+	ns[k] = '\0';
+	m = strlen(b);
+	if (m == 0 || strchr(b, ' ') != NULL || strchr(ns, ' ') != NULL ||
+	    m + 1 + (size_t)k + 1 > n)
+		return -1;
+	b[m] = ' ';
+	memcpy(b + m + 1, ns, (size_t)k + 1);
+	return 0;
+}
+
+/* The start time of process pid, and whether it has ended (a zombie);
+ * -1 when there is no such process (or no /proc). */
+static int
+proc_start(long pid, unsigned long long *start, int *ended)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ..." : the name may hold anything but its end */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return -1;
+	p += 2;
+	*ended = *p == 'Z' || *p == 'X';
+	/* start time is field 22; state is field 3 */
+	for (i = 3; i < 22 && p != NULL; i++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu", &v) != 1)
+		return -1;
+	*start = v;
+	return 0;
+}
+
+/* The calling process as a lease holder, or NULL without /proc. */
+static json_object *
+holder_self(void)
+{
+	char boot[128], h[HOLDER_MAX];
+	unsigned long long start;
+	long pid = (long)getpid();
+	int ended;
+
+	if (boot_id(boot, sizeof(boot)) != 0 ||
+	    proc_start(pid, &start, &ended) != 0)
+		return NULL;
+	snprintf(h, sizeof(h), "%s %ld %llu", boot, pid, start);
+	return json_object_new_string(h);
+}
+
+/* 1 when the job's holder is a process of this boot that is gone. */
+static int
+holder_gone(json_object *job)
+{
+	const char *h = sfield(job, "holder");
+	char boot[128], hb[64], hn[64], mine[128];
+	unsigned long long start, hs;
+	long pid;
+	int ended;
+
+	if (h == NULL || sscanf(h, "%63s %63s %ld %llu", hb, hn, &pid,
+	    &hs) != 4 || pid <= 0 || boot_id(boot, sizeof(boot)) != 0)
+		return 0;
+	snprintf(mine, sizeof(mine), "%s %s", hb, hn);
+	if (strcmp(boot, mine) != 0)
+		return 0; /* another machine, boot or container: the lease */
+	if (proc_start(pid, &start, &ended) != 0)
+		return 1;
+	return ended || start != hs;
+}
+
 static int
 lease_expired(json_object *job, int64_t now)
 {
@@ -227,7 +336,7 @@ lease_expired(json_object *job, int64_t now)
 
 	if (l == NULL || msp_time_parse(l, &ms) != 0)
 		return 1;
-	return ms <= now;
+	return ms <= now || holder_gone(job);
 }
 
 /* Take job for worker: running, a fresh lease, one more attempt. */
@@ -247,6 +356,10 @@ job_take(struct msp_store *st, MDB_txn *t, json_object *job,
 	msp_time_fmt(msp_now_ms() + lease_ms, until);
 	json_object_object_add(job, "leaseUntil",
 	    json_object_new_string(until));
+	if ((x = holder_self()) != NULL)
+		json_object_object_add(job, "holder", x);
+	else
+		json_object_object_del(job, "holder");
 	json_object_object_add(job, "error", NULL);
 	return job_set_state(st, t, job, "running", e);
 }
@@ -379,6 +492,7 @@ give_up(struct msp_store *st, MDB_txn *t, json_object *j, struct msp_err *e)
 	snprintf(why, sizeof(why), "given up: the worker was lost on each of "
 	    "%d attempts", ATTEMPTS_MAX);
 	json_object_object_add(j, "leaseUntil", NULL);
+	json_object_object_del(j, "holder");
 	json_object_object_add(j, "error", json_object_new_string(why));
 	if ((rc = job_set_state(st, t, j, "failed", e)) != 0)
 		return rc;
@@ -651,6 +765,7 @@ finish_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	if ((rc = job_load(f->st, t, f->id, &j, e)) != 0)
 		return rc;
 	json_object_object_add(j, "leaseUntil", NULL);
+	json_object_object_del(j, "holder");
 	if (f->error != NULL) {
 		/* keep whole UTF-8 characters when cutting a long reason */
 		size_t n = strlen(f->error);
@@ -712,6 +827,7 @@ release_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		    json_object_new_int64(attempts > 0 ? attempts - 1 : 0));
 		json_object_object_add(j, "worker", NULL);
 		json_object_object_add(j, "leaseUntil", NULL);
+		json_object_object_del(j, "holder");
 		json_object_object_add(j, "error", NULL);
 		rc = job_set_state(r->st, t, j, "queued", e);
 	}

@@ -1,9 +1,9 @@
 /* jobs: the durable transcode queue in the store (MSP_DB_JOBS records,
  * MSP_DB_JOB_IDX order). A job survives restarts; a worker claims it with a
- * lease, and a job whose lease ran out (its worker was killed) is claimed
- * again -- up to 3 attempts: then msp_job_claim fails the job and its
- * video instead (msp_job_claim_video still retries it). Implemented in
- * lib/jobs.c. */
+ * lease, and a job whose lease ran out, or whose holder (the claiming
+ * process, on this machine) is gone, is claimed again -- up to 3
+ * attempts: then msp_job_claim fails the job and its video instead
+ * (msp_job_claim_video still retries it). Implemented in lib/jobs.c. */
 #ifndef MSP_JOBS_H
 #define MSP_JOBS_H
 
@@ -15,7 +15,7 @@
 
 /* Records: {"type":"job","v":1,"id","videoId","state":"queued"|"running"|
  * "done"|"failed","attempts","worker","leaseUntil","error","createdAt",
- * "updatedAt"} */
+ * "updatedAt"}, and while running "holder" (see lib/jobs.c) */
 
 /* Queue a transcode of video_id inside the caller's txn (idempotent: a
  * video with a queued or running job gets no second one). */

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "conf.h"
 #include "jsonl.h"
 #include "pay_gw.h"
 #include "util.h"
@@ -297,76 +298,6 @@ msp_pay_key_id(const struct msp_pay_conf *c)
 	return c->key_id;
 }
 
-/* Read a whole file of at most max bytes (NUL-terminated, malloc'd). The
- * config file must be private: owned by us, no group or other bits. */
-static int
-slurp(const char *path, size_t max, int private, char **out, size_t *len,
-    struct msp_err *e)
-{
-	struct stat sb;
-	char *buf = NULL;
-	size_t n = 0;
-	ssize_t got;
-	int fd, rc = 0;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return msp_err_set(e, errno == ENOENT ? MSP_ENOTFOUND : MSP_EIO,
-		    "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		rc = msp_err_set(e, MSP_EINVAL, "%s: not a regular file", path);
-		goto out;
-	}
-	if (private && (sb.st_mode & 077) != 0) {
-		rc = msp_err_set(e, MSP_EPERM, "%s: refused: group or others "
-		    "may access it (mode %04o); chmod 600 it", path,
-		    (unsigned)(sb.st_mode & 07777));
-		goto out;
-	}
-	if (private && sb.st_uid != geteuid()) {
-		rc = msp_err_set(e, MSP_EPERM, "%s: refused: owned by another "
-		    "user", path);
-		goto out;
-	}
-	if ((size_t)sb.st_size > max) {
-		rc = msp_err_set(e, MSP_EINVAL, "%s: larger than %zu bytes",
-		    path, max);
-		goto out;
-	}
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (n < (size_t)sb.st_size) {
-		got = read(fd, buf + n, (size_t)sb.st_size - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	if (buf != NULL) {
-		sodium_memzero(buf, (size_t)sb.st_size);
-		free(buf);
-	}
-	close(fd);
-	return rc;
-}
-
 static int
 set_str(char **dst, const char *v, size_t n, struct msp_err *e)
 {
@@ -431,54 +362,18 @@ conf_set(struct msp_pay_conf *c, char **plans, const char *name,
 	    name);
 }
 
-static int
-conf_parse(struct msp_pay_conf *c, char **plans, const char *path,
-    const char *text, struct msp_err *e)
-{
-	const char *p = text, *nl, *eq, *ks, *ke, *vs, *ve;
-	char name[32], where[600];
-	size_t line = 0;
-	int rc;
+struct conf_arg {
+	struct msp_pay_conf *c;
+	char **plans;
+};
 
-	while (*p != '\0') {
-		line++;
-		nl = strchr(p, '\n');
-		if (nl == NULL)
-			nl = p + strlen(p);
-		snprintf(where, sizeof(where), "%s:%zu", path, line);
-		for (ks = p; ks < nl && isspace((unsigned char)*ks); ks++)
-			;
-		if (ks == nl || *ks == '#')
-			goto next;
-		eq = memchr(ks, '=', (size_t)(nl - ks));
-		if (eq == NULL)
-			return msp_err_set(e, MSP_EINVAL, "%s: expected "
-			    "'name = value'", where);
-		for (ke = eq; ke > ks && isspace((unsigned char)ke[-1]); ke--)
-			;
-		for (vs = eq + 1; vs < nl && isspace((unsigned char)*vs); vs++)
-			;
-		for (ve = nl; ve > vs && isspace((unsigned char)ve[-1]); ve--)
-			;
-		if ((size_t)(ke - ks) >= sizeof(name) || ke == ks ||
-		    strspn(ks, "abcdefghijklmnopqrstuvwxyz_") < (size_t)(ke - ks))
-			return msp_err_set(e, MSP_EINVAL, "%s: unknown setting",
-			    where);
-		memcpy(name, ks, (size_t)(ke - ks));
-		name[ke - ks] = '\0';
-		if (ve == vs)
-			return msp_err_set(e, MSP_EINVAL, "%s: %s: empty value",
-			    where, name);
-		if (msp_has_control(vs, (size_t)(ve - vs), 0))
-			return msp_err_set(e, MSP_EINVAL, "%s: %s: control "
-			    "characters in the value", where, name);
-		if ((rc = conf_set(c, plans, name, vs, (size_t)(ve - vs),
-		    where, e)) != 0)
-			return rc;
-next:
-		p = *nl ? nl + 1 : nl;
-	}
-	return 0;
+static int
+conf_line(void *arg, const char *name, const char *v, size_t n,
+    const char *where, struct msp_err *e)
+{
+	struct conf_arg *a = arg;
+
+	return conf_set(a->c, a->plans, name, v, n, where, e);
 }
 
 static int
@@ -579,6 +474,7 @@ msp_pay_conf_load(struct msp_pay_conf **out, const char *file,
     const char *plans, const char *store_dir, struct msp_err *e)
 {
 	struct msp_pay_conf *c;
+	struct conf_arg ca;
 	char *def = NULL, *text = NULL, *conf_plans = NULL, *pp = NULL;
 	const char *used = NULL;
 	size_t len = 0;
@@ -605,7 +501,7 @@ msp_pay_conf_load(struct msp_pay_conf **out, const char *file,
 			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 			goto fail;
 		}
-		rc = slurp(def, CONF_MAX, 1, &text, &len, e);
+		rc = msp_conf_read(def, CONF_MAX, 1, &text, &len, e);
 		if (rc == MSP_ENOTFOUND) {
 			msp_err_clear(e);
 			rc = 0;
@@ -613,12 +509,14 @@ msp_pay_conf_load(struct msp_pay_conf **out, const char *file,
 			used = def;
 		}
 	} else {
-		rc = slurp(file, CONF_MAX, 1, &text, &len, e);
+		rc = msp_conf_read(file, CONF_MAX, 1, &text, &len, e);
 		used = file;
 	}
 	if (rc != 0)
 		goto fail;
-	if (text != NULL && (rc = conf_parse(c, &conf_plans, used, text,
+	ca.c = c;
+	ca.plans = &conf_plans;
+	if (text != NULL && (rc = msp_conf_parse(text, used, conf_line, &ca,
 	    e)) != 0)
 		goto fail;
 	if ((rc = conf_env(c, &conf_plans, e)) != 0)
@@ -641,7 +539,7 @@ msp_pay_conf_load(struct msp_pay_conf **out, const char *file,
 		char *pt = NULL;
 		size_t pl = 0;
 
-		if ((rc = slurp(plans, PLANS_MAX, 0, &pt, &pl, e)) != 0)
+		if ((rc = msp_conf_read(plans, PLANS_MAX, 0, &pt, &pl, e)) != 0)
 			goto fail;
 		rc = msp_pay_plans_read(c, pt, pl, plans, e);
 		free(pt);

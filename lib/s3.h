@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -26,6 +27,8 @@ struct msp_s3_conf {
 	int retries;         /* attempts after the first (default 4) */
 	size_t part_size;    /* multipart part size (default 16 MiB, >= 5 MiB) */
 	int parallel;        /* parts in flight at once (default 4) */
+	int page_size;       /* keys asked for per list request (0: the
+	                      * server's default, 1000 on S3) */
 };
 
 void msp_s3_conf_init(struct msp_s3_conf *c);
@@ -42,6 +45,12 @@ struct msp_s3;
 int msp_s3_open(struct msp_s3 **sp, const struct msp_s3_conf *c,
     struct msp_err *e);
 void msp_s3_close(struct msp_s3 *s);
+/* One cheap signed request (a one-key listing under the prefix): 0 when
+ * the endpoint is S3, the bucket exists and the keys and region are
+ * right; else the clear error ("bucket 'x': NoSuchBucket: ...", "wrong
+ * secret", "is in region ...", "not an S3 server"). msp_s3_open sends
+ * nothing. */
+int msp_s3_check(struct msp_s3 *s, struct msp_err *e);
 
 /* Object metadata set on upload. */
 struct msp_s3_put_opts {
@@ -76,7 +85,10 @@ void msp_s3_upload_abort(struct msp_s3_upload *up);
 int msp_s3_head(struct msp_s3 *s, const char *key, int64_t *size,
     char **etag, struct msp_err *e);
 /* GET bytes [off, off+len) (len < 0: to the end) into fn, called with each
- * chunk; fn returns 0 to go on. A retried GET resumes where it stopped. */
+ * chunk; fn returns 0 to go on, anything else stops the GET, which then
+ * returns it (or MSP_EIO when it is positive). A retried GET resumes
+ * where it stopped, asking for the same ETag; an object shorter than
+ * off+len gives what it has. */
 int msp_s3_get(struct msp_s3 *s, const char *key, int64_t off, int64_t len,
     int (*fn)(void *arg, const void *p, size_t n), void *arg,
     struct msp_err *e);
@@ -102,6 +114,10 @@ int msp_s3_abort_upload(struct msp_s3 *s, const char *key,
  * expires seconds (1 .. 604800); malloc'd. */
 int msp_s3_presign(struct msp_s3 *s, const char *method, const char *key,
     long expires, char **url, struct msp_err *e);
+/* The same, signed as at time when (for known-answer tests). */
+int msp_s3_presign_at(struct msp_s3 *s, const char *method,
+    const char *key, long expires, time_t when, char **url,
+    struct msp_err *e);
 
 /* The SigV4 building blocks, exposed for the known-answer unit tests.
  * headers: "name:value" strings, n of them, in any order and case.

@@ -27,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <libavcodec/avcodec.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
@@ -40,6 +44,7 @@
 
 #include "blob.h"
 #include "hls.h"
+#include "media.h"
 #include "transcode.h"
 #include "util.h"
 
@@ -54,6 +59,8 @@
  * are (no shift to zero per chunk): more than any encoder delay, so no
  * decode time is negative, and the same in every chunk. */
 #define CHUNK_OFFSET_MS 500
+#define PRESCALE 2          /* source pixels over the largest rung's */
+#define DEINTERLACE "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
 struct tc;
 
@@ -109,7 +116,7 @@ struct tc {
 	double cstart, cend;     /* a chunk's range (seconds); cend 0: all */
 	int past_end;            /* a chunk's video is complete */
 	int a_past_end;          /* and its audio */
-	AVFilterGraph *graph;    /* rotation; NULL when none */
+	AVFilterGraph *graph;    /* deinterlace, rotate; NULL: neither */
 	AVFilterContext *src, *sink;
 	struct rung r[MSP_LADDER_MAX];
 	int nr;
@@ -956,19 +963,16 @@ out:
 	return NULL;
 }
 
+/* The input, opened as lib/media probed it: the format from the bytes,
+ * no demuxer that opens anything else. */
 static int
 open_input(const char *in, AVFormatContext **ic, struct msp_err *e)
 {
-	AVDictionary *d = NULL;
-	int ret;
+	struct msp_err m;
+	int rc;
 
-	av_dict_set(&d, "protocol_whitelist", "file", 0);
-	ret = avformat_open_input(ic, in, NULL, &d);
-	av_dict_free(&d);
-	if (ret < 0)
-		return averr(e, MSP_EMEDIA, ret, "cannot open");
-	if ((ret = avformat_find_stream_info(*ic, NULL)) < 0)
-		return averr(e, MSP_EMEDIA, ret, "cannot read streams");
+	if ((rc = msp_media_open(in, ic, &m)) != 0)
+		return msp_err_set(e, rc, "cannot open: %s", m.msg);
 	return 0;
 }
 
@@ -1097,9 +1101,9 @@ out:
 	return rc;
 }
 
-/* The rotation graph (main thread), if any, and a scaling graph per rung
- * (its thread). A rung exactly half the size of another is scaled from
- * that one's pictures: bicubic 2:1 from a bicubic picture is the same
+/* The main thread's graph, if any (see below), and a scaling graph per
+ * rung (its thread). A rung exactly half the size of another is scaled
+ * from that one's pictures: bicubic 2:1 from a bicubic picture is the same
  * picture to the eye (PSNR above 60 dB against scaling from the source)
  * for a fraction of the work. */
 static int
@@ -1111,14 +1115,35 @@ graph_setup(struct tc *tc, struct msp_err *e)
 	const char *rot = tc->rotation == 90 ? "transpose=clock" :
 	    tc->rotation == 180 ? "hflip,vflip" :
 	    tc->rotation == 270 ? "transpose=cclock" : NULL;
-	int w = d->width, h = d->height, fmt = d->pix_fmt, i, j, rc;
-	char desc[128];
+	enum AVFieldOrder fo = st->codecpar->field_order;
+	const struct msp_rung_size *big = &tc->r[tc->nr - 1].sz;
+	const char *part[3];
+	int w = d->width, h = d->height, fmt = d->pix_fmt, i, j, k, rc, n;
+	char desc[192], pre[64];
 
 	if (sar.num <= 0 || sar.den <= 0)
 		sar = (AVRational){ 1, 1 };
-	if (rot != NULL) {
+	/* Once, in this thread, before the rungs: an interlaced source is
+	 * deinterlaced (a frame per frame, only the frames flagged
+	 * interlaced), a rotated one turned, and one far larger than the
+	 * largest rung scaled to it, so that the queues hold small pictures
+	 * and the decoder gets its large ones back at once. */
+	part[0] = fo == AV_FIELD_TT || fo == AV_FIELD_BB ||
+	    fo == AV_FIELD_TB || fo == AV_FIELD_BT ? DEINTERLACE : NULL;
+	part[1] = rot;
+	part[2] = NULL;
+	if ((int64_t)w * h > PRESCALE * (int64_t)big->w * big->h) {
+		snprintf(pre, sizeof(pre), "scale=%d:%d,setsar=1,"
+		    "format=yuv420p", big->w, big->h);
+		part[2] = pre;
+	}
+	for (n = 0, k = 0; k < 3; k++)
+		if (part[k] != NULL)
+			n += snprintf(desc + n, sizeof(desc) - (size_t)n, "%s%s",
+			    n > 0 ? "," : "", part[k]);
+	if (n > 0) {
 		if ((rc = chain_setup(&tc->graph, &tc->src, &tc->sink, w, h, fmt,
-		    tb, sar, rot, 0, e)) != 0)
+		    tb, sar, desc, 0, e)) != 0)
 			return rc;
 		w = av_buffersink_get_w(tc->sink);
 		h = av_buffersink_get_h(tc->sink);
@@ -1663,15 +1688,10 @@ setup(struct tc *tc, struct msp_err *e)
 
 	if ((rc = open_input(tc->in, &tc->ic, e)) != 0)
 		return rc;
-	vi = av_find_best_stream(tc->ic, AVMEDIA_TYPE_VIDEO, -1, -1, &dc, 0);
-	if (vi >= 0 && (tc->ic->streams[vi]->disposition &
-	    AV_DISPOSITION_ATTACHED_PIC))
-		vi = -1; /* cover art: an audio file */
-	tc->vi = vi;
-	tc->ai = av_find_best_stream(tc->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
-	    0);
-	if (tc->ai < 0)
-		tc->ai = -1;
+	/* the streams msp-ingest checked */
+	msp_media_streams(tc->ic, &vi, &tc->ai);
+	if ((tc->vi = vi) >= 0)
+		dc = avcodec_find_decoder(tc->ic->streams[vi]->codecpar->codec_id);
 	if (tc->vi < 0 && tc->ai < 0)
 		return msp_err_set(e, MSP_EMEDIA, "no video or audio stream");
 	tc->start = tc->ic->start_time != AV_NOPTS_VALUE ?
@@ -1960,8 +1980,8 @@ tc_free(struct tc *tc)
 	swr_free(&tc->swr);
 	if (tc->fifo != NULL)
 		av_audio_fifo_free(tc->fifo);
-	avformat_close_input(&tc->ic);
-	avformat_close_input(&tc->aic);
+	msp_media_close(&tc->ic);
+	msp_media_close(&tc->aic);
 	pthread_mutex_destroy(&tc->mu);
 	pthread_cond_destroy(&tc->cv);
 }
@@ -2093,6 +2113,11 @@ out:
 	join_threads(tc, 1);
 	tc_free(tc);
 	free(tc);
+#ifdef __GLIBC__
+	/* the frames and encoder buffers just freed, back to the system
+	 * rather than kept by the threads' malloc arenas */
+	malloc_trim(0);
+#endif
 	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (rc != 0) { /* what was published early must not look playable */
 		char *m = msp_sprintf("%s/master.m3u8", outdir);

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
+#include <linux/openat2.h>
 #include <unistr.h>
 
 #include <sodium.h>
@@ -401,6 +405,76 @@ msp_mkdirs(const char *path, int mode, struct msp_err *e)
 	}
 	free(p);
 	return rc;
+}
+
+/* The fallback: each directory opened with O_NOFOLLOW | O_DIRECTORY from
+ * the one before, the last component with O_NOFOLLOW. */
+static int
+open_by_parts(int dfd, const char *rel, int flags)
+{
+	char part[256];
+	const char *p = rel, *slash;
+	int fd = -1, next, saved;
+	size_t n;
+
+	for (;;) {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n >= sizeof(part) ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = ENOENT;
+			goto fail;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (slash == NULL)
+			break;
+		next = openat(fd >= 0 ? fd : dfd, part, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			goto fail;
+		if (fd >= 0)
+			close(fd);
+		fd = next;
+		p = slash + 1;
+	}
+	next = openat(fd >= 0 ? fd : dfd, part, flags | O_NOFOLLOW | O_CLOEXEC);
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return next;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+msp_open_beneath(const char *root, const char *rel, int flags)
+{
+	struct open_how how;
+	int dfd, fd, saved;
+	long rc;
+
+	if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS;
+	rc = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	if (rc < 0 && (errno == ENOSYS || errno == EPERM ||
+	    errno == E2BIG))
+		fd = open_by_parts(dfd, rel, flags);
+	else
+		fd = (int)rc;
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return fd;
 }
 
 char *

@@ -50,6 +50,13 @@ long msp_b64url_dec(const char *s, unsigned char **out);
 
 /* Make directories like mkdir -p, mode 0755 (or mode). */
 int msp_mkdirs(const char *path, int mode, struct msp_err *e);
+/* Open rel (a relative path) inside the directory root without following
+ * a symbolic link in any of rel's components (root itself may be one):
+ * openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or O_NOFOLLOW one
+ * component at a time where openat2 is missing. flags as open(2) takes
+ * them (O_CLOEXEC and O_NOFOLLOW are added). A descriptor, or -1 with
+ * errno (ELOOP or ENOTDIR for a link on the way). */
+int msp_open_beneath(const char *root, const char *rel, int flags);
 /* Join with '/', malloc'd. */
 char *msp_path_join(const char *a, const char *b);
 

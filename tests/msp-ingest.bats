@@ -38,6 +38,34 @@ setup_file() {
 	cp "$d/evil.m3u8" "$d/evil.mp4"
 	printf "ffconcat version 1.0\nfile '/etc/passwd'\nfile '%s'\n" \
 	    "$d/clip.mp4" > "$d/list.ffconcat"
+	# cut in half: the header still declares 4 s
+	local f s
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=64x48:rate=25:duration=4 -f lavfi -i sine=duration=4 \
+	    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a libvorbis \
+	    -shortest "$d/full.mkv"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=64x48:rate=25:duration=4 -f lavfi -i sine=duration=4 \
+	    -c:v libvpx -c:a libvorbis -shortest "$d/full.webm"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi -i sine=duration=4 \
+	    -c:a libmp3lame "$d/full.mp3"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=64x48:rate=25:duration=4 -f lavfi -i sine=duration=4 \
+	    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a libmp3lame \
+	    -shortest "$d/full.avi"
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+	    -i testsrc2=size=64x48:rate=25:duration=4 -c:v libvpx "$d/full.ivf"
+	for f in mkv webm mp3 avi ivf; do
+		s=$(stat -c %s "$d/full.$f")
+		head -c $((s / 2)) "$d/full.$f" > "$d/cut.$f"
+	done
+	# Vorbis setup header (the third, "\x05vorbis") overwritten
+	python3 -c '
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.find(b"\x05vorbis")
+d[i + 7:i + 47] = b"\xff" * 40
+open(sys.argv[2], "wb").write(d)' "$d/full.webm" "$d/badvorbis.webm"
 }
 
 setup() {
@@ -183,6 +211,56 @@ long() { msp-ingest -t long --title Film --language en --genre drama --uploaded-
 	    -t long --title x --language en -g drama --uploaded-by "$U"
 	refused "$M/fps250.mp4" "frame rate 250 fps is out of range (above 0, at most 240)" \
 	    -t long --title x --language en -g drama --uploaded-by "$U"
+}
+
+@test "truncated Matroska, WebM, MP3, AVI and IVF files are refused; intact ones are accepted" {
+	local f
+	for f in mkv webm mp3 avi ivf; do
+		run --separate-stderr long "$M/cut.$f"
+		[ "$status" -eq 1 ] || { echo "$f: accepted"; return 1; }
+		# the header's end, or (AVI) an index past the end of the file
+		[[ "$stderr" == "msp-ingest: $M/cut.$f: file is truncated: its media ends at "*" s of the declared 4.0 s" ||
+		    "$stderr" == "msp-ingest: $M/cut.$f: file is truncated: its media data runs to byte "* ]] ||
+		    { echo "$f: $stderr"; return 1; }
+	done
+	no_media_files
+	for f in mkv webm mp3 avi ivf; do
+		run --separate-stderr long "$M/full.$f"
+		[ "$status" -eq 0 ] || { echo "$f: $stderr"; return 1; }
+	done
+	[ "$(msp-catalog export | jq -r 'select(.type == "video") | .destinationVideoDetails.container' | sort | tr '\n' ' ')" = "avi ivf matroska matroska mp3 " ]
+}
+
+@test "every stream used is decoded: a corrupt Vorbis setup header is refused" {
+	refused "$M/badvorbis.webm" "audio codec 'vorbis': invalid data found when processing input" \
+	    -t long --title Film --language en --genre drama --uploaded-by "$U"
+}
+
+@test "limits: each refuses beyond it, with the limit in the message; at the limit accepted" {
+	local a=(-t short --name clip --uploaded-by "$U")
+	refused "$M/clip.mp4" "dimensions 320x240 exceed the limit of 319x4320" "${a[@]}" --limit width=319
+	refused "$M/clip.mp4" "dimensions 320x240 exceed the limit of 7680x239" "${a[@]}" --limit height=239
+	refused "$M/clip.mp4" "picture of 320x240 (76800 pixels) exceeds the limit of 76799 pixels" "${a[@]}" --limit pixels=76799
+	refused "$M/clip.mp4" "frame rate 25 fps is out of range (above 0, at most 24.5)" "${a[@]}" --limit fps=24.5
+	refused "$M/clip.mp4" "duration 4.0 s exceeds the limit of 3.9 s" "${a[@]}" --limit duration=3.9
+	refused "$M/clip.mp4" "2 streams exceed the limit of 1" "${a[@]}" --limit streams=1
+	# either orientation: a portrait picture is held against the box turned
+	refused "$M/wide.mp4" "dimensions 8192x64 exceed the limit of 7680x4320" "${a[@]}"
+	run --separate-stderr msp-ingest "${a[@]}" --limit width=320 --limit height=240 \
+	    --limit pixels=76800 --limit fps=25 --limit duration=4 --limit streams=2 "$M/clip.mp4"
+	[ "$status" -eq 0 ]
+}
+
+@test "--limit: a bad name or value is a usage error" {
+	run --separate-stderr msp-ingest --limit frames=3 x
+	[ "$status" -eq 2 ]
+	[ "$(head -1 <<<"$stderr")" = "msp-ingest: --limit: 'frames': unknown limit (width, height, pixels, fps, duration or streams)" ]
+	run --separate-stderr msp-ingest --limit width=1.5 x
+	[ "$status" -eq 2 ]
+	[ "$(head -1 <<<"$stderr")" = "msp-ingest: --limit: 'width=1.5': not a positive whole number in range" ]
+	run --separate-stderr msp-ingest --limit fps x
+	[ "$status" -eq 2 ]
+	[ "$(head -1 <<<"$stderr")" = "msp-ingest: --limit: 'fps': expected NAME=VALUE (NAME: width, height, pixels, fps, duration or streams)" ]
 }
 
 @test "audio-only: refused as a short video, accepted as a long one" {

@@ -257,15 +257,21 @@ ingest() { # ingest FILE: prints the job line
 	verify_hls "$MSP_STORE/media/hls/$id"
 }
 
+# progressing PID ERRFILE: wait until the background run PID has printed
+# progress to ERRFILE
+progressing() {
+	local i
+	for i in $(seq 600); do
+		grep -q ' progress ' "$2" && return 0
+		kill -0 "$1" 2>/dev/null || { echo "no progress:"; cat "$2"; return 1; }
+		sleep 0.05
+	done
+}
+
 # interrupt SIG PID ERRFILE: once the background run PID has printed
 # progress to ERRFILE, send it SIG and wait for it; its exit status in st
 interrupt() {
-	local i
-	for i in $(seq 600); do
-		grep -q ' progress ' "$3" && break
-		kill -0 "$2" 2>/dev/null || { echo "no progress:"; cat "$3"; return 1; }
-		sleep 0.05
-	done
+	progressing "$2" "$3"
 	kill -"$1" "$2"
 	st=0
 	wait "$2" || st=$?
@@ -304,6 +310,28 @@ interrupt() {
 	run msp-transcode --pending --preset ultrafast --ladder 180:300k
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .id,.status <<<"$output" | tr '\n' ' ')" = "$id ready " ]
+}
+
+@test "a live worker's job is refused to others; killed, it is taken over at once" {
+	make_clip in.mp4 8 640x360
+	id=$(ingest in.mp4 | jq -r .videoId)
+	msp-transcode --progress --preset veryslow --ladder 360:800k "$id" >out 2>err &
+	pid=$!
+	progressing $pid err
+	run --separate-stderr msp-transcode --ladder 180:300k "$id"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "msp-transcode: $id: video $id: job "*" is being worked on by "*":$pid until "* ]]
+	[ "$(msp-catalog export | jq -r 'select(.type == "job") | [.state, .attempts, (.holder | split(" ") | .[2])] | @tsv')" = "$(printf 'running\t1\t%s' "$pid")" ]
+	kill -KILL $pid
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 137 ]
+	[ "$(msp-catalog get "$id" | jq -r .status)" = processing ]
+	run msp-transcode --preset ultrafast --ladder 180:300k "$id"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = ready ]
+	verify_hls "$MSP_STORE/media/hls/$id"
+	[ "$(msp-catalog export | jq -r 'select(.type == "job") | [.state, .attempts, has("holder")] | @tsv')" = "$(printf 'done\t2\tfalse')" ]
 }
 
 @test "a broken original: failed with the reason, no output published" {

@@ -13,7 +13,7 @@
 #include "store.h"
 
 enum { O_TITLE = 256, O_ABOUT, O_LANGUAGE, O_PREMIUM,
-    O_UPLOADED_BY, O_NAME, O_META, O_MAX_SIZE, O_DRY_RUN, O_STRICT };
+    O_UPLOADED_BY, O_NAME, O_META, O_MAX_SIZE, O_LIMIT, O_DRY_RUN, O_STRICT };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -27,6 +27,7 @@ static const struct msp_opt opts[] = {
 	{ "name", O_NAME, "TEXT", "name of a short video" },
 	{ "meta", O_META, "FILE", "metadata, one JSON line per input (- stdin)" },
 	{ "max-size", O_MAX_SIZE, "SIZE", "size limit (default 4G)" },
+	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit: width, height, pixels, fps, duration, streams" },
 	{ "dry-run", O_DRY_RUN, NULL, "probe and check only; store nothing" },
 	{ "strict", O_STRICT, NULL, "stop at the first rejected input" },
 	{ "help", 'h', NULL, "show this help" },
@@ -189,6 +190,10 @@ main(int argc, char **argv)
 				msp_cli_usage_error("--max-size: '%s' is not a "
 				    "size (bytes, or with K, M, G or T)",
 				    optarg);
+			break;
+		case O_LIMIT:
+			if (msp_media_limit_set(optarg, &e) != 0)
+				msp_cli_usage_error("--limit: %s", e.msg);
 			break;
 		case O_DRY_RUN:
 			dry_run = 1;

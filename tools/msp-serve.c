@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "http/http.h"
+#include "media.h"
 #include "pay.h"
 #include "store.h"
 #include "util.h"
@@ -16,7 +17,8 @@
 enum {
 	O_MAXCONN = 256, O_PERIP, O_IDLE, O_REQTIME, O_MAXHEAD, O_MAXBODY,
 	O_MAXUP, O_SESSTTL, O_URLTTL, O_CORS, O_WEB, O_LOG, O_WORKERS,
-	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF
+	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
+	O_LIMIT
 };
 
 static const struct msp_opt opts[] = {
@@ -32,10 +34,12 @@ static const struct msp_opt opts[] = {
 	{ "max-header", O_MAXHEAD, "BYTES", "size of a request head (16384)" },
 	{ "max-body", O_MAXBODY, "BYTES", "size of a JSON body (65536)" },
 	{ "max-upload", O_MAXUP, "BYTES", "size of an uploaded file (2147483648)" },
+	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit of uploads (see msp-ingest)" },
 	{ "session-ttl", O_SESSTTL, "SECS", "lifetime of a session (1209600)" },
-	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (3600)" },
+	{ "url-ttl", O_URLTTL, "SECS", "lifetime of a signed media URL (300)" },
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
+	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -98,6 +102,10 @@ main(int argc, char **argv)
 		case O_MAXHEAD: c.header_max = (size_t)num("max-header", optarg, 1024, 1 << 24); break;
 		case O_MAXBODY: c.body_max = (size_t)num("max-body", optarg, 16, 1 << 30); break;
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
+		case O_LIMIT:
+			if (msp_media_limit_set(optarg, &e) != 0)
+				msp_cli_usage_error("--limit: %s", e.msg);
+			break;
 		case O_SESSTTL: c.session_ttl = (long)num("session-ttl", optarg, 1, 10L * 365 * 86400); break;
 		case O_URLTTL: c.url_ttl = (long)num("url-ttl", optarg, 0, 10L * 365 * 86400); break;
 		case O_CORS:
@@ -108,6 +116,12 @@ main(int argc, char **argv)
 			cors[ncors++] = optarg;
 			break;
 		case O_WEB: c.web_dir = optarg; break;
+		case O_MEDIAORIGIN:
+			if (msp_http_origin_check(optarg) != 0)
+				msp_cli_usage_error("--media-origin: '%s' is not "
+				    "an origin (https://HOST[:PORT])", optarg);
+			c.media_origin = optarg;
+			break;
 		case O_LOG: logpath = optarg; break;
 		case O_GRACE: c.grace = (unsigned)num("grace", optarg, 0, 3600); break;
 		case O_SECURE: c.secure_cookie = 1; break;

@@ -1,5 +1,5 @@
 /* File delivery: /hls/... from the store's media/hls/<videoId>/ trees
- * (signed URLs for premium videos) and the web front's files. Files go out
+ * (signed URLs for premium videos, the poster excepted). Files go out
  * with sendfile (MHD_create_response_from_fd), Range, ETag, Last-Modified
  * and Cache-Control. */
 #include <errno.h>
@@ -124,7 +124,8 @@ etag_match(const char *inm, const char *etag)
 }
 
 void
-msp_reply_file(struct msp_req *r, const char *path, const char *cache)
+msp_reply_file(struct msp_req *r, const char *root, const char *path,
+    const char *cache)
 {
 	struct MHD_Response *resp;
 	struct stat sb;
@@ -134,7 +135,9 @@ msp_reply_file(struct msp_req *r, const char *path, const char *cache)
 	unsigned status = 200;
 	int fd, rg;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* no symbolic link is followed below root (one planted in a tree
+	 * must not serve what it points at) */
+	fd = msp_open_beneath(root, path, O_RDONLY);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			msp_reply_error(r, 404, "%s: not found", r->url);
@@ -228,7 +231,7 @@ msp_route_hls(struct msp_req *r)
 {
 	struct msp_store *st = r->h->st;
 	const char *rest = r->rest, *slash, *rel;
-	char vid[MSP_ID_LEN + 1], *path = NULL, *tok = NULL, *hrel = NULL;
+	char vid[MSP_ID_LEN + 1], *root = NULL, *tok = NULL, *hrel = NULL;
 	json_object *v = NULL, *x;
 	struct msp_err e;
 	MDB_txn *t;
@@ -280,7 +283,8 @@ msp_route_hls(struct msp_req *r)
 	}
 	if (json_object_object_get_ex(v, "isPremium", &x))
 		premium = json_object_get_boolean(x);
-	if (premium) {
+	/* a premium video's poster is public: the catalogue shows it */
+	if (premium && strcmp(rel, "poster.jpg") != 0) {
 		if (tok == NULL) {
 			msp_reply_error(r, 403, "premium video: a signed URL "
 			    "is required");
@@ -291,8 +295,8 @@ msp_route_hls(struct msp_req *r)
 			goto out;
 		}
 	}
-	if ((hrel = msp_sprintf("media/hls/%s/%s", vid, rel)) == NULL ||
-	    msp_blob_path(st, hrel, &path, &e) != 0) {
+	if ((hrel = msp_sprintf("hls/%s/%s", vid, rel)) == NULL ||
+	    msp_blob_path(st, "media", &root, &e) != 0) {
 		msp_reply_error(r, 400, "path: not a file inside the video");
 		goto out;
 	}
@@ -302,47 +306,11 @@ msp_route_hls(struct msp_req *r)
 		const char *cache = playlist ? "no-cache" : premium ?
 		    "private, max-age=31536000, immutable" :
 		    "public, max-age=31536000, immutable";
-		msp_reply_file(r, path, cache);
+		msp_reply_file(r, root, hrel, cache);
 	}
 out:
 	json_object_put(v);
 	free(hrel);
-	free(path);
+	free(root);
 	free(tok);
-}
-
-/* The web front: a fixed set of files. */
-void
-msp_route_static(struct msp_req *r)
-{
-	static const struct {
-		const char *url, *file;
-	} files[] = {
-		{ "/", "index.html" },
-		{ "/app.js", "app.js" },
-		{ "/style.css", "style.css" },
-		{ "/vendor/hls.min.js", "node_modules/hls.js/dist/hls.min.js" },
-		{ NULL, NULL }
-	};
-	size_t i;
-	char *p;
-
-	if (r->h->c.web_dir == NULL) {
-		msp_reply_error(r, 404, "%s: no web front (--web)", r->url);
-		return;
-	}
-	for (i = 0; files[i].url != NULL; i++)
-		if (strcmp(files[i].url, r->url) == 0)
-			break;
-	if (files[i].url == NULL) {
-		msp_reply_error(r, 404, "%s: no such route", r->url);
-		return;
-	}
-	if ((p = msp_sprintf("%s/%s", r->h->c.web_dir, files[i].file)) ==
-	    NULL) {
-		msp_reply(r, 500, NULL);
-		return;
-	}
-	msp_reply_file(r, p, "no-cache");
-	free(p);
 }

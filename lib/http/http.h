@@ -25,6 +25,9 @@ struct msp_http_conf {
 	long url_ttl;              /* s a signed media URL stays good */
 	const char *const *cors;   /* allowed origins, NULL-terminated */
 	const char *web_dir;       /* the web front's files, or NULL */
+	const char *media_origin;  /* where media is fetched from when not
+	                              from this origin (a bucket), or NULL:
+	                              the web front's policy allows it */
 	FILE *access_log;          /* combined log format, or NULL */
 	unsigned workers;          /* transcode worker threads */
 	const char *ladder;        /* transcode ladder (see msp-transcode) */
@@ -34,6 +37,9 @@ struct msp_http_conf {
 };
 
 void msp_http_conf_default(struct msp_http_conf *c);
+/* 0 when s is an origin, http[s]://HOST[:PORT] and nothing more (so that
+ * it can be named in a Content-Security-Policy), else -1. */
+int msp_http_origin_check(const char *s);
 
 struct msp_http;
 /* Start listening and serving (threads of its own); st stays the caller's

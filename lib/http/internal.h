@@ -77,6 +77,7 @@ struct msp_req {
 	int64_t t0;
 	int started;
 	int done;                  /* a response was queued */
+	int close;                 /* close the connection after the answer */
 	int status;
 	uint64_t bytes;
 
@@ -113,8 +114,10 @@ void msp_reply_error(struct msp_req *r, unsigned status, const char *fmt, ...)
 void msp_reply_err(struct msp_req *r, const struct msp_err *e);
 /* A prepared response (takes ownership). */
 void msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp);
-/* Serve a file (range, ETag, Last-Modified); cache: the Cache-Control. */
-void msp_reply_file(struct msp_req *r, const char *path, const char *cache);
+/* Serve the file path inside the directory root, following no symbolic
+ * link below root (range, ETag, Last-Modified); cache: the Cache-Control. */
+void msp_reply_file(struct msp_req *r, const char *root, const char *path,
+    const char *cache);
 /* Add the CORS and security headers every answer carries. */
 void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
 
@@ -125,7 +128,6 @@ const char *msp_req_arg(struct msp_req *r, const char *name);
 void msp_route_health(struct msp_req *r);
 void msp_route_metrics(struct msp_req *r);
 void msp_route_hls(struct msp_req *r);
-void msp_route_static(struct msp_req *r);
 void msp_route_video_get(struct msp_req *r);
 void msp_route_video_del(struct msp_req *r);
 void msp_route_video_patch(struct msp_req *r);
@@ -141,10 +143,24 @@ void msp_route_search_index(struct msp_req *r);
 void msp_route_premium_payment(struct msp_req *r);
 void msp_route_premium_confirm(struct msp_req *r);
 
+/* The web front (web.c): its files, the Content-Security-Policy they
+ * go out with (media_origin: a bucket's origin, or NULL), and the poster
+ * and thumbnail links of a video whose playlist is at playback (NULL: a
+ * locked premium video, which shows its public poster only). */
+void msp_route_web(struct msp_req *r);
+char *msp_http_csp(const char *media_origin);
+void msp_http_web_headers(struct msp_req *r, struct MHD_Response *resp);
+void msp_http_media_links(json_object *v, const char *id,
+    const char *playback);
+/* What a client needs to show a video (videos.c): counters, playbackUrl
+ * when the caller may watch it, poster and thumbnails. */
+void msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v);
+void msp_route_premium_plans(struct msp_req *r);
+
 /* Premium (premium.c): may the caller watch premium video v (owner,
- * admin, subscriber)? The caller's subscription as /query items; -1 after
- * replying. */
-int msp_http_premium_ok(struct msp_req *r, json_object *v);
+ * admin, subscriber)? *end_ms: the subscription's end for a subscriber,
+ * else 0. The caller's subscription as /query items; -1 after replying. */
+int msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms);
 int msp_http_query_subscription(struct msp_req *r, json_object *items);
 
 /* Workers (worker.c). */

@@ -10,11 +10,12 @@
 #include "util.h"
 
 int
-msp_http_premium_ok(struct msp_req *r, json_object *v)
+msp_http_premium_ok(struct msp_req *r, json_object *v, int64_t *end_ms)
 {
 	struct msp_err e;
 	json_object *x;
 
+	*end_ms = 0;
 	if (r->email == NULL)
 		return 0;
 	if (r->admin)
@@ -22,7 +23,7 @@ msp_http_premium_ok(struct msp_req *r, json_object *v)
 	if (json_object_object_get_ex(v, "uploadedBy", &x) &&
 	    strcmp(json_object_get_string(x), r->email) == 0)
 		return 1;
-	return msp_pay_active(r->h->st, NULL, r->email, msp_now_ms(), NULL,
+	return msp_pay_active(r->h->st, NULL, r->email, msp_now_ms(), end_ms,
 	    &e) == 1;
 }
 
@@ -112,6 +113,31 @@ msp_route_premium_confirm(struct msp_req *r)
 	}
 	json_object_object_add(o, "replayed",
 	    json_object_new_boolean(rc == MSP_PAY_REPLAYED));
+	msp_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/* The plans on sale (as msp-pay plans): {plans: [{months, amount,
+ * currency}]}, amounts in paise. */
+void
+msp_route_premium_plans(struct msp_req *r)
+{
+	json_object *o, *plans;
+
+	if (r->h->c.pay == NULL) {
+		msp_reply_error(r, 503, "payments are not configured (see "
+		    "msp-pay(1))");
+		return;
+	}
+	if ((plans = msp_pay_plans_json(r->h->c.pay)) == NULL ||
+	    (o = json_object_new_object()) == NULL) {
+		json_object_put(plans);
+		msp_reply(r, 500, NULL);
+		return;
+	}
+	json_object_object_add(o, "plans", plans);
+	json_object_object_add(o, "configured", json_object_new_boolean(
+	    msp_pay_key_id(r->h->c.pay) != NULL));
 	msp_reply_json(r, 200, o);
 	json_object_put(o);
 }

@@ -39,16 +39,17 @@ const struct msp_route msp_routes[] = {
 	{ "POST", "/query", msp_route_query, R_AUTH | R_JSON, NULL },
 	{ "POST", "/premium/payment", msp_route_premium_payment,
 	    R_AUTH | R_JSON, NULL },
+	{ "GET", "/premium/plans", msp_route_premium_plans, 0, NULL },
 	{ "POST", "/premium/confirm", msp_route_premium_confirm,
 	    R_AUTH | R_JSON, NULL },
 	{ "GET", "/opensearch", msp_route_search, 0, NULL },
 	{ "POST", "/opensearch", msp_route_search_index, R_ADMIN | R_JSON,
 	    NULL },
 	{ "GET", "/hls/", msp_route_hls, R_PREFIX, "/hls/*" },
-	{ "GET", "/", msp_route_static, 0, NULL },
-	{ "GET", "/app.js", msp_route_static, 0, NULL },
-	{ "GET", "/style.css", msp_route_static, 0, NULL },
-	{ "GET", "/vendor/hls.min.js", msp_route_static, 0, NULL },
+	{ "GET", "/", msp_route_web, 0, NULL },
+	{ "GET", "/app.js", msp_route_web, 0, NULL },
+	{ "GET", "/style.css", msp_route_web, 0, NULL },
+	{ "GET", "/vendor/hls.min.js", msp_route_web, 0, NULL },
 };
 const size_t msp_nroutes = sizeof(msp_routes) / sizeof(msp_routes[0]);
 

@@ -16,6 +16,7 @@
 #define HITS_MAX 100
 
 struct hits {
+	struct msp_req *r;
 	struct msp_store *st;
 	MDB_txn *t;
 	json_object *arr;
@@ -27,7 +28,8 @@ hit_add(json_object *hit, void *arg, struct msp_err *e)
 {
 	static const char *const keep[] = { "id", "videoType", "title", "name",
 	    "about", "language", "genres", "isPremium", "uploadedBy",
-	    "createdAt", NULL };
+	    "createdAt", "status", "duration", "posterUrl", "likes",
+	    "averageRating", "ratingCount", "locked", NULL };
 	struct hits *h = arg;
 	json_object *x, *v = NULL, *src, *o;
 	const char *id;
@@ -42,6 +44,8 @@ hit_add(json_object *hit, void *arg, struct msp_err *e)
 		score = json_object_get_double(x);
 	if (msp_video_get(h->st, h->t, id, &v, NULL) != 0)
 		return 0;
+	/* what a result card shows: counters, duration, poster */
+	msp_http_video_out(h->r, h->t, v);
 	src = json_object_new_object();
 	for (k = keep; *k != NULL; k++)
 		if (json_object_object_get_ex(v, *k, &x))
@@ -101,6 +105,7 @@ msp_route_search(struct msp_req *r)
 		q.offset = (long)n;
 	}
 	q.video_type = msp_req_arg(r, "type");
+	h.r = r;
 	h.st = r->h->st;
 	h.arr = json_object_new_array();
 	h.max = 0;

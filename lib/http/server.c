@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -108,6 +109,7 @@ msp_http_headers(struct msp_req *r, struct MHD_Response *resp)
 		MHD_add_response_header(resp, "Vary", "Origin");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+	msp_http_web_headers(r, resp);
 }
 
 void
@@ -127,6 +129,8 @@ msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp)
 	r->done = 1;
 	r->status = (int)status;
 	msp_http_headers(r, resp);
+	if (r->close)
+		MHD_add_response_header(resp, "Connection", "close");
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		r->status = 500;
 	MHD_destroy_response(resp);
@@ -666,21 +670,43 @@ identify(struct msp_req *r)
 }
 
 /* A request that a cookie authenticates must come from our own pages or
- * an allowed origin (the SameSite cookie is the first guard). */
+ * an allowed origin (the SameSite cookie is the first guard). An unsafe
+ * method signed in by the cookie must say so: an Origin of ours, or
+ * Sec-Fetch-Site: same-origin; a Referer alone is not taken. Bearer
+ * requests carry no ambient credential and are not checked. */
 static int
 origin_ok(struct msp_req *r)
 {
 	const char *o = msp_req_header(r, "Origin");
 	const char *host = msp_req_header(r, "Host");
-	const char *p;
+	const char *a = msp_req_header(r, "Authorization");
+	const char *sfs, *p;
+	const char *m = r->method;
 
-	if (o == NULL || cors_origin(r) != NULL)
+	if (o != NULL) {
+		if (cors_origin(r) != NULL)
+			return 1;
+		if (host == NULL || (p = strstr(o, "://")) == NULL ||
+		    strcmp(p + 3, host) != 0) {
+			msp_reply_error(r, 403, "origin not allowed");
+			return 0;
+		}
 		return 1;
-	if (host == NULL)
-		return 0;
-	if ((p = strstr(o, "://")) == NULL)
-		return 0;
-	return strcmp(p + 3, host) == 0;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	    strcmp(m, "OPTIONS") == 0)
+		return 1;
+	if ((a != NULL && strncasecmp(a, "Bearer ", 7) == 0) ||
+	    MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+	    "msp_session") == NULL)
+		return 1;
+	sfs = msp_req_header(r, "Sec-Fetch-Site");
+	if (sfs != NULL && strcmp(sfs, "same-origin") == 0)
+		return 1;
+	msp_reply_error(r, 403, "origin not allowed: %s with the session "
+	    "cookie needs an Origin of this site or Sec-Fetch-Site: "
+	    "same-origin", m);
+	return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------- */
@@ -781,12 +807,40 @@ dispatch(struct msp_req *r)
 	return -1;
 }
 
+/* Framing (RFC 9112 6.1): a request with both Transfer-Encoding and
+ * Content-Length may be smuggling a second request, and a coding other than
+ * chunked leaves the body's end unknown; either way the connection closes
+ * after the answer. */
+static int
+framing_ok(struct msp_req *r)
+{
+	const char *te = msp_req_header(r, "Transfer-Encoding");
+
+	if (te == NULL)
+		return 1;
+	r->close = 1;
+	if (msp_req_header(r, "Content-Length") != NULL) {
+		msp_reply_error(r, 400, "Transfer-Encoding and Content-Length: "
+		    "both given");
+		return 0;
+	}
+	if (strcasecmp(te, "chunked") != 0) {
+		msp_reply_error(r, 501, "Transfer-Encoding '%.64s': not "
+		    "supported (only chunked)", te);
+		return 0;
+	}
+	r->close = 0;
+	return 1;
+}
+
 static int
 first_call(struct msp_req *r)
 {
 	const char *cl;
 	int flags;
 
+	if (!framing_ok(r))
+		return -1;
 	if (msp_has_control(r->url, strlen(r->url), 0) ||
 	    !msp_utf8_valid(r->url, strlen(r->url))) {
 		msp_reply_error(r, 400, "path: control character or invalid "
@@ -796,10 +850,8 @@ first_call(struct msp_req *r)
 	if (dispatch(r) != 0)
 		return -1;
 	flags = r->route->flags;
-	if (!origin_ok(r)) {
-		msp_reply_error(r, 403, "origin not allowed");
+	if (!origin_ok(r))
 		return -1;
-	}
 	if (identify(r) != 0)
 		return -1;
 	cl = msp_req_header(r, "Content-Length");

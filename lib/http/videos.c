@@ -46,22 +46,25 @@ is_owner(struct msp_req *r, json_object *v)
 }
 
 /* Add what a client needs to show a video: counters and, for a ready
- * video the caller may watch, playbackUrl (signed for premium). */
-static void
-video_out(struct msp_req *r, MDB_txn *t, json_object *v)
+ * video the caller may watch, playbackUrl (signed for premium); poster
+ * and thumbnails. */
+void
+msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v)
 {
 	struct msp_err e;
 	const char *id = jstr(v, "id");
 	char *url = NULL, *tok = NULL;
+	int64_t end;
 
 	msp_engage_decorate(r->h->st, t, v, &e);
 	if (id == NULL || !msp_video_visible(v))
 		return;
 	if (!jbool(v, "isPremium")) {
 		url = msp_sprintf("/hls/%s/master.m3u8", id);
-	} else if (msp_http_premium_ok(r, v)) {
-		if (msp_auth_url_sign(r->h->st, id, r->h->c.url_ttl, &tok,
-		    &e) == 0)
+	} else if (msp_http_premium_ok(r, v, &end)) {
+		/* never good past the subscription that opens it */
+		if (msp_auth_url_sign_until(r->h->st, id, r->h->c.url_ttl, end,
+		    &tok, &e) == 0)
 			url = msp_sprintf("/hls/%s/%s/master.m3u8", id, tok);
 		free(tok);
 	} else {
@@ -70,6 +73,7 @@ video_out(struct msp_req *r, MDB_txn *t, json_object *v)
 	if (url != NULL)
 		json_object_object_add(v, "playbackUrl",
 		    json_object_new_string(url));
+	msp_http_media_links(v, id, url);
 	free(url);
 }
 
@@ -158,7 +162,7 @@ msp_route_video_get(struct msp_req *r)
 		return;
 	}
 	if (load_video(r, t, r->rest, &v) == 0) {
-		video_out(r, t, v);
+		msp_http_video_out(r, t, v);
 		msp_reply_json(r, 200, v);
 		json_object_put(v);
 	}
@@ -406,7 +410,7 @@ page_add(json_object *rec, void *arg, struct msp_err *e)
 
 	(void)e;
 	json_object_get(rec);
-	video_out(p->r, p->t, rec);
+	msp_http_video_out(p->r, p->t, rec);
 	json_object_array_add(p->items, rec);
 	return 0;
 }

@@ -1,0 +1,806 @@
+/*
+ * search: the query planner. A query's words, their expansions (as typed,
+ * completions, typos), the documents holding every word, rarest first,
+ * the phrase and type filters, and the run that puts a page together.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonl.h"
+#include "search.h"
+#include "search_int.h"
+#include "text.h"
+#include "util.h"
+
+/* ---- queries -------------------------------------------------------- */
+
+static int
+count_word(const char *term, size_t n, size_t start, size_t end, void *arg)
+{
+	(void)term;
+	(void)n;
+	(void)start;
+	(void)end;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+int
+msp_search_query_check(const char *q, struct msp_err *e)
+{
+	size_t n = strlen(q), i, chars, words = 0;
+	const unsigned char *p;
+
+	for (i = 0; i < n && (q[i] == ' ' || q[i] == '\t'); i++)
+		;
+	if (i == n)
+		return msp_err_set(e, MSP_EINVAL, "query: empty");
+	if (!msp_utf8_valid(q, n))
+		return msp_err_set(e, MSP_EINVAL, "query: invalid UTF-8");
+	chars = msp_utf8_len(q, n);
+	if (chars > MSP_SEARCH_QUERY_MAX)
+		return msp_err_set(e, MSP_EINVAL, "query: %zu characters "
+		    "exceeds the limit of %d", chars, MSP_SEARCH_QUERY_MAX);
+	for (p = (const unsigned char *)q; *p != '\0'; p++) {
+		unsigned c = *p;
+		if (c == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
+			c = p[1]; /* C1 controls U+0080..U+009F */
+		if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+			return msp_err_set(e, MSP_EINVAL, "query: control "
+			    "character U+%04X is not allowed", c);
+	}
+	msp_text_words(q, n, count_word, &words);
+	if (words == 0)
+		return msp_err_set(e, MSP_EINVAL, "query: no words to search "
+		    "for");
+	if (words > MSP_SEARCH_WORDS_MAX)
+		return msp_err_set(e, MSP_EINVAL, "query: %zu words exceeds the "
+		    "limit of %d", words, MSP_SEARCH_WORDS_MAX);
+	return 0;
+}
+
+static uint64_t
+group_df(const struct qctx *c, const struct qgroup *g, size_t *nx)
+{
+	uint64_t df = 0;
+	size_t i;
+
+	*nx = 0;
+	for (i = 0; i < g->nx; i++)
+		if (use(c, &g->x[i])) {
+			df += g->x[i].df;
+			(*nx)++;
+		}
+	return df;
+}
+
+static int
+parse_word(const char *term, size_t n, size_t start, size_t end, void *arg)
+{
+	struct qctx *c = arg;
+	struct qgroup *g;
+	size_t i;
+
+	(void)start;
+	(void)end;
+	if (c->cur_phrase < 0)
+		for (i = 0; i < c->ng; i++)
+			if (c->g[i].phrase < 0 && strcmp(c->g[i].word, term) == 0)
+				return 0; /* the same word twice */
+	if (c->ng == MSP_SEARCH_WORDS_MAX)
+		return 0;
+	g = &c->g[c->ng++];
+	memset(g, 0, sizeof(*g));
+	memcpy(g->word, term, n + 1);
+	g->wn = n;
+	g->phrase = c->cur_phrase;
+	g->exact = c->cur_phrase >= 0;
+	return 0;
+}
+
+/* Words outside quotes are single words; inside, a phrase. */
+static void
+parse_query(struct qctx *c, const char *q)
+{
+	size_t n = strlen(q), i, seg = 0, first;
+	int inq = 0;
+
+	c->ng = 0;
+	c->nphrase = 0;
+	for (i = 0; i <= n; i++) {
+		if (i < n && q[i] != '"')
+			continue;
+		first = c->ng;
+		c->cur_phrase = inq ? c->nphrase : -1;
+		msp_text_words(q + seg, i - seg, parse_word, c);
+		if (inq) {
+			if (c->ng - first == 1)
+				c->g[first].phrase = -1; /* "word": exact */
+			else if (c->ng > first)
+				c->nphrase++;
+		}
+		inq = !inq;
+		seg = i + 1;
+	}
+	/* search as you type: the last word, unless a space ends it */
+	if (c->ng > 0 && !c->g[c->ng - 1].exact && n > 0 &&
+	    q[n - 1] != ' ' && q[n - 1] != '\t')
+		c->g[c->ng - 1].prefix = 1;
+}
+
+static struct qexp *
+group_add(struct qgroup *g, const char *term, size_t n, uint32_t df,
+    int edits, int prefix)
+{
+	struct qexp *x;
+	size_t i;
+
+	for (i = 0; i < g->nx; i++)
+		if (g->x[i].n == n && memcmp(g->x[i].term, term, n) == 0)
+			return &g->x[i];
+	if (g->nx == g->capx) {
+		size_t nc = g->capx ? g->capx * 2 : 4;
+		struct qexp *nv = realloc(g->x, nc * sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		g->x = nv;
+		g->capx = nc;
+	}
+	x = &g->x[g->nx++];
+	memcpy(x->term, term, n);
+	x->term[n] = '\0';
+	x->n = n;
+	x->df = df;
+	x->edits = edits;
+	x->prefix = prefix;
+	return x;
+}
+
+static int
+exp_worse(const struct qexp *a, const struct qexp *b)
+{
+	if (a->edits != b->edits)
+		return a->edits > b->edits;
+	if (a->df != b->df)
+		return a->df < b->df;
+	return strcmp(a->term, b->term) > 0;
+}
+
+void
+msp_search_expset_add(struct expset *s, const char *term, size_t n, uint32_t df,
+    int edits, int prefix)
+{
+	struct qexp x;
+	size_t i, w;
+
+	if (n > MSP_TERM_MAX)
+		return;
+	for (i = 0; i < s->n; i++)
+		if (s->v[i].n == n && memcmp(s->v[i].term, term, n) == 0)
+			return;
+	memset(&x, 0, sizeof(x));
+	memcpy(x.term, term, n);
+	x.n = n;
+	x.df = df;
+	x.edits = edits;
+	x.prefix = prefix;
+	if (s->n < MSP_SEARCH_EXPAND_MAX) {
+		s->v[s->n++] = x;
+		return;
+	}
+	for (w = 0, i = 1; i < s->n; i++)
+		if (exp_worse(&s->v[i], &s->v[w]))
+			w = i;
+	if (exp_worse(&s->v[w], &x))
+		s->v[w] = x;
+}
+
+static int
+expand_prefix(struct qctx *c, struct qgroup *g, struct expset *s)
+{
+	unsigned char key[1 + MSP_TERM_MAX];
+	MDB_val k, v;
+	int rc;
+
+	key[0] = 'T';
+	memcpy(key + 1, g->word, g->wn);
+	k.mv_size = g->wn + 1;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < g->wn + 1 ||
+		    memcmp(k.mv_data, key, g->wn + 1) != 0)
+			break;
+		if (k.mv_size == g->wn + 1)
+			continue; /* the word itself */
+		msp_search_expset_add(s, (const char *)k.mv_data + 1, k.mv_size - 1,
+		    df_of(&v), 0, 1);
+	}
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Terms within max edits of the word: a walk over the dictionary in key
+ * order that keeps one row of the edit-distance table per character of
+ * the current key, and skips every key under a prefix as soon as the
+ * prefix is more than max edits from every start of the word.
+ */
+static double
+msp_search_idf_of(const struct qctx *c, uint32_t df)
+{
+	double n = (double)c->s.docs;
+
+	return log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
+/* Phase 0: the word as typed, and completions when it is the last;
+ * phase 1: terms within the allowed edits. */
+static int
+expand(struct qctx *c, struct qgroup *g, int phase, struct msp_err *e)
+{
+	unsigned char key[1 + MSP_TERM_MAX];
+	struct expset *s;
+	size_t i, cps, first = g->nx;
+	MDB_val v;
+	int rc;
+
+	cps = msp_utf8_len(g->word, g->wn);
+	if (phase == 0) {
+		key[0] = 'T';
+		memcpy(key + 1, g->word, g->wn);
+		rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, key, g->wn + 1, &v,
+		    e);
+		if (rc == 0) {
+			if (group_add(g, g->word, g->wn, df_of(&v), 0, 0) ==
+			    NULL)
+				return nomem(e);
+		} else if (rc != MSP_ENOTFOUND) {
+			return rc;
+		}
+	}
+	if (g->exact || (phase == 0 && (!g->prefix || cps < 2)) ||
+	    (phase == 1 && cps < 5))
+		goto done;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return nomem(e);
+	rc = phase == 0 ? expand_prefix(c, g, s) :
+	    msp_search_expand_typos(c, g, cps >= 9 ? 2 : 1, s);
+	if (rc != 0) {
+		free(s);
+		return msp_store_mdb_err(rc, "search", e);
+	}
+	for (i = 0; i < s->n; i++)
+		if (group_add(g, s->v[i].term, s->v[i].n, s->v[i].df,
+		    s->v[i].edits, s->v[i].prefix) == NULL) {
+			free(s);
+			return nomem(e);
+		}
+	free(s);
+done:
+	for (i = first; i < g->nx; i++) {
+		struct qexp *x = &g->x[i];
+		x->idf = msp_search_idf_of(c, x->df);
+		x->pen = 1.0;
+		if (x->prefix)
+			x->pen *= PEN_PREFIX;
+		if (x->edits > 0)
+			x->pen *= PEN_EDIT / x->edits;
+	}
+	return 0;
+}
+
+static int
+flags_ok(const struct qctx *c, unsigned flags)
+{
+	const struct msp_search_query *q = c->q;
+
+	if (q->video_type != NULL &&
+	    ((flags & F_LONG) != 0) != (strcmp(q->video_type, "long") == 0))
+		return 0;
+	if (q->premium >= 0 && ((flags & F_PREMIUM) != 0) != (q->premium > 0))
+		return 0;
+	return 1;
+}
+
+static int
+cand_doc_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->doc != y->doc)
+		return x->doc < y->doc ? -1 : 1;
+	return x->score > y->score ? -1 : x->score < y->score;
+}
+
+static int
+cands_push(struct cands *cs, uint32_t doc, double score)
+{
+	if (cs->n == cs->cap) {
+		size_t nc = cs->cap ? cs->cap * 2 : 256;
+		struct cand *nv = realloc(cs->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return MSP_ENOMEM;
+		cs->v = nv;
+		cs->cap = nc;
+	}
+	cs->v[cs->n].doc = doc;
+	cs->v[cs->n].typo = 0;
+	cs->v[cs->n].score = score;
+	cs->n++;
+	return 0;
+}
+
+/* Every document holding one of the group's terms, by document number,
+ * with the group's best score. */
+static int
+gather(struct qctx *c, struct qgroup *g, struct cands *out,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX];
+	size_t i, j, w;
+	int rc;
+
+	out->n = 0;
+	for (i = 0; i < g->nx; i++) {
+		struct qexp *x = &g->x[i];
+		double f = x->idf * x->pen;
+		MDB_val k, v;
+
+		if (!use(c, x))
+			continue;
+		key[0] = 'P';
+		memcpy(key + 1, x->term, x->n);
+		key[1 + x->n] = '\0';
+		k.mv_size = x->n + 2;
+		k.mv_data = key;
+		for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+			const unsigned char *kp = k.mv_data;
+			if (k.mv_size != x->n + 6 ||
+			    memcmp(kp, key, x->n + 2) != 0)
+				break;
+			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
+			    v.mv_data))
+				continue;
+			if (cands_push(out, be32_get(kp + x->n + 2),
+			    f * msp_search_post_score(c, v.mv_data, v.mv_size, NULL)) != 0)
+				return nomem(e);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return msp_store_mdb_err(rc, "search", e);
+	}
+	if (g->nx > 1 && out->n > 1) {
+		qsort(out->v, out->n, sizeof(*out->v), cand_doc_cmp);
+		for (i = 0, w = 0; i < out->n; i = j) {
+			out->v[w++] = out->v[i]; /* the best comes first */
+			for (j = i + 1; j < out->n &&
+			    out->v[j].doc == out->v[i].doc; j++)
+				;
+		}
+		out->n = w;
+	}
+	return 0;
+}
+
+int
+msp_search_post_get(struct qctx *c, const struct qexp *x, uint32_t doc, MDB_val *v)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	MDB_val k;
+
+	key[0] = 'P';
+	memcpy(key + 1, x->term, x->n);
+	key[1 + x->n] = '\0';
+	be32_put(key + 2 + x->n, doc);
+	k.mv_size = x->n + 6;
+	k.mv_data = key;
+	return mdb_get(c->t, msp_store_dbi(c->st, MSP_DB_SEARCH), &k, v);
+}
+
+/* Keep the candidates that hold one of the group's terms, adding its
+ * score: by looking each up when they are few, else by a merge. */
+static int
+intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
+    struct cands *tmp, struct msp_err *e)
+{
+	size_t i, j, w, nx;
+	uint64_t df = group_df(c, g, &nx);
+	int rc;
+
+	if ((uint64_t)cs->n * nx * 8 < df) {
+		for (i = 0, w = 0; i < cs->n; i++) {
+			double best = -1;
+			for (j = 0; j < g->nx; j++) {
+				MDB_val v;
+				double sc;
+				if (!use(c, &g->x[j]))
+					continue;
+				rc = msp_search_post_get(c, &g->x[j], cs->v[i].doc, &v);
+				if (rc == MDB_NOTFOUND)
+					continue;
+				if (rc != 0)
+					return msp_store_mdb_err(rc, "search",
+					    e);
+				sc = g->x[j].idf * g->x[j].pen *
+				    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
+				if (sc > best)
+					best = sc;
+			}
+			if (best >= 0) {
+				cs->v[w] = cs->v[i];
+				cs->v[w++].score += best;
+			}
+		}
+		cs->n = w;
+		return 0;
+	}
+	if ((rc = gather(c, g, tmp, e)) != 0)
+		return rc;
+	for (i = 0, j = 0, w = 0; i < cs->n && j < tmp->n;) {
+		if (cs->v[i].doc < tmp->v[j].doc) {
+			i++;
+		} else if (cs->v[i].doc > tmp->v[j].doc) {
+			j++;
+		} else {
+			cs->v[w] = cs->v[i];
+			cs->v[w++].score += tmp->v[j].score;
+			i++;
+			j++;
+		}
+	}
+	cs->n = w;
+	return 0;
+}
+
+/* Positions of a posting in one field (malloc'd into *pos). */
+static size_t
+post_positions(const unsigned char *p, size_t n, unsigned want,
+    uint32_t **pos)
+{
+	const unsigned char *q = p + 1, *end = p + n;
+
+	*pos = NULL;
+	while (q < end) {
+		unsigned field = *q++;
+		uint32_t len, tf, i, last = 0, d;
+		size_t k;
+
+		if ((k = varint_get(q, end, &len)) == 0)
+			return 0;
+		q += k;
+		if ((k = varint_get(q, end, &tf)) == 0)
+			return 0;
+		q += k;
+		if (field != want) {
+			for (i = 0; i < tf && q < end; i++) {
+				while (q < end && (*q & 0x80))
+					q++;
+				q++;
+			}
+			continue;
+		}
+		if (tf == 0 || (*pos = malloc(tf * sizeof(**pos))) == NULL)
+			return 0;
+		for (i = 0; i < tf; i++) {
+			if ((k = varint_get(q, end, &d)) == 0)
+				break;
+			q += k;
+			last += d;
+			(*pos)[i] = last;
+		}
+		return i;
+	}
+	return 0;
+}
+
+static int
+has_pos(const uint32_t *v, size_t n, uint32_t want)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == want)
+			return 1;
+		if (v[mid] < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* 1 when the doc holds the phrase's words one after another in a field. */
+static int
+phrase_match(struct qctx *c, int phrase, uint32_t doc)
+{
+	MDB_val v[MSP_SEARCH_WORDS_MAX];
+	size_t nw = 0, i;
+	unsigned f;
+	int found = 0;
+
+	for (i = 0; i < c->ng; i++)
+		if (c->g[i].phrase == phrase) {
+			if (c->g[i].nx == 0 ||
+			    msp_search_post_get(c, &c->g[i].x[0], doc, &v[nw]) != 0)
+				return 0;
+			nw++;
+		}
+	for (f = 0; f < MSP_SF_COUNT && !found; f++) {
+		uint32_t *p0, *pi;
+		size_t n0, ni, a, b;
+		int *ok;
+
+		n0 = post_positions(v[0].mv_data, v[0].mv_size, f, &p0);
+		if (n0 == 0) {
+			free(p0);
+			continue;
+		}
+		if ((ok = malloc(n0 * sizeof(*ok))) == NULL) {
+			free(p0);
+			return 0;
+		}
+		for (a = 0; a < n0; a++)
+			ok[a] = 1;
+		for (i = 1; i < nw; i++) {
+			ni = post_positions(v[i].mv_data, v[i].mv_size, f, &pi);
+			for (a = 0; a < n0; a++)
+				if (ok[a] && !has_pos(pi, ni, p0[a] +
+				    (uint32_t)i))
+					ok[a] = 0;
+			free(pi);
+		}
+		for (b = 0; b < n0; b++)
+			if (ok[b])
+				found = 1;
+		free(ok);
+		free(p0);
+	}
+	return found;
+}
+
+static int
+group_cmp(const void *a, const void *b)
+{
+	const struct qgroup *const *x = a, *const *y = b;
+
+	if ((*x)->sumdf != (*y)->sumdf)
+		return (*x)->sumdf < (*y)->sumdf ? -1 : 1;
+	return 0;
+}
+
+/* The documents holding every word (with this pass's expansions), by
+ * document number: the rarest word first. */
+static int
+match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
+    struct msp_err *e)
+{
+	struct qgroup *order[MSP_SEARCH_WORDS_MAX];
+	size_t i, nx;
+	int rc;
+
+	cs->n = 0;
+	for (i = 0; i < c->ng; i++) {
+		order[i] = &c->g[i];
+		order[i]->sumdf = group_df(c, order[i], &nx);
+		if (nx == 0)
+			return 0;
+	}
+	qsort(order, c->ng, sizeof(*order), group_cmp);
+	for (i = 0; i < c->ng; i++) {
+		if (i == 0)
+			rc = gather(c, order[0], cs, e);
+		else
+			rc = intersect(c, order[i], cs, tmp, e);
+		if (rc != 0)
+			return rc;
+		if (cs->n == 0)
+			break;
+	}
+	return 0;
+}
+
+/* Keep the candidates that hold the phrases and pass the genre and
+ * language filters; count the facets when fg is not NULL. */
+static int
+filter(struct qctx *c, struct cands *cs, struct facets *fg,
+    struct facets *fl, struct msp_err *e)
+{
+	const struct msp_search_query *q = c->q;
+	int need_doc = q->genre != NULL || q->language != NULL || fg != NULL;
+	size_t i, w;
+	int rc;
+
+	for (i = 0, w = 0; i < cs->n; i++) {
+		int p, keep = 1;
+		for (p = 0; p < c->nphrase && keep; p++)
+			keep = phrase_match(c, p, cs->v[i].doc);
+		if (keep && need_doc) {
+			unsigned char dk[5];
+			struct docrec d;
+			MDB_val v;
+			unsigned gi;
+
+			dk[0] = 'D';
+			be32_put(dk + 1, cs->v[i].doc);
+			rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				return rc;
+			keep = rc == 0 && msp_search_doc_parse(v.mv_data, v.mv_size,
+			    &d) == 0;
+			if (keep && q->language != NULL)
+				keep = strcmp(d.language, q->language) == 0;
+			if (keep && q->genre != NULL) {
+				for (gi = 0; gi < d.ngenres; gi++)
+					if (strcmp(d.genres[gi], q->genre) == 0)
+						break;
+				keep = gi < d.ngenres;
+			}
+			if (keep && fg != NULL) {
+				rc = msp_search_facet_add(fl, d.language);
+				for (gi = 0; rc == 0 && gi < d.ngenres; gi++)
+					rc = msp_search_facet_add(fg, d.genres[gi]);
+				if (rc != 0)
+					return nomem(e);
+			}
+		}
+		if (keep)
+			cs->v[w++] = cs->v[i];
+	}
+	cs->n = w;
+	return 0;
+}
+
+int
+msp_search_run(struct msp_store *st, MDB_txn *t,
+    const struct msp_search_query *q, msp_each_fn fn, void *arg,
+    long *total, json_object **facets, struct msp_err *e)
+{
+	struct qctx *c;
+	struct cands cs = { 0 }, tmp = { 0 };
+	struct facets fg = { 0 }, fl = { 0 };
+	size_t i, j, k, nm = 0, typo_exps;
+	int rc;
+
+	if (total != NULL)
+		*total = 0;
+	if (facets != NULL)
+		*facets = NULL;
+	if ((rc = msp_search_query_check(q->q, e)) != 0)
+		return rc;
+	if (q->limit < 1 || q->limit > MSP_SEARCH_LIMIT_MAX)
+		return msp_err_set(e, MSP_EINVAL, "limit: %ld is not between 1 "
+		    "and %d", q->limit, MSP_SEARCH_LIMIT_MAX);
+	if (q->offset < 0)
+		return msp_err_set(e, MSP_EINVAL, "offset: %ld is negative",
+		    q->offset);
+	if (q->genre != NULL && !msp_in_set(msp_genres, q->genre))
+		return msp_err_set(e, MSP_EINVAL, "genre '%s': unknown",
+		    q->genre);
+	if (q->language != NULL && !msp_in_set(msp_languages, q->language))
+		return msp_err_set(e, MSP_EINVAL, "language '%s': unknown",
+		    q->language);
+	if (q->video_type != NULL && strcmp(q->video_type, "short") != 0 &&
+	    strcmp(q->video_type, "long") != 0)
+		return msp_err_set(e, MSP_EINVAL, "type '%s': unknown",
+		    q->video_type);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return nomem(e);
+	c->st = st;
+	c->t = t;
+	c->q = q;
+	if ((rc = msp_search_stats_get(st, t, &c->s, e)) != 0)
+		goto out;
+	for (i = 0; i < MSP_SF_COUNT; i++) {
+		c->avg[i] = c->s.docs ? (double)c->s.len[i] / c->s.docs : 1;
+		if (c->avg[i] <= 0)
+			c->avg[i] = 1;
+	}
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH),
+	    &c->cur)) != 0) {
+		rc = msp_store_mdb_err(rc, "search", e);
+		goto out;
+	}
+	parse_query(c, q->q);
+	for (i = 0; i < c->ng; i++)
+		if ((rc = expand(c, &c->g[i], 0, e)) != 0)
+			goto out;
+
+	/*
+	 * First the words as typed (and the completions of the last): when
+	 * they fill the page, typo matches, which rank after them, cannot
+	 * enter it and are not looked for (unless facets must count them).
+	 */
+	k = (size_t)q->offset + (size_t)q->limit;
+	c->typos = 0;
+	if ((rc = match_all(c, &cs, &tmp, e)) != 0)
+		goto out;
+	if (!q->facets && (rc = filter(c, &cs, NULL, NULL, e)) != 0)
+		goto out;
+	typo_exps = 0;
+	if (q->typos && (q->facets || total != NULL || cs.n < k)) {
+		for (i = 0; i < c->ng; i++) {
+			size_t before = c->g[i].nx;
+			if ((rc = expand(c, &c->g[i], 1, e)) != 0)
+				goto out;
+			typo_exps += c->g[i].nx - before;
+		}
+	}
+	if (typo_exps == 0) {
+		if (q->facets && (rc = filter(c, &cs, &fg, &fl, e)) != 0)
+			goto out;
+	} else {
+		struct cands all = { 0 };
+
+		/* the typo pass finds a superset; the exact ones rank first
+		 * with their scores without typos */
+		c->typos = 1;
+		if ((rc = match_all(c, &all, &tmp, e)) != 0 ||
+		    (rc = filter(c, &all, q->facets ? &fg : NULL, &fl,
+		    e)) != 0) {
+			free(all.v);
+			goto out;
+		}
+		for (i = 0, j = 0; i < all.n; i++) {
+			while (j < cs.n && cs.v[j].doc < all.v[i].doc)
+				j++;
+			if (j < cs.n && cs.v[j].doc == all.v[i].doc)
+				all.v[i].score = cs.v[j].score;
+			else
+				all.v[i].typo = 1;
+		}
+		free(cs.v);
+		cs = all;
+	}
+	if (total != NULL)
+		*total = (long)cs.n;
+
+	/* the terms to highlight */
+	for (i = 0; i < c->ng; i++)
+		nm += c->g[i].nx;
+	if ((c->marks = calloc(nm + 1, sizeof(*c->marks))) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
+	for (i = 0; i < c->ng; i++)
+		for (j = 0; j < c->g[i].nx; j++)
+			if (c->typos || c->g[i].x[j].edits == 0)
+				c->marks[c->nmarks++] = c->g[i].x[j].term;
+	qsort(c->marks, c->nmarks, sizeof(*c->marks), str_cmp);
+
+	msp_search_top_k(&cs, k);
+	for (i = (size_t)q->offset; i < k && i < cs.n; i++)
+		if ((rc = msp_search_emit_hit(c, &cs.v[i], fn, arg, e)) != 0)
+			goto out;
+	if (q->facets && facets != NULL) {
+		if ((*facets = json_object_new_array()) == NULL ||
+		    msp_search_facets_emit(&fg, "genre", *facets) != 0 ||
+		    msp_search_facets_emit(&fl, "language", *facets) != 0) {
+			rc = nomem(e);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0 && facets != NULL && *facets != NULL) {
+		json_object_put(*facets);
+		*facets = NULL;
+	}
+	msp_search_facets_free(&fg);
+	msp_search_facets_free(&fl);
+	free(cs.v);
+	free(tmp.v);
+	if (c->cur != NULL)
+		mdb_cursor_close(c->cur);
+	for (i = 0; i < c->ng; i++)
+		free(c->g[i].x);
+	free(c->marks);
+	free(c);
+	return rc;
+}
