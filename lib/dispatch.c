@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,20 @@ msp_dispatch_opts_init(struct msp_dispatch_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->via = "redis";
 	o->attempts = MSP_DISPATCH_ATTEMPTS;
+}
+
+/* Write a stitched playlist into the store's media (a directory or a
+ * bucket, as lib/blob has it). */
+static int
+store_put(struct msp_store *st, const char *key, const char *data,
+    size_t len, struct msp_err *e)
+{
+	struct msp_blob *b;
+	int rc;
+
+	if ((rc = msp_blob_store(st, &b, e)) != 0)
+		return rc;
+	return msp_blob_put(b, key, data, len, 0, e);
 }
 
 static int
@@ -111,7 +126,7 @@ out:
 
 int
 msp_dispatch_token(struct msp_store *st, const char *job_id, int attempt,
-    char out[65], struct msp_err *e)
+    int chunk, char out[65], struct msp_err *e)
 {
 	unsigned char key[crypto_auth_KEYBYTES], mac[crypto_auth_BYTES];
 	char msg[128];
@@ -119,7 +134,11 @@ msp_dispatch_token(struct msp_store *st, const char *job_id, int attempt,
 
 	if ((rc = key_get(st, key, e)) != 0)
 		return rc;
-	snprintf(msg, sizeof(msg), "%.64s:%d", job_id, attempt);
+	if (chunk >= 0)
+		snprintf(msg, sizeof(msg), "%.64s:%d:%d", job_id, attempt,
+		    chunk);
+	else
+		snprintf(msg, sizeof(msg), "%.64s:%d", job_id, attempt);
 	crypto_auth(mac, (const unsigned char *)msg, strlen(msg), key);
 	sodium_memzero(key, sizeof(key));
 	sodium_bin2hex(out, 65, mac, 32);
@@ -178,31 +197,114 @@ ladder_str(const struct msp_ladder *l)
 	return s;
 }
 
-/* The job line of job (attempt: its dispatch's) for video v. */
-static int
-make_line(struct msp_store *st, const struct msp_dispatch_opts *o,
-    json_object *job, json_object *v, json_object **out, struct msp_err *e)
+static json_object *
+chunks_of(json_object *job)
 {
+	json_object *c;
+
+	if (json_object_object_get_ex(job, "chunks", &c) &&
+	    json_object_is_type(c, json_type_array))
+		return c;
+	return NULL;
+}
+
+/* segment j's start on the grid (seconds) */
+static double
+grid_at(double seg, long j)
+{
+	double first = seg < 1 ? seg : 1;
+
+	return j == 0 ? 0 : first + (double)(j - 1) * seg;
+}
+
+/* The encoder settings of job, fixed at its first dispatch, so that every
+ * chunk and attempt is encoded alike; and its chunks, when its video is a
+ * long one of more than 1.5 chunks (o->chunk seconds each, whole
+ * segments, the last one to the end). */
+static int
+plan(const struct msp_dispatch_opts *o, json_object *job, json_object *v,
+    struct msp_err *e)
+{
+	json_object *enc, *d, *x, *arr, *c;
+	const char *type = msp_json_sget(v, "videoType");
+	double dur = 0, seg = o->tc->segment, st, en;
+	char *lad;
+	long m, i;
+
+	if (json_object_object_get_ex(job, "encode", &enc))
+		return 0;
+	if ((enc = json_object_new_object()) == NULL ||
+	    (lad = ladder_str(&o->tc->ladder)) == NULL) {
+		json_object_put(enc);
+		return oom(e);
+	}
+	set_str(enc, "ladder", lad);
+	free(lad);
+	set_str(enc, "format", o->tc->format == MSP_TC_TS ? "ts" : "fmp4");
+	json_object_object_add(enc, "segment", json_object_new_double(seg));
+	set_str(enc, "preset", o->tc->preset);
+	json_object_object_add(job, "encode", enc);
+	if (json_object_object_get_ex(v, "destinationVideoDetails", &d) &&
+	    json_object_object_get_ex(d, "duration", &x))
+		dur = json_object_get_double(x);
+	if (o->chunk <= 0 || type == NULL || strcmp(type, "long") != 0 ||
+	    !json_object_object_get_ex(d, "video", NULL) ||
+	    dur <= 1.5 * o->chunk)
+		return 0;
+	if ((m = lround(o->chunk / seg)) < 1)
+		m = 1;
+	if ((arr = json_object_new_array()) == NULL)
+		return oom(e);
+	for (i = 0;; i++) {
+		st = grid_at(seg, i * m);
+		en = grid_at(seg, (i + 1) * m);
+		if (en >= dur - o->chunk / 2)
+			en = 0; /* the last one, to the end */
+		if ((c = json_object_new_object()) == NULL) {
+			json_object_put(arr);
+			return oom(e);
+		}
+		json_object_object_add(c, "index", json_object_new_int64(i));
+		json_object_object_add(c, "start", json_object_new_double(st));
+		json_object_object_add(c, "end", json_object_new_double(en));
+		json_object_object_add(c, "firstSegment",
+		    json_object_new_int64(i * m));
+		json_object_object_add(c, "done", json_object_new_int(0));
+		json_object_array_add(arr, c);
+		if (en == 0)
+			break;
+	}
+	json_object_object_add(job, "chunks", arr);
+	return 0;
+}
+
+/* The job line of job (attempt: its dispatch's) for video v; chunk is
+ * the chunk's record, or NULL. */
+static int
+make_line(struct msp_store *st, json_object *job, json_object *v,
+    json_object *chunk, json_object **out, struct msp_err *e)
+{
+	static const char *const keys[] = { "ladder", "format", "segment",
+	    "preset", NULL };
 	const char *id = msp_json_sget(job, "id");
 	const char *vid = msp_json_sget(job, "videoId");
 	const char *src = msp_json_sget(v, "sourceBucketFilePath");
 	int attempt = (int)ifield(dispatch_of(job), "attempt");
-	char tok[65], *lad, *outp;
-	json_object *l;
-	int rc;
+	json_object *l, *enc, *x, *c;
+	char tok[65], *outp;
+	int rc, i;
 
 	*out = NULL;
 	if (src == NULL || strncmp(src, "media/", 6) != 0 ||
 	    !msp_blob_rel_ok(src))
 		return msp_err_set(e, MSP_EINVAL, "video %s: no "
 		    "sourceBucketFilePath under media/", vid);
-	if ((rc = msp_dispatch_token(st, id, attempt, tok, e)) != 0)
+	if ((rc = msp_dispatch_token(st, id, attempt, chunk ?
+	    (int)ifield(chunk, "index") : -1, tok, e)) != 0)
 		return rc;
-	lad = ladder_str(&o->tc->ladder);
 	outp = msp_sprintf("hls/%s", vid);
 	l = json_object_new_object();
-	if (lad == NULL || outp == NULL || l == NULL) {
-		free(lad);
+	if (outp == NULL || l == NULL) {
 		free(outp);
 		json_object_put(l);
 		return oom(e);
@@ -215,15 +317,53 @@ make_line(struct msp_store *st, const struct msp_dispatch_opts *o,
 	set_str(l, "token", tok);
 	set_str(l, "input", src + 6);
 	set_str(l, "output", outp);
-	set_str(l, "ladder", lad);
-	set_str(l, "format", o->tc->format == MSP_TC_TS ? "ts" : "fmp4");
-	json_object_object_add(l, "segment",
-	    json_object_new_double(o->tc->segment));
-	set_str(l, "preset", o->tc->preset);
+	if (json_object_object_get_ex(job, "encode", &enc))
+		for (i = 0; keys[i] != NULL; i++)
+			if (json_object_object_get_ex(enc, keys[i], &x))
+				json_object_object_add(l, keys[i],
+				    json_object_get(x));
+	if (chunk != NULL && (c = json_object_new_object()) != NULL) {
+		static const char *const ck[] = { "index", "start", "end",
+		    "firstSegment", NULL };
+		for (i = 0; ck[i] != NULL; i++)
+			json_object_object_add(c, ck[i], json_object_get(
+			    json_object_object_get(chunk, ck[i])));
+		json_object_object_add(c, "count", json_object_new_int((int)
+		    json_object_array_length(chunks_of(job))));
+		json_object_object_add(l, "chunk", c);
+	}
 	sodium_memzero(tok, sizeof(tok));
-	free(lad);
 	free(outp);
 	*out = l;
+	return 0;
+}
+
+/* The lines of job: one, or one per chunk not done (only: that chunk). */
+static int
+make_lines(struct msp_store *st, json_object *job, json_object *v,
+    int only, json_object **out, struct msp_err *e)
+{
+	json_object *arr, *cs = chunks_of(job), *l, *c;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if ((arr = json_object_new_array()) == NULL)
+		return oom(e);
+	for (i = 0; rc == 0 && i < (cs ? json_object_array_length(cs) : 1);
+	    i++) {
+		c = cs ? json_object_array_get_idx(cs, i) : NULL;
+		if (c != NULL && (ifield(c, "done") > 0 ||
+		    (only >= 0 && (int)i != only)))
+			continue;
+		if ((rc = make_line(st, job, v, c, &l, e)) == 0)
+			json_object_array_add(arr, l);
+	}
+	if (rc != 0) {
+		json_object_put(arr);
+		return rc;
+	}
+	*out = arr;
 	return 0;
 }
 
@@ -264,6 +404,9 @@ new_attempt(struct msp_store *st, MDB_txn *t,
 	set_str(d, "via", o->via);
 	json_object_object_add(d, "entry", NULL);
 	json_object_object_add(job, "dispatch", d);
+	/* held by a worker elsewhere, not by this process: its lease is
+	 * the only word on it (lib/jobs.c takes over a dead holder's jobs) */
+	json_object_object_del(job, "holder");
 	json_object_object_add(job, "progress", json_object_new_int(0));
 	msp_time_fmt(msp_now_ms() + MSP_DISPATCH_HOLD_MS, until);
 	set_str(job, "leaseUntil", until);
@@ -297,7 +440,7 @@ next_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		vid = msp_json_sget(job, "videoId");
 		rc = msp_video_get(n->st, t, vid, &v, &ve);
 		if (rc == 0)
-			rc = make_line(n->st, n->o, job, v, &n->line, &ve);
+			rc = make_lines(n->st, job, v, -1, &n->line, &ve);
 		if (rc == MSP_ENOTFOUND || rc == MSP_EINVAL) {
 			/* nothing a worker could do: the job fails here */
 			json_object_put(v);
@@ -315,8 +458,9 @@ next_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		}
 		json_object_put(n->line);
 		n->line = NULL;
-		if ((rc = new_attempt(n->st, t, n->o, job, e)) != 0 ||
-		    (rc = make_line(n->st, n->o, job, v, &n->line, e)) != 0 ||
+		if ((rc = plan(n->o, job, v, e)) != 0 ||
+		    (rc = new_attempt(n->st, t, n->o, job, e)) != 0 ||
+		    (rc = make_lines(n->st, job, v, -1, &n->line, e)) != 0 ||
 		    (rc = video_set(n->st, t, vid, "processing", 0, NULL, NULL,
 		    e)) != 0)
 			break;
@@ -357,8 +501,9 @@ msp_dispatch_line(struct msp_store *st, const struct msp_dispatch_opts *o,
 		return rc;
 	rc = msp_video_get(st, t, msp_json_sget(job, "videoId"), &v, e);
 	msp_txn_abort(st, t);
+	(void)o;
 	if (rc == 0)
-		rc = make_line(st, o, job, v, line, e);
+		rc = make_lines(st, job, v, -1, line, e);
 	json_object_put(v);
 	return rc;
 }
@@ -366,7 +511,7 @@ msp_dispatch_line(struct msp_store *st, const struct msp_dispatch_opts *o,
 struct note {
 	struct msp_store *st;
 	const char *id, *entry;
-	int attempt;
+	int attempt, chunk;
 };
 
 static int
@@ -379,7 +524,12 @@ note_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	if ((rc = msp_job_get(n->st, t, n->id, &job, e)) != 0)
 		return rc;
 	d = dispatch_of(job);
-	if (d != NULL && ifield(d, "attempt") == n->attempt) {
+	if (n->chunk >= 0 && chunks_of(job) != NULL && (size_t)n->chunk <
+	    json_object_array_length(chunks_of(job))) {
+		set_str(json_object_array_get_idx(chunks_of(job),
+		    (size_t)n->chunk), "entry", n->entry);
+		rc = msp_job_save(n->st, t, job, NULL, e);
+	} else if (d != NULL && ifield(d, "attempt") == n->attempt) {
 		set_str(d, "entry", n->entry);
 		rc = msp_job_save(n->st, t, job, NULL, e);
 	}
@@ -389,9 +539,9 @@ note_txn(MDB_txn *t, void *arg, struct msp_err *e)
 
 int
 msp_dispatch_note(struct msp_store *st, const char *job_id, int attempt,
-    const char *entry, struct msp_err *e)
+    int chunk, const char *entry, struct msp_err *e)
 {
-	struct note n = { st, job_id, entry, attempt };
+	struct note n = { st, job_id, entry, attempt, chunk };
 
 	return msp_store_write(st, note_txn, &n, e);
 }
@@ -403,7 +553,7 @@ struct apply {
 	const struct msp_dispatch_opts *o;
 	json_object *res;
 	const char *id, *vid, *status, *why;
-	int attempt;
+	int attempt, chunk;
 	double percent;
 	int outcome;
 	json_object *video;
@@ -459,6 +609,173 @@ attempt_failed(struct apply *a, MDB_txn *t, json_object *job,
 	return msp_job_save(a->st, t, job, "queued", e);
 }
 
+static json_object *
+copy(json_object *o)
+{
+	return json_tokener_parse(json_object_to_json_string(o));
+}
+
+/* A variant playlist and the master of a chunked job's output, from the
+ * chunks' segments; *det (caller puts) the details of the whole. */
+static int
+stitch(struct apply *a, json_object *job, json_object **det,
+    struct msp_err *e)
+{
+	json_object *cs = chunks_of(job), *d0, *lad, *r, *cl, *sg, *x;
+	struct msp_hls_stream sm[MSP_LADDER_MAX];
+	char uris[MSP_LADDER_MAX][48], *pl = NULL, *rel = NULL, *m = NULL;
+	struct msp_hls_seg *segs = NULL;
+	size_t nc = json_object_array_length(cs), i, k, n, cap = 0;
+	double segl, total = 0;
+	const char *fmt;
+	int rc = 0, nr, ts;
+
+	*det = NULL;
+	d0 = json_object_object_get(json_object_array_get_idx(cs, 0),
+	    "details");
+	if ((*det = copy(d0)) == NULL)
+		return oom(e);
+	ts = strcmp(msp_json_sget(*det, "format"), "ts") == 0;
+	fmt = ts ? "seg%05d.ts" : "seg%05d.m4s";
+	segl = json_object_get_double(json_object_object_get(*det,
+	    "segment"));
+	lad = json_object_object_get(*det, "ladder");
+	nr = (int)json_object_array_length(lad);
+	for (k = 0; rc == 0 && k < (size_t)nr && k < MSP_LADDER_MAX; k++) {
+		r = json_object_array_get_idx(lad, k);
+		for (n = 0, i = 0; rc == 0 && i < nc; i++) {
+			size_t j;
+			cl = json_object_array_get_idx(json_object_object_get(
+			    json_object_array_get_idx(cs, i), "ladder"), k);
+			sg = json_object_object_get(cl, "segs");
+			for (j = 0; sg != NULL && json_object_is_type(sg,
+			    json_type_array) && j < json_object_array_length(sg);
+			    j++) {
+				x = json_object_array_get_idx(sg, j);
+				if (msp_grow(&segs, &cap, n + 1, sizeof(*segs),
+				    64) != 0) {
+					rc = oom(e);
+					break;
+				}
+				segs[n].dur = json_object_get_double(
+				    json_object_array_get_idx(x, 0));
+				segs[n].bytes = json_object_get_int64(
+				    json_object_array_get_idx(x, 1));
+				n++;
+			}
+		}
+		if (rc != 0)
+			break;
+		free(pl);
+		free(rel);
+		pl = msp_hls_variant(segs, (int)n, msp_hls_target(segs, (int)n,
+		    segl), fmt, ts ? NULL : "init.mp4", 0);
+		rel = msp_sprintf("media/hls/%s/%s/index.m3u8", a->vid,
+		    msp_json_sget(r, "name"));
+		if (pl == NULL || rel == NULL) {
+			rc = oom(e);
+			break;
+		}
+		if ((rc = store_put(a->st, rel, pl, strlen(pl), e)) != 0)
+			break;
+		msp_hls_rates(segs, (int)n, &sm[k].bandwidth,
+		    &sm[k].avg_bandwidth);
+		json_object_object_add(r, "bandwidth",
+		    json_object_new_int64(sm[k].bandwidth));
+		json_object_object_add(r, "averageBandwidth",
+		    json_object_new_int64(sm[k].avg_bandwidth));
+		json_object_object_add(r, "segments", json_object_new_int(
+		    (int)n));
+		json_object_object_del(r, "segs");
+		if (k == 0)
+			for (i = 0; i < n; i++)
+				total += segs[i].dur;
+		snprintf(uris[k], sizeof(uris[k]), "%s/index.m3u8",
+		    msp_json_sget(r, "name"));
+		sm[k].w = (int)ifield(r, "width");
+		sm[k].h = (int)ifield(r, "height");
+		sm[k].fps = json_object_get_double(json_object_object_get(*det,
+		    "fps"));
+		sm[k].codecs = msp_json_sget(r, "codecs");
+		sm[k].uri = uris[k];
+	}
+	if (rc == 0) {
+		json_object_object_add(*det, "duration", json_object_new_double(
+		    round(total * 1000) / 1000));
+		json_object_object_add(*det, "chunks", json_object_new_int(
+		    (int)nc));
+		free(rel);
+		rel = msp_sprintf("media/hls/%s/master.m3u8", a->vid);
+		if ((m = msp_hls_master(sm, nr)) == NULL || rel == NULL)
+			rc = oom(e);
+		else
+			rc = store_put(a->st, rel, m, strlen(m), e);
+	}
+	free(segs);
+	free(pl);
+	free(rel);
+	free(m);
+	if (rc != 0) {
+		json_object_put(*det);
+		*det = NULL;
+	}
+	return rc;
+}
+
+/* A chunk is in: keep its segments; the last one makes the video. */
+static int
+chunk_ready(struct apply *a, MDB_txn *t, json_object *job,
+    json_object *det, struct msp_err *e)
+{
+	json_object *cs = chunks_of(job), *c, *whole = NULL, *v = NULL;
+	json_object *ch = NULL;
+	char *rel;
+	size_t i, done = 0, n = json_object_array_length(cs);
+	int rc;
+
+	c = json_object_array_get_idx(cs, (size_t)a->chunk);
+	json_object_object_add(c, "done", json_object_new_int(a->attempt));
+	if (a->chunk == 0)
+		json_object_object_add(c, "details", copy(det));
+	json_object_object_add(c, "ladder", copy(json_object_object_get(det,
+	    "ladder")));
+	for (i = 0; i < n; i++)
+		if (ifield(json_object_array_get_idx(cs, i), "done") > 0)
+			done++;
+	if (done < n) {
+		json_object_object_add(job, "progress", json_object_new_int(
+		    (int)(100 * done / n)));
+		if ((rc = msp_job_save(a->st, t, job, NULL, e)) == 0)
+			rc = video_set(a->st, t, a->vid, NULL,
+			    (int)(100 * done / n), NULL, NULL, e);
+		return rc;
+	}
+	if ((rc = stitch(a, job, &whole, e)) != 0)
+		return rc;
+	if ((rel = msp_sprintf("media/hls/%s", a->vid)) == NULL) {
+		json_object_put(whole);
+		return oom(e);
+	}
+	if ((rc = msp_video_get(a->st, t, a->vid, &v, e)) == 0 &&
+	    (rc = msp_tc_ready_changes(v, whole, rel, &ch, e)) == 0)
+		rc = msp_video_update(a->st, t, a->vid, ch, &a->video, e);
+	else if (rc != 0 && v == NULL)
+		json_object_put(whole);
+	if (rc == 0) {
+		json_object_object_add(job, "resolved",
+		    json_object_new_int(a->attempt));
+		json_object_object_add(job, "progress",
+		    json_object_new_int(100));
+		set_str(job, "leaseUntil", NULL);
+		set_str(job, "error", NULL);
+		rc = msp_job_save(a->st, t, job, "done", e);
+	}
+	json_object_put(v);
+	json_object_put(ch);
+	free(rel);
+	return rc;
+}
+
 static int
 ready(struct apply *a, MDB_txn *t, json_object *job, struct msp_err *e)
 {
@@ -484,6 +801,11 @@ ready(struct apply *a, MDB_txn *t, json_object *job, struct msp_err *e)
 		rc = oom(e);
 		goto out;
 	}
+	if (a->chunk >= 0) {
+		rc = chunk_ready(a, t, job, det, e);
+		json_object_put(det);
+		goto out;
+	}
 	if ((rc = msp_tc_ready_changes(v, det, rel, &c, e)) != 0 ||
 	    (rc = msp_video_update(a->st, t, a->vid, c, &a->video, e)) != 0)
 		goto out;
@@ -507,7 +829,7 @@ check(struct apply *a, MDB_txn *t, json_object *job, struct msp_err *e)
 	const char *jv = msp_json_sget(job, "videoId");
 	const char *state = msp_json_sget(job, "state");
 	const char *tok = msp_json_sget(a->res, "token");
-	json_object *d = dispatch_of(job);
+	json_object *d = dispatch_of(job), *cs = chunks_of(job);
 	char want[65];
 	int rc;
 
@@ -518,7 +840,12 @@ check(struct apply *a, MDB_txn *t, json_object *job, struct msp_err *e)
 	if (d == NULL || a->attempt < 1 || a->attempt > ifield(d, "attempt"))
 		return msp_err_set(e, MSP_EPERM, "job %s: attempt %d was never "
 		    "dispatched", a->id, a->attempt);
-	if ((rc = msp_dispatch_token(a->st, a->id, a->attempt, want, e)) != 0)
+	if ((cs != NULL) != (a->chunk >= 0) || (cs != NULL &&
+	    (size_t)a->chunk >= json_object_array_length(cs)))
+		return msp_err_set(e, MSP_EINVAL, "job %s: no chunk %d", a->id,
+		    a->chunk);
+	if ((rc = msp_dispatch_token(a->st, a->id, a->attempt, a->chunk, want,
+	    e)) != 0)
 		return rc;
 	if (tok == NULL || strlen(tok) != 64 ||
 	    sodium_memcmp(tok, want, 64) != 0) {
@@ -528,6 +855,19 @@ check(struct apply *a, MDB_txn *t, json_object *job, struct msp_err *e)
 		    "store)", a->id, a->attempt);
 	}
 	sodium_memzero(want, sizeof(want));
+	if (cs != NULL) { /* any attempt's chunk counts, once */
+		if (ifield(json_object_array_get_idx(cs, (size_t)a->chunk),
+		    "done") > 0) {
+			a->outcome = MSP_APPLY_DUP;
+			return 1;
+		}
+		if (a->attempt <= ifield(job, "resolved") || state == NULL ||
+		    strcmp(state, "running") != 0) {
+			a->outcome = MSP_APPLY_STALE;
+			return 1;
+		}
+		return 0;
+	}
 	if (a->attempt <= ifield(job, "resolved")) {
 		a->outcome = MSP_APPLY_DUP;
 		return 1;
@@ -599,6 +939,12 @@ result_fields(struct apply *a, json_object *r, struct msp_err *e)
 	if ((rc = msp_field_int(r, "attempt", 1, 1, 1000000, &n, e)) != 0)
 		return rc;
 	a->attempt = (int)n;
+	a->chunk = -1;
+	rc = msp_field_int(r, "chunk", 0, 0, 100000, &n, e);
+	if (rc == 0)
+		a->chunk = (int)n;
+	else if (rc != MSP_ENOTFOUND)
+		return rc;
 	if (strcmp(a->status, "failed") == 0) {
 		if ((rc = msp_field_str(r, "error", 1, ERROR_MAX * 4,
 		    MSP_TEXT_NEWLINES, &a->why, e)) != 0)
@@ -658,7 +1004,7 @@ static int
 retry_txn(MDB_txn *t, void *arg, struct msp_err *e)
 {
 	struct apply *a = arg;
-	json_object *job = NULL, *d, *x, *v = NULL;
+	json_object *job = NULL, *d, *x, *v = NULL, *cs;
 	const char *state;
 	int rc;
 
@@ -670,14 +1016,22 @@ retry_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		return rc;
 	d = dispatch_of(job);
 	state = msp_json_sget(job, "state");
-	if (d == NULL || ifield(d, "attempt") != a->attempt ||
-	    a->attempt <= ifield(job, "resolved") || state == NULL ||
-	    strcmp(state, "running") != 0)
-		goto out; /* stale: a later attempt, or resolved */
+	cs = chunks_of(job);
+	if (d == NULL || a->attempt <= ifield(job, "resolved") ||
+	    state == NULL || strcmp(state, "running") != 0)
+		goto out; /* resolved */
+	if (cs == NULL ? ifield(d, "attempt") != a->attempt :
+	    a->chunk < 0 || (size_t)a->chunk >= json_object_array_length(cs) ||
+	    ifield(json_object_array_get_idx(cs, (size_t)a->chunk), "done") >
+	    0 || a->attempt > ifield(d, "attempt"))
+		goto out; /* stale: a later attempt, or the chunk is in */
 	a->vid = msp_json_sget(job, "videoId");
-	json_object_object_add(job, "resolved",
-	    json_object_new_int(a->attempt));
+	if (cs == NULL)
+		json_object_object_add(job, "resolved",
+		    json_object_new_int(a->attempt));
 	if (tries(job) >= a->o->attempts) {
+		json_object_object_add(job, "resolved",
+		    json_object_new_int(ifield(d, "attempt")));
 		a->dead = 1;
 		rc = dead_letter(a, t, job, a->why, e);
 		goto out;
@@ -689,7 +1043,7 @@ retry_txn(MDB_txn *t, void *arg, struct msp_err *e)
 		goto out;
 	rc = msp_video_get(a->st, t, a->vid, &v, e);
 	if (rc == 0)
-		rc = make_line(a->st, a->o, job, v, &a->line, e);
+		rc = make_lines(a->st, job, v, a->chunk, &a->line, e);
 	if (rc == MSP_ENOTFOUND || rc == MSP_EINVAL) {
 		x = NULL;
 		a->dead = 1;
@@ -704,8 +1058,8 @@ out:
 
 int
 msp_dispatch_retry(struct msp_store *st, const struct msp_dispatch_opts *o,
-    const char *job_id, int attempt, const char *why, json_object **line,
-    int *dead, struct msp_err *e)
+    const char *job_id, int attempt, int chunk, const char *why,
+    json_object **line, int *dead, struct msp_err *e)
 {
 	struct apply a;
 	int rc;
@@ -715,6 +1069,7 @@ msp_dispatch_retry(struct msp_store *st, const struct msp_dispatch_opts *o,
 	a.o = o;
 	a.id = job_id;
 	a.attempt = attempt;
+	a.chunk = chunk;
 	a.why = why;
 	*line = NULL;
 	*dead = 0;

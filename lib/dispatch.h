@@ -33,22 +33,27 @@ struct msp_dispatch_opts {
 void msp_dispatch_opts_init(struct msp_dispatch_opts *o);
 
 /* Dispatch the oldest queued job: running, one more attempt, its video
- * processing; *line (caller puts) the job line. MSP_ENOTFOUND: none. */
+ * processing; *lines (caller puts) an array of its job lines: one, or
+ * one per chunk not done yet of a long video (o->chunk). The encoder
+ * settings and chunks are fixed at a job's first dispatch. MSP_ENOTFOUND:
+ * none. */
 int msp_dispatch_next(struct msp_store *st, const struct msp_dispatch_opts *o,
-    json_object **line, struct msp_err *e);
-/* The job line of a dispatched job again (same attempt and token), for
- * a queue that lost it. */
+    json_object **lines, struct msp_err *e);
+/* The job lines of a dispatched job again (same attempt and tokens),
+ * for a queue that lost them. */
 int msp_dispatch_line(struct msp_store *st, const struct msp_dispatch_opts *o,
-    json_object *job, json_object **line, struct msp_err *e);
-/* Note where the queue holds the line of job's attempt (entry id). */
+    json_object *job, json_object **lines, struct msp_err *e);
+/* Note where the queue holds a job line (entry id): of job's attempt, or
+ * of its chunk (-1: none). */
 int msp_dispatch_note(struct msp_store *st, const char *job_id, int attempt,
-    const char *entry, struct msp_err *e);
-/* The worker of attempt of job_id was lost (why): a new attempt (*line,
- * caller puts), or, after o->attempts, the job and its video fail and
- * *line is NULL (*dead set to 1). A stale attempt: *line NULL, *dead 0. */
+    int chunk, const char *entry, struct msp_err *e);
+/* The worker of attempt (and chunk, or -1) of job_id was lost (why): a
+ * new attempt (*lines, caller puts: the job's line, or the chunk's), or,
+ * after o->attempts, the job and its video fail and *lines is NULL (*dead
+ * set to 1). A stale attempt or a chunk done: *lines NULL, *dead 0. */
 int msp_dispatch_retry(struct msp_store *st, const struct msp_dispatch_opts *o,
-    const char *job_id, int attempt, const char *why, json_object **line,
-    int *dead, struct msp_err *e);
+    const char *job_id, int attempt, int chunk, const char *why,
+    json_object **lines, int *dead, struct msp_err *e);
 
 enum { MSP_APPLIED = 0, MSP_APPLY_DUP = 1, MSP_APPLY_STALE = 2 };
 /* Apply a result line in one transaction. *outcome: MSP_APPLIED, or
@@ -75,7 +80,7 @@ int msp_dispatch_status(struct msp_store *st,
 
 /* The token of a job's attempt (hex, 64 characters + NUL). */
 int msp_dispatch_token(struct msp_store *st, const char *job_id, int attempt,
-    char out[65], struct msp_err *e);
+    int chunk, char out[65], struct msp_err *e);
 
 /* The worker side: do the job line job with the media directory media
  * (originals read from it, HLS written into it); *result (caller puts)

@@ -58,6 +58,10 @@
 #define BIG_PICTURE (4096 * 2160) /* pixels: one decoding thread above */
 #define X264_THREADS 8      /* threads of one rung's encoder, at most */
 #define MMAP_MIN (256 * 1024) /* bytes: blocks mapped on their own */
+/* A chunk's timestamps are the whole video's plus this, written as they
+ * are (no shift to zero per chunk): more than any encoder delay, so no
+ * decode time is negative, and the same in every chunk. */
+#define CHUNK_OFFSET_MS 500
 #define PRESCALE 2          /* source pixels over the largest rung's */
 #define DEINTERLACE "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
@@ -115,6 +119,9 @@ struct tc {
 	int rotation, dw, dh;
 	int64_t seg_ms;
 	int64_t first_ms;        /* the first segment: short, to start early */
+	double cstart, cend;     /* a chunk's range (seconds); cend 0: all */
+	int past_end;            /* a chunk's video is complete */
+	int a_past_end;          /* and its audio */
 	AVFilterGraph *graph;    /* deinterlace, rotate; NULL: neither */
 	AVFilterContext *src, *sink;
 	struct rung r[MSP_LADDER_MAX];
@@ -209,7 +216,7 @@ static void
 seg_name(const struct rung *r, int i, char *out, size_t n)
 {
 	snprintf(out, n, r->tc->o->format == MSP_TC_FMP4 ? "seg%05d.m4s" :
-	    "seg%05d.ts", i);
+	    "seg%05d.ts", i + r->tc->o->first_seg);
 }
 
 /* the key of name in dir ("" is the top) */
@@ -360,6 +367,8 @@ publish_locked(struct rung *r, struct msp_hls_seg seg, struct msp_err *e)
 		r->segcap = cap;
 	}
 	r->segs[r->nseg++] = seg;
+	if (tc->o->chunked)
+		return 0; /* the dispatcher writes the playlists */
 	if (atomic_load(&tc->playable))
 		return write_variant(r, 1, e);
 	for (i = 0; i < tc->nr; i++)
@@ -443,6 +452,12 @@ mux(struct rung *r, AVPacket *pkt, AVRational tb, AVStream *st,
 	int ret;
 
 	av_packet_rescale_ts(pkt, tb, st->time_base);
+	if (r->tc->o->chunked) {
+		int64_t off = av_rescale_q(CHUNK_OFFSET_MS,
+		    (AVRational){ 1, 1000 }, st->time_base);
+		pkt->pts += off;
+		pkt->dts += off;
+	}
 	pkt->stream_index = st->index;
 	if ((ret = av_write_frame(r->oc, pkt)) < 0)
 		return averr(e, MSP_EIO, ret, r->name);
@@ -777,6 +792,15 @@ audio_put(struct tc *tc, AVPacket *p)
 {
 	size_t i, lo;
 
+	if (tc->o->chunked) { /* only the chunk's packets */
+		double t = (double)p->pts * av_q2d(tc->aenc->time_base);
+		if (tc->cend > 0 && t >= tc->cend - 1e-6)
+			tc->a_past_end = 1;
+		if (t < tc->cstart - 1e-6 || tc->a_past_end) {
+			av_packet_free(&p);
+			return 0;
+		}
+	}
 	pthread_mutex_lock(&tc->mu);
 	for (;;) { /* do not run too far ahead of the slowest rung */
 		lo = tc->an;
@@ -936,7 +960,7 @@ audio_main(void *arg)
 		rc = oom(&tc->aerr);
 		goto out;
 	}
-	while (rc == 0 && !atomic_load(&tc->abort_)) {
+	while (rc == 0 && !atomic_load(&tc->abort_) && !tc->a_past_end) {
 		ret = av_read_frame(tc->aic, pkt);
 		if (ret < 0)
 			break; /* end, or a truncated file: keep what we have */
@@ -976,6 +1000,16 @@ open_input(const char *in, AVFormatContext **ic, struct msp_err *e)
 	return 0;
 }
 
+/* a chunk: to the last keyframe at or before its start */
+static int
+seek(struct tc *tc, AVFormatContext *ic)
+{
+	if (tc->cstart <= 0)
+		return 0;
+	return av_seek_frame(ic, -1, tc->start + (int64_t)(tc->cstart *
+	    AV_TIME_BASE), AVSEEK_FLAG_BACKWARD) < 0 ? -1 : 0;
+}
+
 static int
 audio_setup(struct tc *tc, struct msp_err *e)
 {
@@ -988,6 +1022,9 @@ audio_setup(struct tc *tc, struct msp_err *e)
 
 	if (open_input(tc->in, &tc->aic, e) != 0)
 		return MSP_EMEDIA;
+	if (seek(tc, tc->aic) != 0)
+		return msp_err_set(e, MSP_EMEDIA, "cannot seek to %.3f s",
+		    tc->cstart);
 	for (i = 0; i < (int)tc->aic->nb_streams; i++)
 		tc->aic->streams[i]->discard = i == tc->ai ? AVDISCARD_DEFAULT :
 		    AVDISCARD_ALL;
@@ -1258,12 +1295,23 @@ mux_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 		r->ast->time_base = tc->aenc->time_base;
 	}
 	if (tc->o->format == MSP_TC_FMP4) {
-		av_dict_set(&d, "movflags", "frag_custom+empty_moov+"
-		    "default_base_moof+cmaf", 0);
+		av_dict_set(&d, "movflags", tc->o->chunked ?
+		    "frag_custom+empty_moov+default_base_moof+cmaf+frag_discont" :
+		    "frag_custom+empty_moov+default_base_moof+cmaf", 0);
+		if (tc->o->chunked) {
+			av_dict_set(&d, "use_editlist", "0", 0);
+			r->oc->avoid_negative_ts =
+			    AVFMT_AVOID_NEG_TS_DISABLED;
+		}
 		if ((rc = file_open(r, "init.mp4", e)) != 0)
 			return rc;
 	} else {
-		if ((rc = file_open(r, "seg00000.ts", e)) != 0)
+		char first[32];
+		if (tc->o->chunked)
+			r->oc->avoid_negative_ts =
+			    AVFMT_AVOID_NEG_TS_DISABLED;
+		seg_name(r, 0, first, sizeof(first));
+		if ((rc = file_open(r, first, e)) != 0)
 			return rc;
 	}
 	ret = avformat_write_header(r->oc, &d);
@@ -1271,9 +1319,11 @@ mux_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	if (ret < 0)
 		return averr(e, MSP_EMEDIA, ret, "muxer");
 	if (tc->o->format == MSP_TC_FMP4) {
+		char first[32];
+		seg_name(r, 0, first, sizeof(first));
 		avio_flush(r->oc->pb);
 		if ((rc = file_close(r, "init.mp4", e)) != 0 ||
-		    (rc = file_open(r, "seg00000.m4s", e)) != 0)
+		    (rc = file_open(r, first, e)) != 0)
 			return rc;
 	}
 	r->next_cut = INT64_MIN;
@@ -1470,6 +1520,7 @@ report(struct tc *tc, double *last, int force)
 	}
 	if (done < 0)
 		done = 0;
+	done -= tc->cstart;
 	p.percent = tc->duration > 0 ? 100 * done / tc->duration : 0;
 	if (p.percent > 99.9)
 		p.percent = 99.9;
@@ -1540,6 +1591,15 @@ video_frame(struct tc *tc, AVFrame *f, struct msp_err *e)
 		pts = tc->vlast == INT64_MIN ? 0 : tc->vlast + 1;
 	else
 		pts -= av_rescale_q(tc->start, AV_TIME_BASE_Q, tb);
+	if (tc->o->chunked) { /* only the chunk's pictures */
+		double t = (double)pts * av_q2d(tb);
+		if (t < tc->cstart - 1e-6)
+			return 0;
+		if (tc->cend > 0 && t >= tc->cend - 1e-6) {
+			tc->past_end = 1;
+			return 0;
+		}
+	}
 	if (tc->vlast != INT64_MIN && pts <= tc->vlast)
 		pts = tc->vlast + 1; /* the encoder needs strictly increasing */
 	tc->vlast = pts;
@@ -1590,6 +1650,8 @@ video_loop(struct tc *tc, struct msp_err *e)
 		if (pkt->stream_index == tc->vi)
 			rc = video_decode(tc, pkt, f, e);
 		av_packet_unref(pkt);
+		if (tc->past_end)
+			break;
 		if (rc == 0 && !said && atomic_load(&tc->playable)) {
 			said = 1;
 			if (report(tc, &last, 1) != 0)
@@ -1658,6 +1720,9 @@ setup(struct tc *tc, struct msp_err *e)
 	tc->duration = tc->ic->duration > 0 ?
 	    (double)tc->ic->duration / AV_TIME_BASE : 0;
 	tc->vlast = INT64_MIN;
+	if (seek(tc, tc->ic) != 0)
+		return msp_err_set(e, MSP_EMEDIA, "cannot seek to %.3f s",
+		    tc->cstart);
 	for (i = 0; i < (int)tc->ic->nb_streams; i++)
 		tc->ic->streams[i]->discard = i == tc->vi ? AVDISCARD_DEFAULT :
 		    AVDISCARD_ALL;
@@ -1731,6 +1796,11 @@ setup(struct tc *tc, struct msp_err *e)
 		    ceil(tc->duration / 100) : 2;
 		if (tc->thumb_iv < 1)
 			tc->thumb_iv = 1;
+	}
+	if (tc->o->chunked) {
+		if (tc->cend > 0 && (tc->duration <= 0 || tc->cend < tc->duration))
+			tc->duration = tc->cend;
+		tc->duration -= tc->cstart;
 	}
 	for (i = 0; i < tc->nr; i++) {
 		struct rung *r = &tc->r[i];
@@ -1821,12 +1891,15 @@ details(struct tc *tc)
 		json_object_object_add(o, "height", json_object_new_int(tc->dh));
 		json_object_object_add(o, "fps", json_object_new_double(
 		    round(fps_of(tc) * 1000) / 1000));
-		json_object_object_add(o, "poster",
-		    json_object_new_string("poster.jpg"));
-		json_object_object_add(o, "sprite",
-		    json_object_new_string("sprite.jpg"));
-		json_object_object_add(o, "thumbnails",
-		    json_object_new_string("sprite.vtt"));
+		if (!tc->o->chunked || tc->o->first_seg == 0)
+			json_object_object_add(o, "poster",
+			    json_object_new_string("poster.jpg"));
+		if (!tc->o->chunked) {
+			json_object_object_add(o, "sprite",
+			    json_object_new_string("sprite.jpg"));
+			json_object_object_add(o, "thumbnails",
+			    json_object_new_string("sprite.vtt"));
+		}
 	}
 	json_object_object_add(o, "audio", json_object_new_boolean(
 	    tc->aenc != NULL));
@@ -1867,6 +1940,19 @@ details(struct tc *tc)
 		    json_object_new_string(pl));
 		json_object_object_add(x, "segments",
 		    json_object_new_int(r->nseg));
+		if (tc->o->chunked) { /* [seconds, bytes] of each */
+			json_object *a = json_object_new_array(), *sg;
+			for (k = 0; a != NULL && k < r->nseg; k++) {
+				if ((sg = json_object_new_array()) == NULL)
+					break;
+				json_object_array_add(sg, json_object_new_double(
+				    round(r->segs[k].dur * 1e6) / 1e6));
+				json_object_array_add(sg, json_object_new_int64(
+				    r->segs[k].bytes));
+				json_object_array_add(a, sg);
+			}
+			json_object_object_add(x, "segs", a);
+		}
 		json_object_array_add(lad, x);
 	}
 	return o;
@@ -1971,6 +2057,16 @@ msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
 	tc->out = prefix;
 	tc->seg_ms = (int64_t)llround(o->segment * 1000);
 	tc->first_ms = tc->seg_ms < FIRST_MS ? tc->seg_ms : FIRST_MS;
+	if (o->chunked) {
+		tc->cstart = o->start;
+		tc->cend = o->end;
+		if (!(o->start >= 0) || (o->end != 0 && !(o->end > o->start)) ||
+		    o->first_seg < 0) {
+			rc = msp_err_set(e, MSP_EINVAL, "chunk %g to %g s: not a "
+			    "range", o->start, o->end);
+			goto out;
+		}
+	}
 	if (tc->seg_ms < 500 || tc->seg_ms > 60000) {
 		rc = msp_err_set(e, MSP_EINVAL, "segment length %g s is not "
 		    "from 0.5 to 60", o->segment);
@@ -2011,18 +2107,18 @@ msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
 			goto out;
 		}
 	}
-	for (i = 0; i < tc->nr; i++)
+	for (i = 0; i < tc->nr && !o->chunked; i++)
 		if ((rc = write_variant(&tc->r[i], 0, e)) != 0)
 			goto out;
-	if (tc->poster != NULL &&
+	if (tc->poster != NULL && (!o->chunked || o->first_seg == 0) &&
 	    (rc = jpeg_write(tc, tc->poster, "poster.jpg", e)) != 0)
 		goto out;
-	if (tc->nthumb > 0 && (rc = sprite_write(tc,
+	if (tc->nthumb > 0 && !o->chunked && (rc = sprite_write(tc,
 	    tc->r[0].nseg > 0 ? (double)(tc->r[0].max_end) *
 	    av_q2d(tc->r[0].enc ? tc->r[0].enc->time_base :
 	    tc->aenc->time_base) : tc->duration, e)) != 0)
 		goto out;
-	if ((rc = write_master(tc, 1, e)) != 0)
+	if (!o->chunked && (rc = write_master(tc, 1, e)) != 0)
 		goto out;
 	if ((rc = msp_blob_sync(b, prefix, e)) != 0)
 		goto out;

@@ -39,6 +39,15 @@ struct msp_tc_opts {
 	enum msp_tc_format format;
 	double segment;      /* seconds, default 4 */
 	const char *preset;  /* x264 preset, default "veryfast" */
+	/* A chunk of a long video (see dispatch.h): only the source's
+	 * [start, end) seconds (end 0: to its end), start on the segment
+	 * grid; segments numbered from first_seg; timestamps kept as in the
+	 * whole video, so that chunks run on from one another. A chunk
+	 * writes no playlists and no sprite (a poster only from first_seg
+	 * 0); its details list each rung's segments. */
+	int chunked;
+	double start, end;
+	int first_seg;
 	/* Called from the calling thread about once a second and when the
 	 * output first becomes playable; a non-zero return stops the work. */
 	int (*progress)(const struct msp_tc_progress *p, void *arg);

@@ -1,5 +1,7 @@
 /* transcode, the stateless side: a job line in, HLS in the media
  * directory and a result line out; no store. See dispatch.h. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ result_new(json_object *job, const char *worker, const char *status)
 	    "token", NULL };
 	static const char *const from[] = { "id", "videoId", "attempt",
 	    "token", NULL };
-	json_object *r, *x;
+	json_object *r, *x, *c;
 	int i;
 
 	if ((r = json_object_new_object()) == NULL)
@@ -37,6 +39,9 @@ result_new(json_object *job, const char *worker, const char *status)
 	for (i = 0; keys[i] != NULL; i++)
 		if (json_object_object_get_ex(job, from[i], &x))
 			json_object_object_add(r, keys[i], json_object_get(x));
+	if (json_object_object_get_ex(job, "chunk", &c) &&
+	    json_object_object_get_ex(c, "index", &x))
+		json_object_object_add(r, "chunk", json_object_get(x));
 	if (worker != NULL)
 		json_object_object_add(r, "worker",
 		    json_object_new_string(worker));
@@ -126,6 +131,24 @@ job_opts(json_object *job, struct msp_tc_opts *o, const char **in,
 			return msp_err_set(e, MSP_EINVAL, "field 'segment': %g "
 			    "is not from 0.5 to 60", o->segment);
 	}
+	if (json_object_object_get_ex(job, "chunk", &x)) {
+		long long i, first;
+		double st, en;
+		json_object *y;
+		if (!json_object_is_type(x, json_type_object) ||
+		    msp_field_int(x, "index", 1, 0, 100000, &i, e) != 0 ||
+		    msp_field_int(x, "firstSegment", 1, 0, 10000000, &first,
+		    e) != 0 || !json_object_object_get_ex(x, "start", &y) ||
+		    !((st = json_object_get_double(y)) >= 0) ||
+		    !json_object_object_get_ex(x, "end", &y) ||
+		    !((en = json_object_get_double(y)) == 0 || en > st))
+			return msp_err_set(e, MSP_EINVAL, "field 'chunk': not "
+			    "{index, start, end, firstSegment}");
+		o->chunked = 1;
+		o->start = st;
+		o->end = en;
+		o->first_seg = (int)first;
+	}
 	rc = msp_field_str(job, "preset", 0, 16, 0, &s, e);
 	if (rc == 0) {
 		int i;
@@ -175,10 +198,15 @@ msp_tc_job_run(const char *media, json_object *job, const char *worker,
 		}
 		goto answer;
 	}
-	/* the output replaces what an earlier attempt left */
-	if ((rc = msp_blob_remove(b, out, &te)) == 0)
+	/* the output replaces what an earlier attempt left; a chunk's
+	 * output is shared with the other chunks (its segments are its own,
+	 * numbered on from the chunks before; the init segments are the
+	 * same in every chunk), so it only writes over its own files */
+	if (o.chunked)
 		rc = msp_transcode_file(inpath, b, out, &o, &det, &te);
-	if (rc != 0)
+	else if ((rc = msp_blob_remove(b, out, &te)) == 0)
+		rc = msp_transcode_file(inpath, b, out, &o, &det, &te);
+	if (rc != 0 && !o.chunked)
 		(void)msp_blob_remove(b, out, NULL);
 	if (rc == MSP_EAGAIN) {
 		*e = te;

@@ -47,6 +47,25 @@ struct disp {
 	const struct msp_run_opts *r;
 };
 
+static int
+ival(json_object *o, const char *k, int none)
+{
+	json_object *x;
+
+	return json_object_object_get_ex(o, k, &x) ? (int)
+	    json_object_get_int64(x) : none;
+}
+
+/* a job line's chunk index, or -1 */
+static int
+chunk_of(json_object *line)
+{
+	json_object *c;
+
+	return json_object_object_get_ex(line, "chunk", &c) ?
+	    ival(c, "index", -1) : -1;
+}
+
 /* Push line (a dispatched job's) and note its entry in the store. */
 static int
 push(struct disp *d, json_object *line, struct msp_err *e)
@@ -58,8 +77,19 @@ push(struct disp *d, json_object *line, struct msp_err *e)
 	    line, JSON_C_TO_STRING_PLAIN), id, e)) != 0)
 		return rc;
 	return msp_dispatch_note(d->st, msp_json_sget(line, "id"),
-	    (int)json_object_get_int64(json_object_object_get(line, "attempt")),
-	    id, e);
+	    ival(line, "attempt", 0), chunk_of(line), id, e);
+}
+
+/* Push every line of the array lines. */
+static int
+push_all(struct disp *d, json_object *lines, struct msp_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < json_object_array_length(lines); i++)
+		rc = push(d, json_object_array_get_idx(lines, i), e);
+	return rc;
 }
 
 /* Queued jobs into the stream. */
@@ -71,14 +101,19 @@ push_queued(struct disp *d, int *pushed, struct msp_err *e)
 
 	*pushed = 0;
 	for (k = 0; k < BATCH && !msp_stop_requested(); k++) {
+		json_object *l0;
+		size_t nl;
 		if ((rc = msp_dispatch_next(d->st, d->o, &line, e)) != 0)
 			break;
-		rc = push(d, line, e);
-		if (rc == 0)
-			say(d->r, "job %s: attempt %lld dispatched",
-			    msp_json_sget(line, "id"), (long long)
-			    json_object_get_int64(json_object_object_get(line,
-			    "attempt")));
+		rc = push_all(d, line, e);
+		nl = json_object_array_length(line);
+		l0 = json_object_array_get_idx(line, 0);
+		if (rc == 0 && nl > 1)
+			say(d->r, "job %s: attempt %d dispatched in %zu chunks",
+			    msp_json_sget(l0, "id"), ival(l0, "attempt", 0), nl);
+		else if (rc == 0 && nl == 1)
+			say(d->r, "job %s: attempt %d dispatched",
+			    msp_json_sget(l0, "id"), ival(l0, "attempt", 0));
 		json_object_put(line);
 		if (rc != 0)
 			break;
@@ -149,9 +184,9 @@ pull(struct disp *d, int pending, long block_ms, size_t *got,
 static int
 recover(struct disp *d, struct msp_err *e)
 {
-	json_object *jobs, *j, *line, *dp;
+	json_object *jobs, *j, *lines, *line, *dp, *cs;
 	const char *entry;
-	size_t got, i;
+	size_t got, i, k;
 	int rc, again = 0;
 
 	do
@@ -166,18 +201,29 @@ recover(struct disp *d, struct msp_err *e)
 		return rc;
 	for (i = 0; rc == 0 && i < json_object_array_length(jobs); i++) {
 		j = json_object_array_get_idx(jobs, i);
-		entry = json_object_object_get_ex(j, "dispatch", &dp) ?
-		    msp_json_sget(dp, "entry") : NULL;
-		if (entry != NULL && (rc = msp_queue_has(d->q, entry, e)) != 0) {
-			if (rc == 1)
-				rc = 0;
-			continue;
-		}
-		if ((rc = msp_dispatch_line(d->st, d->o, j, &line, e)) != 0)
+		if ((rc = msp_dispatch_line(d->st, d->o, j, &lines, e)) != 0)
 			break;
-		if ((rc = push(d, line, e)) == 0)
-			again++;
-		json_object_put(line);
+		for (k = 0; rc == 0 && k < json_object_array_length(lines);
+		    k++) {
+			int c;
+			line = json_object_array_get_idx(lines, k);
+			c = chunk_of(line);
+			if (c >= 0 && json_object_object_get_ex(j, "chunks",
+			    &cs))
+				dp = json_object_array_get_idx(cs, (size_t)c);
+			else if (!json_object_object_get_ex(j, "dispatch", &dp))
+				dp = NULL;
+			entry = dp ? msp_json_sget(dp, "entry") : NULL;
+			if (entry != NULL &&
+			    (rc = msp_queue_has(d->q, entry, e)) != 0) {
+				if (rc == 1)
+					rc = 0;
+				continue;
+			}
+			if ((rc = push(d, line, e)) == 0)
+				again++;
+		}
+		json_object_put(lines);
 	}
 	json_object_put(jobs);
 	if (rc == 0 && again > 0)
@@ -208,19 +254,27 @@ reap(struct disp *d, struct msp_err *e)
 			snprintf(why, sizeof(why), "worker lost: no word from "
 			    "it for %ld s", d->r->lease_ms / 1000);
 			rc = msp_dispatch_retry(d->st, d->o,
-			    msp_json_sget(job, "id"), (int)json_object_get_int64(
-			    json_object_object_get(job, "attempt")), why, &line,
-			    &dead, e);
+			    msp_json_sget(job, "id"), ival(job, "attempt", 0),
+			    chunk_of(job), why, &line, &dead, e);
 			if (rc == MSP_EINVAL || rc == MSP_ENOTFOUND)
 				rc = 0; /* not ours to retry */
-			if (rc == 0 && line != NULL) {
-				say(d->r, "job %s: attempt %lld lost, attempt "
-				    "%lld dispatched", msp_json_sget(job, "id"),
-				    (long long)json_object_get_int64(
-				    json_object_object_get(job, "attempt")),
-				    (long long)json_object_get_int64(
-				    json_object_object_get(line, "attempt")));
-				rc = push(d, line, e);
+			if (rc == 0 && line != NULL &&
+			    json_object_array_length(line) > 0) {
+				json_object *l0 = json_object_array_get_idx(line,
+				    0);
+				if (chunk_of(job) >= 0)
+					say(d->r, "job %s: chunk %d of attempt %d "
+					    "lost, attempt %d dispatched",
+					    msp_json_sget(job, "id"),
+					    chunk_of(job), ival(job, "attempt",
+					    0), ival(l0, "attempt", 0));
+				else
+					say(d->r, "job %s: attempt %d lost, "
+					    "attempt %d dispatched",
+					    msp_json_sget(job, "id"),
+					    ival(job, "attempt", 0),
+					    ival(l0, "attempt", 0));
+				rc = push_all(d, line, e);
 			}
 			if (rc == 0 && dead) {
 				json_object_object_add(job, "error",

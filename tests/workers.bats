@@ -176,11 +176,12 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 @test "README: GNU parallel spreads job lines over hosts" {
 	ingest_clips 3 3
 	mkdir -p w
-	# as in the README, with ':' (this machine) for the hosts
+	# the README's recipe, with ':' (this machine) for the hosts
+	recipe=$(sed -n '/^    msp-transcode --emit 0 |$/,/--apply -$/p' \
+	    "$BATS_TEST_DIRNAME/../README.md" | sed 's/-S w1,w2,:/-S :/')
+	[[ "$recipe" == *"parallel --pipe -N1 -S : "* ]]
 	cd w
-	msp-transcode --emit 0 --ladder $LADDER |
-	    parallel --pipe -N1 -S : "msp-transcode --job - --media $MEDIA" |
-	    msp-transcode --apply - > ../applied.jsonl
+	bash -c "$recipe" > ../applied.jsonl
 	cd ..
 	[ "$(grep -c '"status":"ready"' applied.jsonl)" -eq 3 ]
 	msp-catalog check
@@ -259,7 +260,7 @@ all_ready() {
 	    (.worker|test("^w[123]$")))' >/dev/null
 }
 
-@test "redis: kill -9 of a worker mid-job: another takes it over after the lease" {
+@test "redis: kill -9 of a worker mid-chunk: another takes it over after the lease" {
 	make_clip long.mp4 12 640x360
 	msp-ingest -t long --title Long --language en -g drama \
 	    --uploaded-by ann@example.com long.mp4 > ingest.jsonl
@@ -267,7 +268,7 @@ all_ready() {
 	redis_start
 	worker_start w1 --lease 3
 	msp-transcode --dispatch "$URL" --ladder 360:800k,180:200k --lease 3 \
-	    > dispatch.out 2> dispatch.err &
+	    -t 2 --chunk 4 > dispatch.out 2> dispatch.err &
 	echo $! > dispatch.pid
 	for _ in $(seq 300); do
 		grep -q "attempt 1 of video" w1/worker.log && break
@@ -282,7 +283,8 @@ all_ready() {
 		sleep 0.2
 	done
 	all_ready 1
-	grep -q "job $job: attempt 1 lost, attempt 2 dispatched" dispatch.err
+	grep -q "job $job: attempt 1 dispatched in 3 chunks" dispatch.err
+	grep -q "job $job: chunk 0 of attempt 1 lost, attempt 2 dispatched" dispatch.err
 	msp-catalog export | jq -e 'select(.type=="job") | .attempts==2 and
 	    .state=="done" and .worker=="w2" and .resolved==2' >/dev/null
 	msp-catalog check
@@ -338,4 +340,60 @@ all_ready() {
 	run --separate-stderr msp-transcode --dispatch http://h/
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "msp-transcode: redis: not a redis://HOST[:PORT][/DB] URL"* ]]
+}
+
+# psnr REF DIR RUNG: average PSNR of DIR's RUNG against REF scaled to it
+psnr() {
+	local size
+	size=$(ffprobe -v error -select_streams v -show_entries stream=width,height \
+	    -of csv=p=0:s=x "$2/$3/index.m3u8" | head -1)
+	ffmpeg -hide_banner -nostats -i "$2/$3/index.m3u8" -i "$1" -lavfi \
+	    "[1:v]scale=size=$size:flags=bicubic[r];[0:v][r]psnr" -f null - 2>&1 |
+	    sed -n 's/.*PSNR.* average:\([0-9.]*\).*/\1/p'
+}
+
+@test "redis: a long video in chunks: stitched playlists, monotonic timestamps, keyframes, PSNR of an unchunked encode" {
+	make_clip long.mp4 20 640x360
+	msp-ingest -t long --title Long --language en -g drama \
+	    --uploaded-by ann@example.com long.mp4 > ingest.jsonl
+	vid=$(jq -r 'select(.type=="job") | .videoId' ingest.jsonl)
+	ingest_clips 1 3 # and a short one, which stays one job
+	redis_start
+	for w in w1 w2 w3; do worker_start $w --lease 30; done
+	run --separate-stderr timeout 600 msp-transcode --dispatch "$URL" \
+	    --ladder 180:200k,360:600k -t 2 --chunk 4 --until-done --lease 30
+	[ "$status" -eq 0 ]
+	grep -q "dispatched in 5 chunks" <<<"$stderr"
+	[ "$(grep -c 'dispatched$' <<<"$stderr")" -eq 1 ]
+	all_ready 2
+	msp-catalog check
+	d=$MEDIA/hls/$vid
+	msp-catalog get "$vid" | jq -e '.destinationVideoDetails.hls.chunks==5 and
+	    (.destinationVideoDetails.hls.duration - 20 | fabs) < 0.2' >/dev/null
+	# chunks were spread over the workers
+	[ "$(cat w?/worker.log | grep -c "of video $vid")" -eq 5 ]
+	for r in 180p 360p; do
+		grep -q '^#EXT-X-ENDLIST$' "$d/$r/index.m3u8"
+		[ "$(grep -c '^seg' "$d/$r/index.m3u8")" -eq 11 ]
+		# one stream of the init and every segment: timestamps run on
+		# and each segment starts on a keyframe
+		cat "$d/$r/init.mp4" $(sed -n "s|^seg|$d/$r/seg|p" "$d/$r/index.m3u8") > all.mp4
+		ffprobe -v error -select_streams v -show_entries packet=dts_time \
+		    -of csv=p=0 all.mp4 | awk 'NR > 1 && $1 <= p { print "dts " p " then " $1; bad = 1 } { p = $1 } END { exit bad }'
+		ffprobe -v error -select_streams a -show_entries packet=pts_time \
+		    -of csv=p=0 all.mp4 | awk 'NR > 1 && $1 <= p { print "audio " p " then " $1; bad = 1 } { p = $1 } END { exit bad }'
+		for s in $(grep '^seg' "$d/$r/index.m3u8"); do
+			cat "$d/$r/init.mp4" "$d/$r/$s" > s.mp4
+			ffprobe -v error -select_streams v -read_intervals '%+#1' \
+			    -show_entries packet=flags -of csv=p=0 s.mp4 | head -1 | grep -q '^K'
+		done
+	done
+	# the same ladder unchunked, for the quality
+	msp-transcode -i long.mp4 -o ref --ladder 180:200k,360:600k -t 2 > /dev/null
+	for r in 180p 360p; do
+		a=$(psnr long.mp4 "$d" $r)
+		b=$(psnr long.mp4 ref $r)
+		echo "$r: chunked $a dB, whole $b dB"
+		awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(a > 20 && d < 0.5 && d > -0.5) }'
+	done
 }

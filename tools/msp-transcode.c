@@ -24,7 +24,7 @@
 
 enum { O_PENDING = 256, O_PROGRESS, O_STRICT, O_JOB, O_MEDIA, O_APPLY,
     O_EMIT, O_STATUS, O_REQUEUE, O_ATTEMPTS, O_NAME, O_DISPATCH, O_WORKER,
-    O_LEASE, O_UNTIL_DONE };
+    O_LEASE, O_UNTIL_DONE, O_CHUNK };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -60,6 +60,8 @@ static const struct msp_opt opts[] = {
 	    "store" },
 	{ "lease", O_LEASE, "SECONDS", "a worker's claim lasts this long "
 	    "without word from it (default 60)" },
+	{ "chunk", O_CHUNK, "SECONDS", "dispatch long videos in chunks of "
+	    "about SECONDS (default 90; 0: whole)" },
 	{ "until-done", O_UNTIL_DONE, NULL, "--dispatch: stop once no job is "
 	    "queued or in flight" },
 	{ "help", 'h', NULL, "show this help and exit" },
@@ -440,9 +442,11 @@ jobs_emit(struct ctx *c, long n)
 
 	c->d.via = "lines";
 	for (k = 0; (n == 0 || k < n) && !msp_stop_requested(); k++) {
+		size_t i;
 		if ((rc = msp_dispatch_next(st, &c->d, &l, &e)) != 0)
 			break;
-		msp_cli_emit(l);
+		for (i = 0; i < json_object_array_length(l); i++)
+			msp_cli_emit(json_object_array_get_idx(l, i));
 		json_object_put(l);
 	}
 	msp_store_close(st);
@@ -599,6 +603,7 @@ main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	msp_tc_opts_init(&c.o);
 	msp_dispatch_opts_init(&c.d);
+	c.d.chunk = 90;
 	c.d.tc = &c.o;
 	c.jobs = 1;
 	while ((k = msp_cli_getopt(&cli, argc, argv)) != -1) {
@@ -691,6 +696,17 @@ main(int argc, char **argv)
 				    "seconds from 1 to 86400", optarg);
 			lease = (long)v;
 			break;
+		case O_CHUNK: {
+			char *end;
+			errno = 0;
+			c.d.chunk = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(c.d.chunk == 0 || (c.d.chunk >= 1 &&
+			    c.d.chunk <= 3600)))
+				msp_cli_usage_error("--chunk '%s': expected 0 or "
+				    "seconds from 1 to 3600", optarg);
+			break;
+		}
 		case O_UNTIL_DONE:
 			until_done = 1;
 			break;
