@@ -38,8 +38,12 @@ uploads() {
 	    grep -o '<UploadId>[^<]*</UploadId>' | wc -l
 }
 
+# media objects left in the store directory; temporary files and the
+# state of resumable uploads (media/uploads, kept by msp-serve until they
+# expire) are no media objects
 local_media() {
-	find "$MSP_STORE" -path "$MSP_STORE/media/tmp" -prune -o -type f \
+	find "$MSP_STORE" \( -path "$MSP_STORE/media/tmp" -o \
+	    -path "$MSP_STORE/media/uploads" \) -prune -o -type f \
 	    -path "$MSP_STORE/media/*" -print | wc -l
 }
 

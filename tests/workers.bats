@@ -118,12 +118,12 @@ msp-transcode: bad.jsonl:6: field 'status': 'done' is not ready, failed or progr
 		msp-transcode --emit 0 --attempts 2 --ladder $LADDER > jobs.jsonl
 		[ "$(jq .attempt jobs.jsonl)" -eq "$i" ]
 		work
-		jq -e '.status=="failed" and (.error|endswith("the original is not in the media storage"))' \
+		jq -e '.status=="failed" and (.error|endswith("the original is not in the media directory"))' \
 		    results.jsonl >/dev/null
 		run msp-transcode --apply results.jsonl --attempts 2
 		[ "$status" -eq 0 ]
 	done
-	msp-catalog get "$vid" | jq -e '.status=="failed" and (.error|endswith("the original is not in the media storage"))' >/dev/null
+	msp-catalog get "$vid" | jq -e '.status=="failed" and (.error|endswith("the original is not in the media directory"))' >/dev/null
 	run msp-transcode --status
 	jq -e 'select(.type=="job") | .id=="'"$job"'" and .attempts==2 and .deadLetter==true and .state=="failed"' <<<"$output" >/dev/null
 	[ -z "$(msp-transcode --emit 0)" ]
@@ -274,7 +274,8 @@ all_ready() {
 		grep -q "attempt 1 of video" w1/worker.log && break
 		sleep 0.1
 	done
-	sleep 1
+	# killed as soon as it starts a chunk: which chunk that is depends on
+	# how fast the machine is
 	kill -9 "$(cat w1/pid)"
 	rm w1/pid
 	worker_start w2 --lease 3
@@ -284,7 +285,7 @@ all_ready() {
 	done
 	all_ready 1
 	grep -q "job $job: attempt 1 dispatched in 3 chunks" dispatch.err
-	grep -q "job $job: chunk 0 of attempt 1 lost, attempt 2 dispatched" dispatch.err
+	grep -Eq "job $job: chunk [0-2] of attempt 1 lost, attempt 2 dispatched" dispatch.err
 	msp-catalog export | jq -e 'select(.type=="job") | .attempts==2 and
 	    .state=="done" and .worker=="w2" and .resolved==2' >/dev/null
 	msp-catalog check
