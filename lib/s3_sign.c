@@ -121,18 +121,6 @@ s3_uri_encode(const char *s, size_t n, int slash)
 	return buf_done(&b);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode %XX escapes (anything else is kept as it is) and encode again:
  * a query string as sent, made canonical. */
 static void
@@ -146,10 +134,10 @@ reencode_into(struct buf *b, const char *s, size_t n)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			d[j++] = (char)(hexval(s[i + 1]) * 16 +
-			    hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && msp_hexval(s[i + 1]) >= 0 &&
+		    msp_hexval(s[i + 2]) >= 0) {
+			d[j++] = (char)(msp_hexval(s[i + 1]) * 16 +
+			    msp_hexval(s[i + 2]));
 			i += 2;
 		} else {
 			d[j++] = s[i];

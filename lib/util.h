@@ -71,6 +71,8 @@ int msp_grow(void *p, size_t *cap, size_t n, size_t size, size_t first);
 
 /* Byte strings in byte order, a shorter one before its extensions. */
 int msp_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+/* The value of one hex digit (either case), or -1. */
+int msp_hexval(int c);
 
 /*
  * A set of byte strings (NULs allowed), each numbered 0, 1, ... in the

@@ -370,18 +370,6 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return r;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Unescape %XX in place; a %00 becomes DEL so that it is refused later
  * instead of cutting the string short. */
 static size_t
@@ -393,8 +381,8 @@ on_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	(void)conn;
 	for (p = s; *p != '\0'; p++) {
 		int hi, lo;
-		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 &&
-		    (lo = hexval(p[2])) >= 0) {
+		if (p[0] == '%' && (hi = msp_hexval(p[1])) >= 0 &&
+		    (lo = msp_hexval(p[2])) >= 0) {
 			char c = (char)(hi * 16 + lo);
 			*w++ = c == '\0' ? 0x7f : c;
 			p += 2;
