@@ -270,6 +270,18 @@ login_from() {
 	slow=$!
 	req GET /health
 	[ "$code" = 200 ]
+	# --max-uploads 1: while the slow body holds the one upload slot,
+	# another upload is refused at once with 503 and Retry-After
+	for _ in $(seq 100); do
+		req PUT "/short-content/upload?name=second" -D "$BATS_TEST_TMPDIR/h" \
+		    -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' \
+		    --data-binary 'not much'
+		[ "$code" = 503 ] && break
+		sleep 0.05
+	done
+	[ "$code" = 503 ]
+	[ "$(jq -r .error <<<"$body")" = "busy: too many uploads at a time; try again later" ]
+	grep -qi '^Retry-After: 1' "$BATS_TEST_TMPDIR/h"
 	wait "$slow"
 	[ "$(cat "$BATS_TEST_TMPDIR/slow")" = dropped ]
 	! ls "$MSP_STORE"/media/originals/* 2>/dev/null
