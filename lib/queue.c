@@ -197,8 +197,12 @@ cmd(struct msp_queue *q, struct msp_err *e, int argc, const char **argv)
 
 	r = redisCommandArgv(q->c, argc, argv, NULL);
 	if (r == NULL) {
-		msp_err_set(e, MSP_ENET, "%s: %s", q->where, q->c->errstr[0] ?
-		    q->c->errstr : "connection lost");
+		const char *why = msp_tls_relay_why(q->relay);
+		if (why != NULL) /* the server ended TLS with an alert */
+			msp_err_set(e, MSP_EPERM, "%s: TLS: %s", q->where, why);
+		else
+			msp_err_set(e, MSP_ENET, "%s: %s", q->where,
+			    q->c->errstr[0] ? q->c->errstr : "connection lost");
 		drop(q);
 	}
 	return r;

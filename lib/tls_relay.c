@@ -28,6 +28,8 @@ struct msp_tls_relay {
 	int tcp;        /* the TLS connection's socket */
 	int pair;       /* the relay's end of the socket pair */
 	pthread_t thread;
+	char why[256];  /* why TLS ended, once has_why is set */
+	int has_why;
 };
 
 /* OpenSSL's last error, for a message */
@@ -39,7 +41,9 @@ ssl_why(char *buf, size_t len)
 
 	if (x == 0)
 		return "unknown error";
-	if ((r = ERR_reason_error_string(x)) != NULL)
+	if (ERR_SYSTEM_ERROR(x))
+		snprintf(buf, len, "%s", strerror(ERR_GET_REASON(x)));
+	else if ((r = ERR_reason_error_string(x)) != NULL)
 		snprintf(buf, len, "%s", r);
 	else
 		ERR_error_string_n(x, buf, len);
@@ -79,7 +83,11 @@ msp_tls_ctx_new(struct msp_tls_ctx **cp, const char *ca, const char *cert,
 			rc = msp_err_set(e, MSP_EINVAL, "certificate file '%s': "
 			    "%s", cert, ssl_why(why, sizeof(why)));
 		else if (SSL_CTX_use_PrivateKey_file(c->ctx, key,
-		    SSL_FILETYPE_PEM) != 1)
+		    SSL_FILETYPE_PEM) != 1 && ERR_GET_REASON(ERR_peek_error())
+		    == X509_R_KEY_VALUES_MISMATCH)
+			rc = msp_err_set(e, MSP_EINVAL, "key file '%s': not "
+			    "the key of '%s'", key, cert);
+		else if (ERR_peek_error() != 0)
 			rc = msp_err_set(e, MSP_EINVAL, "key file '%s': %s",
 			    key, ssl_why(why, sizeof(why)));
 		else if (SSL_CTX_check_private_key(c->ctx) != 1)
@@ -221,6 +229,12 @@ relay(void *arg)
 			n = SSL_read(r->ssl, buf, sizeof(buf));
 			if (n <= 0) {
 				x = SSL_get_error(r->ssl, n);
+				if (x == SSL_ERROR_SSL) {
+					/* an alert: a refused certificate */
+					ssl_why(r->why, sizeof(r->why));
+					__atomic_store_n(&r->has_why, 1,
+					    __ATOMIC_RELEASE);
+				}
 				if (x != SSL_ERROR_WANT_READ &&
 				    x != SSL_ERROR_WANT_WRITE)
 					break;
@@ -336,6 +350,13 @@ fail:
 		close(r->pair);
 	free(r);
 	return rc;
+}
+
+const char *
+msp_tls_relay_why(struct msp_tls_relay *r)
+{
+	return r != NULL && __atomic_load_n(&r->has_why, __ATOMIC_ACQUIRE) ?
+	    r->why : NULL;
 }
 
 void

@@ -25,6 +25,8 @@ void msp_tls_ctx_free(struct msp_tls_ctx *c);
  * for a network failure, MSP_EPERM for a certificate that fails. */
 int msp_tls_relay_open(struct msp_tls_relay **rp, struct msp_tls_ctx *c,
     const char *host, int port, long timeout_ms, int *fd, struct msp_err *e);
+/* Why the TLS connection ended (an alert from the server), or NULL. */
+const char *msp_tls_relay_why(struct msp_tls_relay *r);
 /* Stop the relay (after the plain end was closed) and free it. */
 void msp_tls_relay_close(struct msp_tls_relay *r);
 
