@@ -134,6 +134,9 @@ void msp_run_conf_init(struct msp_run_conf *c, const struct msp_tc_opts *tc);
  * Values are borrowed. */
 int msp_run_conf_set(struct msp_run_conf *c, const char *opt,
     const char *val, struct msp_err *e);
+/* After the options: settings that make no sense together. MSP_EINVAL
+ * with the reason. */
+int msp_run_conf_check(const struct msp_run_conf *c, struct msp_err *e);
 /* r from c (name: c->name, or name_default); say, emit, arg and halt
  * are left NULL. */
 void msp_run_opts_init(struct msp_run_opts *r, const struct msp_run_conf *c,

@@ -201,6 +201,15 @@ write_all(int fd, const char *b, size_t n)
 	return 0;
 }
 
+/* Keep OpenSSL's reason the connection ended (an alert from the server:
+ * a refused client certificate) for msp_tls_relay_why. */
+static void
+note_why(struct msp_tls_relay *r)
+{
+	ssl_why(r->why, sizeof(r->why));
+	__atomic_store_n(&r->has_why, 1, __ATOMIC_RELEASE);
+}
+
 /* The relay: TLS records in, plain bytes out to the pair and back. The
  * TLS socket is non-blocking, so a record that is not data (a session
  * ticket) never holds up the other direction. */
@@ -229,12 +238,8 @@ relay(void *arg)
 			n = SSL_read(r->ssl, buf, sizeof(buf));
 			if (n <= 0) {
 				x = SSL_get_error(r->ssl, n);
-				if (x == SSL_ERROR_SSL) {
-					/* an alert: a refused certificate */
-					ssl_why(r->why, sizeof(r->why));
-					__atomic_store_n(&r->has_why, 1,
-					    __ATOMIC_RELEASE);
-				}
+				if (x == SSL_ERROR_SSL)
+					note_why(r);
 				if (x != SSL_ERROR_WANT_READ &&
 				    x != SSL_ERROR_WANT_WRITE)
 					break;
@@ -252,8 +257,16 @@ relay(void *arg)
 				x = SSL_get_error(r->ssl, n);
 				if ((x != SSL_ERROR_WANT_READ &&
 				    x != SSL_ERROR_WANT_WRITE) ||
-				    await(r, x) != 0)
+				    await(r, x) != 0) {
+					/* the server may have said why it
+					 * closed: an alert waiting to be read */
+					if (x != SSL_ERROR_SSL &&
+					    (n = SSL_read(r->ssl, buf, 1)) <= 0)
+						x = SSL_get_error(r->ssl, n);
+					if (x == SSL_ERROR_SSL)
+						note_why(r);
 					goto out;
+				}
 			}
 		}
 	}

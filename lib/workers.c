@@ -111,6 +111,17 @@ msp_run_conf_set(struct msp_run_conf *c, const char *opt, const char *val,
 	return 0;
 }
 
+int
+msp_run_conf_check(const struct msp_run_conf *c, struct msp_err *e)
+{
+	if (c->q.url == NULL && (c->q.ca != NULL || c->q.cert != NULL ||
+	    c->q.key != NULL))
+		return msp_err_set(e, MSP_EINVAL, "--redis-ca, --redis-cert "
+		    "and --redis-key go with a Redis URL (--dispatch or "
+		    "--worker)");
+	return 0;
+}
+
 void
 msp_run_opts_init(struct msp_run_opts *r, const struct msp_run_conf *c,
     const char *name_default)

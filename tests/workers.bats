@@ -457,7 +457,7 @@ until_ready() {
 	run --separate-stderr msp-transcode --status --dispatch "$TLSURL" \
 	    --redis-ca "$d/ca.crt" --redis-cert own.crt --redis-key own.key
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"msp-transcode: rediss://localhost:$TPORT/0: TLS: "*"alert unknown ca" ]]
+	[[ "$stderr" == *"msp-transcode: rediss://localhost:$TPORT/0: TLS"*"alert unknown ca" ]] || { echo "$stderr"; false; }
 	# TLS to the plain port
 	run --separate-stderr msp-transcode --status --dispatch \
 	    "rediss://localhost:$RPORT/0" --redis-ca "$d/ca.crt"
@@ -467,6 +467,9 @@ until_ready() {
 	run --separate-stderr msp-transcode --worker "$TLSURL" --redis-ca nosuch.pem
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "msp-transcode: redis: CA file 'nosuch.pem': No such file or directory"* ]]
+	run --separate-stderr msp-transcode --emit 0 --redis-ca "$d/ca.crt"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "msp-transcode: --redis-ca, --redis-cert and --redis-key go with a Redis URL (--dispatch or --worker)"* ]]
 	run --separate-stderr msp-transcode --worker "$TLSURL" --redis-cert "$d/cli.crt"
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "msp-transcode: redis: a client certificate and its key go together"* ]]

@@ -201,6 +201,8 @@ main(int argc, char **argv)
 	c.cors = cors;
 	if (c.ladder != NULL && msp_hls_ladder_parse(c.ladder, &tc.ladder, &e))
 		msp_cli_usage_error("--ladder: %s", e.msg);
+	if (msp_run_conf_check(&run, &e) != 0)
+		msp_cli_usage_error("%s", e.msg);
 	if (run.q.url != NULL && !workers_set)
 		c.workers = 0; /* the workers are elsewhere */
 

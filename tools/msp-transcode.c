@@ -732,6 +732,8 @@ main(int argc, char **argv)
 	c.worker[sizeof(c.worker) - 24] = '\0';
 	if (dispatch != NULL && worker != NULL)
 		msp_cli_usage_error("--dispatch and --worker go alone");
+	if (msp_run_conf_check(&c.run, &e) != 0)
+		msp_cli_usage_error("%s", e.msg);
 	{
 		const struct mode m[] = {
 			{ "--job", jobfile != NULL, 0 },

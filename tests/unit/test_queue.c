@@ -66,6 +66,11 @@ main(void)
 
 	msp_tc_opts_init(&tc);
 	msp_run_conf_init(&c, &tc);
+	ok(msp_run_conf_check(&c, &e) == 0, "no Redis, no TLS files: fine");
+	c.q.ca = "ca.pem";
+	ok(msp_run_conf_check(&c, &e) == MSP_EINVAL, "TLS files, no URL: %s",
+	    e.msg);
+	c.q.ca = NULL;
 	ok(c.lease == MSP_RUN_LEASE && c.d.chunk == MSP_RUN_CHUNK &&
 	    c.d.attempts == MSP_DISPATCH_ATTEMPTS && c.d.tc == &tc, "defaults");
 	ok(msp_run_conf_set(&c, "lease", "20", &e) == 0 && c.lease == 20,
