@@ -2,7 +2,8 @@
 _msp_serve() {
 	local cur prev words cword
 	_init_completion || return
-	local opts="--store --listen --threads --workers --ladder
+	local opts="--store --listen --threads --workers --ladder --dispatch
+	    --attempts --chunk --lease --redis-ca --redis-cert --redis-key
 	    --max-connections --per-ip --idle-timeout --request-timeout
 	    --max-header --max-body --max-upload --max-uploads --min-rate
 	    --hash-threads --hash-queue --login-fails --login-fails-ip
@@ -12,7 +13,10 @@ _msp_serve() {
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
-	--access-log|--pay-config) _filedir; return ;;
+	--access-log|--pay-config|--redis-ca|--redis-cert|--redis-key) _filedir; return ;;
+	--dispatch) COMPREPLY=($(compgen -W 'redis://127.0.0.1:6379/0 rediss://localhost:6380/0' -- "$cur")); return ;;
+	--chunk) COMPREPLY=($(compgen -W '0 60 90 120' -- "$cur")); return ;;
+	--attempts|--lease) return ;;
 	--limit) compopt -o nospace; COMPREPLY=($(compgen -W 'width= height= pixels= fps= duration= streams=' -- "$cur")); return ;;
 	--media-delivery) COMPREPLY=($(compgen -W "proxy redirect" -- "$cur")); return ;;
 	-l|--listen|-t|--threads|--workers|--ladder|--max-connections|--per-ip|\

@@ -74,6 +74,17 @@ msp_cli_usage(const struct msp_cli *c, FILE *f)
 	}
 }
 
+const char *
+msp_cli_optname(const struct msp_cli *c, int key)
+{
+	const struct msp_opt *o;
+
+	for (o = c->opts; o->name != NULL; o++)
+		if (o->key == key)
+			return o->name;
+	return "?";
+}
+
 int
 msp_cli_getopt(const struct msp_cli *c, int argc, char **argv)
 {

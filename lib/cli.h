@@ -31,6 +31,8 @@ void msp_cli_init(const struct msp_cli *c);
  * unknown options (usage on stderr, exit 2). Returns the key, or -1. */
 int msp_cli_getopt(const struct msp_cli *c, int argc, char **argv);
 void msp_cli_usage(const struct msp_cli *c, FILE *f);
+/* The long name of the option with key ("?" when none). */
+const char *msp_cli_optname(const struct msp_cli *c, int key);
 /* "usage error": message and usage on stderr, exit 2. */
 void msp_cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

@@ -17,6 +17,7 @@
 #include <json.h>
 
 #include "err.h"
+#include "queue.h"
 #include "store.h"
 #include "transcode.h"
 
@@ -96,8 +97,6 @@ json_object *msp_tc_job_progress(json_object *job, const char *worker,
     double percent);
 
 /* ---- over Redis Streams (lib/workers.c) ---- */
-struct msp_queue;
-
 struct msp_run_opts {
 	const char *name;  /* consumer name (worker or dispatcher) */
 	long lease_ms;     /* a worker's claim lasts this long unrenewed */
@@ -109,7 +108,39 @@ struct msp_run_opts {
 	/* a video record a result changed (borrowed; may be NULL) */
 	void (*emit)(void *arg, json_object *video);
 	void *arg;
+	/* may be NULL: stop too when it is set */
+	const volatile int *halt;
 };
+
+/* The settings of a dispatcher or a worker, as msp-transcode and
+ * msp-serve take them from their options. */
+struct msp_run_conf {
+	struct msp_queue_conf q;     /* url, TLS files, password */
+	struct msp_dispatch_opts d;  /* attempts, chunk */
+	long lease;                  /* seconds a worker's claim lasts */
+	const char *name;            /* NULL: the caller's default */
+};
+
+#define MSP_RUN_LEASE 60
+#define MSP_RUN_CHUNK 90.0
+
+/* Defaults: no URL, lease MSP_RUN_LEASE, chunks of MSP_RUN_CHUNK, the
+ * encoder settings tc (borrowed). */
+void msp_run_conf_init(struct msp_run_conf *c, const struct msp_tc_opts *tc);
+/* One option by its long name, its value checked: "dispatch" and
+ * "worker" (the URL), "attempts", "chunk", "lease", "name", "redis-ca",
+ * "redis-cert", "redis-key". MSP_EINVAL with the reason (for
+ * "--NAME: reason"), MSP_ENOTFOUND for a name that is not one of these.
+ * Values are borrowed. */
+int msp_run_conf_set(struct msp_run_conf *c, const char *opt,
+    const char *val, struct msp_err *e);
+/* After the options: settings that make no sense together. MSP_EINVAL
+ * with the reason. */
+int msp_run_conf_check(const struct msp_run_conf *c, struct msp_err *e);
+/* r from c (name: c->name, or name_default); say, emit, arg and halt
+ * are left NULL. */
+void msp_run_opts_init(struct msp_run_opts *r, const struct msp_run_conf *c,
+    const char *name_default);
 
 /* The dispatcher: push queued jobs of st to q, apply the results, take
  * lost workers' jobs back (a new attempt, or a dead letter), re-push what
@@ -123,5 +154,16 @@ int msp_dispatch_run(struct msp_store *st, struct msp_queue *q,
  * msp_stop_requested. */
 int msp_tc_worker_run(struct msp_queue *q, const char *media,
     const struct msp_run_opts *r, struct msp_err *e);
+
+/* The dispatcher in a thread of a server (msp-serve): the queue of c
+ * opened (a bad URL or TLS file: MSP_EINVAL, nothing started), then
+ * msp_dispatch_run on st until msp_dispatcher_stop; an error of the store
+ * is said and the run starts again after a pause. say (may be NULL)
+ * gets what happens; it is called from the thread. */
+struct msp_dispatcher;
+int msp_dispatcher_start(struct msp_dispatcher **dp, struct msp_store *st,
+    const struct msp_run_conf *c, void (*say)(void *arg, const char *msg),
+    void *arg, struct msp_err *e);
+void msp_dispatcher_stop(struct msp_dispatcher *d);
 
 #endif

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "queue.h"
+#include "tls_relay.h"
 #include "util.h"
 
 #define CONNECT_MS 2000
@@ -19,10 +21,14 @@ struct msp_queue {
 	int port, db;
 	char *stream[3];
 	redisContext *c;
+	struct msp_tls_ctx *tls;    /* rediss:// */
+	struct msp_tls_relay *relay;
 	int ready;   /* connected, authenticated, streams and groups made */
 };
 
 static const char *const group_of[] = { "workers", "dispatch", NULL };
+
+static void drop(struct msp_queue *);
 
 static int
 oom(struct msp_err *e)
@@ -43,21 +49,18 @@ url_part(CURLU *u, CURLUPart p)
 }
 
 int
-msp_queue_open(struct msp_queue **qp, const char *url, const char *password,
-    const char *prefix, struct msp_err *e)
+msp_queue_open(struct msp_queue **qp, const struct msp_queue_conf *cf,
+    struct msp_err *e)
 {
 	struct msp_queue *q;
 	CURLU *u = NULL;
 	char *port = NULL, *path = NULL, *scheme = NULL;
+	const char *url = cf->url, *password = cf->password;
+	const char *prefix = cf->prefix;
 	long long n;
-	int rc = 0, i;
+	int rc = 0, i, tls = 0;
 
 	*qp = NULL;
-	if (strncmp(url, "rediss://", 9) == 0)
-		return msp_err_set(e, MSP_EINVAL, "%.*s...: TLS needs "
-		    "hiredis_ssl, which Debian 12's hiredis 0.14 lacks; reach "
-		    "a TLS Redis through a local tunnel (stunnel, spiped) at a "
-		    "redis:// address", 9, url);
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return oom(e);
 	if ((u = curl_url()) == NULL) {
@@ -66,11 +69,27 @@ msp_queue_open(struct msp_queue **qp, const char *url, const char *password,
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
 	    CURLUE_OK || (scheme = url_part(u, CURLUPART_SCHEME)) == NULL ||
-	    strcmp(scheme, "redis") != 0 ||
+	    (strcmp(scheme, "redis") != 0 && strcmp(scheme, "rediss") != 0) ||
 	    (q->host = url_part(u, CURLUPART_HOST)) == NULL) {
 		rc = msp_err_set(e, MSP_EINVAL, "not a redis://HOST[:PORT][/DB] "
-		    "URL");
+		    "or rediss://... URL");
 		goto out;
+	}
+	tls = strcmp(scheme, "rediss") == 0;
+	if (!tls && (cf->ca != NULL || cf->cert != NULL || cf->key != NULL)) {
+		rc = msp_err_set(e, MSP_EINVAL, "a CA, certificate or key file "
+		    "is for TLS: a rediss:// URL");
+		goto out;
+	}
+	if (tls && (rc = msp_tls_ctx_new(&q->tls, cf->ca, cf->cert, cf->key,
+	    e)) != 0)
+		goto out;
+	if (q->host[0] == '[') { /* an IPv6 address */
+		size_t hl = strlen(q->host);
+		if (hl > 2 && q->host[hl - 1] == ']') {
+			memmove(q->host, q->host + 1, hl - 2);
+			q->host[hl - 2] = '\0';
+		}
 	}
 	q->port = 6379;
 	if ((port = url_part(u, CURLUPART_PORT)) != NULL) {
@@ -97,7 +116,9 @@ msp_queue_open(struct msp_queue **qp, const char *url, const char *password,
 	}
 	q->password = password != NULL && *password != '\0' ?
 	    msp_strdup(password) : url_part(u, CURLUPART_PASSWORD);
-	q->where = msp_sprintf("redis://%s:%d/%d", q->host, q->port, q->db);
+	q->where = msp_sprintf("%s://%s%s%s:%d/%d", tls ? "rediss" : "redis",
+	    strchr(q->host, ':') ? "[" : "", q->host, strchr(q->host, ':') ?
+	    "]" : "", q->port, q->db);
 	if (prefix == NULL)
 		prefix = "msp";
 	q->stream[0] = msp_sprintf("%s:jobs", prefix);
@@ -128,8 +149,8 @@ msp_queue_close(struct msp_queue *q)
 
 	if (q == NULL)
 		return;
-	if (q->c != NULL)
-		redisFree(q->c);
+	drop(q);
+	msp_tls_ctx_free(q->tls);
 	if (q->password != NULL) {
 		sodium_memzero(q->password, strlen(q->password));
 		free(q->password);
@@ -152,8 +173,10 @@ static void
 drop(struct msp_queue *q)
 {
 	if (q->c != NULL)
-		redisFree(q->c);
+		redisFree(q->c); /* closes the relay's plain end */
 	q->c = NULL;
+	msp_tls_relay_close(q->relay);
+	q->relay = NULL;
 	q->ready = 0;
 }
 
@@ -174,8 +197,12 @@ cmd(struct msp_queue *q, struct msp_err *e, int argc, const char **argv)
 
 	r = redisCommandArgv(q->c, argc, argv, NULL);
 	if (r == NULL) {
-		msp_err_set(e, MSP_ENET, "%s: %s", q->where, q->c->errstr[0] ?
-		    q->c->errstr : "connection lost");
+		const char *why = msp_tls_relay_why(q->relay);
+		if (why != NULL) /* the server ended TLS with an alert */
+			msp_err_set(e, MSP_EPERM, "%s: TLS: %s", q->where, why);
+		else
+			msp_err_set(e, MSP_ENET, "%s: %s", q->where,
+			    q->c->errstr[0] ? q->c->errstr : "connection lost");
 		drop(q);
 	}
 	return r;
@@ -231,7 +258,21 @@ msp_queue_connect(struct msp_queue *q, struct msp_err *e)
 	if (q->ready)
 		return 0;
 	drop(q);
-	q->c = redisConnectWithTimeout(q->host, q->port, tv);
+	if (q->tls != NULL) {
+		int fd;
+		if ((rc = msp_tls_relay_open(&q->relay, q->tls, q->host,
+		    q->port, CONNECT_MS, &fd, e)) != 0) {
+			msp_err_prefix(e, "%s", q->where);
+			return rc;
+		}
+		if ((q->c = redisConnectFd(fd)) == NULL) {
+			close(fd);
+			drop(q);
+			return oom(e);
+		}
+	} else {
+		q->c = redisConnectWithTimeout(q->host, q->port, tv);
+	}
 	if (q->c == NULL)
 		return oom(e);
 	if (q->c->err) {

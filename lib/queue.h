@@ -23,13 +23,23 @@ struct msp_qmsg {
 	char *line;   /* the "line" field (malloc'd; NULL when missing) */
 };
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; password (may be NULL)
- * replaces the URL's. rediss:// is refused: Debian 12's hiredis has no
- * TLS. Nothing is connected yet. */
-int msp_queue_open(struct msp_queue **qp, const char *url,
-    const char *password, const char *prefix, struct msp_err *e);
+struct msp_queue_conf {
+	/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], or rediss://... for
+	 * TLS (the server's certificate verified, and its name) */
+	const char *url;
+	const char *password;  /* may be NULL; replaces the URL's */
+	const char *prefix;    /* of the stream names; NULL: "msp" */
+	const char *ca;        /* rediss://: CA file (NULL: the system's) */
+	const char *cert;      /* rediss://: client certificate (PEM) */
+	const char *key;       /* rediss://: its key (PEM) */
+};
+
+/* The queue c names; nothing is connected yet, the TLS files are read.
+ * MSP_EINVAL with the reason for a bad URL or setting. */
+int msp_queue_open(struct msp_queue **qp, const struct msp_queue_conf *c,
+    struct msp_err *e);
 void msp_queue_close(struct msp_queue *q);
-/* The URL without its password, for messages. */
+/* The URL without its password, for messages (redis:// or rediss://). */
 const char *msp_queue_where(const struct msp_queue *q);
 /* Connect now when not connected (streams and groups made). */
 int msp_queue_connect(struct msp_queue *q, struct msp_err *e);

@@ -2,6 +2,8 @@
  * dispatch.h and queue.h. LMDB holds the truth: whatever Redis loses or
  * repeats, the dispatcher pushes again what is in flight in the store and
  * applies each attempt's result once. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,98 @@ nap(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+static int
+stopping(const struct msp_run_opts *r)
+{
+	return msp_stop_requested() || (r->halt != NULL && *r->halt);
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+void
+msp_run_conf_init(struct msp_run_conf *c, const struct msp_tc_opts *tc)
+{
+	memset(c, 0, sizeof(*c));
+	msp_dispatch_opts_init(&c->d);
+	c->d.tc = tc;
+	c->d.chunk = MSP_RUN_CHUNK;
+	c->lease = MSP_RUN_LEASE;
+}
+
+int
+msp_run_conf_set(struct msp_run_conf *c, const char *opt, const char *val,
+    struct msp_err *e)
+{
+	long long v;
+	double d;
+	char *end;
+
+	if (strcmp(opt, "dispatch") == 0 || strcmp(opt, "worker") == 0) {
+		if (strncmp(val, "redis://", 8) != 0 &&
+		    strncmp(val, "rediss://", 9) != 0)
+			return msp_err_set(e, MSP_EINVAL, "not a redis://HOST"
+			    "[:PORT][/DB] or rediss://... URL");
+		c->q.url = val;
+	} else if (strcmp(opt, "attempts") == 0) {
+		if (msp_parse_int(val, 1, 100, &v) != 0)
+			return msp_err_set(e, MSP_EINVAL, "'%s': expected a "
+			    "number from 1 to 100", val);
+		c->d.attempts = (int)v;
+	} else if (strcmp(opt, "lease") == 0) {
+		if (msp_parse_int(val, 1, 86400, &v) != 0)
+			return msp_err_set(e, MSP_EINVAL, "'%s': expected "
+			    "seconds from 1 to 86400", val);
+		c->lease = (long)v;
+	} else if (strcmp(opt, "chunk") == 0) {
+		errno = 0;
+		d = strtod(val, &end);
+		if (errno != 0 || end == val || *end != '\0' ||
+		    !(d == 0 || (d >= 1 && d <= 3600)))
+			return msp_err_set(e, MSP_EINVAL, "'%s': expected 0 or "
+			    "seconds from 1 to 3600", val);
+		c->d.chunk = d;
+	} else if (strcmp(opt, "name") == 0) {
+		if (*val == '\0' || strlen(val) > 100)
+			return msp_err_set(e, MSP_EINVAL, "expected 1 to 100 "
+			    "characters");
+		c->name = val;
+	} else if (strncmp(opt, "redis-", 6) == 0 && (strcmp(opt + 6, "ca") ==
+	    0 || strcmp(opt + 6, "cert") == 0 || strcmp(opt + 6, "key") == 0)) {
+		if (*val == '\0')
+			return msp_err_set(e, MSP_EINVAL, "expected a file");
+		if (opt[6] == 'c' && opt[7] == 'a')
+			c->q.ca = val;
+		else if (opt[6] == 'c')
+			c->q.cert = val;
+		else
+			c->q.key = val;
+	} else {
+		return MSP_ENOTFOUND;
+	}
+	return 0;
+}
+
+int
+msp_run_conf_check(const struct msp_run_conf *c, struct msp_err *e)
+{
+	if (c->q.url == NULL && (c->q.ca != NULL || c->q.cert != NULL ||
+	    c->q.key != NULL))
+		return msp_err_set(e, MSP_EINVAL, "--redis-ca, --redis-cert "
+		    "and --redis-key go with a Redis URL (--dispatch or "
+		    "--worker)");
+	return 0;
+}
+
+void
+msp_run_opts_init(struct msp_run_opts *r, const struct msp_run_conf *c,
+    const char *name_default)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = c->name != NULL ? c->name : name_default;
+	r->lease_ms = c->lease * 1000;
+	r->poll_ms = r->lease_ms / 4 < 2000 ? r->lease_ms / 4 : 2000;
 }
 
 /* ---- the dispatcher ---------------------------------------------------- */
@@ -100,7 +194,7 @@ push_queued(struct disp *d, int *pushed, struct msp_err *e)
 	int rc = 0, k;
 
 	*pushed = 0;
-	for (k = 0; k < BATCH && !msp_stop_requested(); k++) {
+	for (k = 0; k < BATCH && !stopping(d->r); k++) {
 		json_object *l0;
 		size_t nl;
 		if ((rc = msp_dispatch_next(d->st, d->o, &line, e)) != 0)
@@ -324,7 +418,7 @@ msp_dispatch_run(struct msp_store *st, struct msp_queue *q,
 	int up = 0, down = 0, rc, pushed;
 	size_t got;
 
-	while (!msp_stop_requested()) {
+	while (!stopping(r)) {
 		if (!up) {
 			rc = msp_queue_connect(q, &qe);
 			if (rc == 0)
@@ -421,7 +515,7 @@ answer(struct work *w, json_object *res, struct msp_err *e)
 	int rc, told = 0;
 
 	while ((rc = msp_queue_add(w->q, MSP_Q_RESULTS, s, NULL, e)) ==
-	    MSP_ENET && !msp_stop_requested()) {
+	    MSP_ENET && !stopping(w->r)) {
 		if (!told)
 			say(w->r, "%s; keeping the result of job %s until it is "
 			    "back", e->msg, msp_json_sget(w->job, "id"));
@@ -484,7 +578,7 @@ msp_tc_worker_run(struct msp_queue *q, const char *media,
 	size_t n, i;
 	int rc, down = 0, pending = 1;
 
-	while (!msp_stop_requested()) {
+	while (!stopping(r)) {
 		/* first what this worker's name was given before a restart */
 		rc = msp_queue_read(q, MSP_Q_JOBS, r->name, pending, r->poll_ms,
 		    1, &m, &n, &qe);
@@ -504,7 +598,7 @@ msp_tc_worker_run(struct msp_queue *q, const char *media,
 		down = 0;
 		if (n == 0)
 			pending = 0;
-		for (i = 0; rc == 0 && i < n && !msp_stop_requested(); i++)
+		for (i = 0; rc == 0 && i < n && !stopping(r); i++)
 			rc = work_one(&w, media, &m[i], &qe);
 		msp_queue_msgs_free(m, n);
 		if (rc == MSP_ENET)
@@ -515,4 +609,74 @@ msp_tc_worker_run(struct msp_queue *q, const char *media,
 		}
 	}
 	return 0;
+}
+
+/* ---- the dispatcher in a server's thread ------------------------------- */
+
+struct msp_dispatcher {
+	struct msp_store *st;
+	struct msp_queue *q;
+	struct msp_run_conf c;
+	struct msp_run_opts r;
+	volatile int halt;
+	pthread_t thread;
+};
+
+static void *
+dispatcher(void *arg)
+{
+	struct msp_dispatcher *d = arg;
+	struct msp_err e = { 0 };
+	int k;
+
+	while (!stopping(&d->r)) {
+		if (msp_dispatch_run(d->st, d->q, &d->c.d, &d->r, &e) == 0)
+			continue;
+		say(&d->r, "dispatch: %s; starting again in 5 s", e.msg);
+		for (k = 0; k < 50 && !stopping(&d->r); k++)
+			nap(100);
+	}
+	return NULL;
+}
+
+int
+msp_dispatcher_start(struct msp_dispatcher **dp, struct msp_store *st,
+    const struct msp_run_conf *c, void (*sayfn)(void *arg, const char *msg),
+    void *arg, struct msp_err *e)
+{
+	struct msp_dispatcher *d;
+	int rc;
+
+	*dp = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	d->st = st;
+	d->c = *c;
+	if ((rc = msp_queue_open(&d->q, &d->c.q, e)) != 0) {
+		free(d);
+		return rc;
+	}
+	msp_run_opts_init(&d->r, &d->c, "dispatch");
+	d->r.say = sayfn;
+	d->r.arg = arg;
+	d->r.halt = &d->halt;
+	if ((rc = pthread_create(&d->thread, NULL, dispatcher, d)) != 0) {
+		msp_queue_close(d->q);
+		free(d);
+		return msp_err_set(e, MSP_ENOMEM, "the dispatcher's thread: %s",
+		    strerror(rc));
+	}
+	*dp = d;
+	return 0;
+}
+
+void
+msp_dispatcher_stop(struct msp_dispatcher *d)
+{
+	if (d == NULL)
+		return;
+	d->halt = 1;
+	pthread_join(d->thread, NULL);
+	msp_queue_close(d->q);
+	free(d);
 }

@@ -55,3 +55,27 @@ teardown() {
 	[[ "$output" != *"csp violation"* ]]
 	ls "$MSP_BUILD/screenshots"/catalog-phone.png "$MSP_BUILD/screenshots"/catalog-desktop.png
 }
+
+@test "browser: a long video transcoded in chunks plays straight through in hls.js" {
+	make_clip "$BATS_TEST_TMPDIR/long.mp4" 6 160x90
+	msp-catalog user add owner@example.org >/dev/null
+	msp-ingest -t long --title 'Three chunks' --language en -g drama \
+	    --uploaded-by owner@example.org "$BATS_TEST_TMPDIR/long.mp4" > /dev/null
+	# three chunks of two one-second segments, by a worker without a store
+	run --separate-stderr bash -c 'msp-transcode --emit 0 --chunk 2 -t 1 --ladder 90:150k |
+	    (cd "$BATS_TEST_TMPDIR" && msp-transcode --job - --media "$MSP_STORE/media") |
+	    msp-transcode --apply -'
+	[ "$status" -eq 0 ]
+	vid=$(jq -r 'select(.status == "ready") | .id' <<<"$output")
+	msp-catalog get "$vid" | jq -e '.destinationVideoDetails.hls.chunks == 3' >/dev/null
+	bounds=$(msp-catalog export | jq -r 'select(.type == "job" and .videoId == "'"$vid"'") |
+	    [.chunks[1:][].start] | map(tostring) | join(",")')
+	[ "$bounds" = "2,4" ]
+	start_server
+	signed=$(msp-serve --sign "$vid")
+	run timeout 120 node "$BATS_TEST_DIRNAME/browser/chunks.mjs" "$U" \
+	    "${signed}master.m3u8" "$BATS_TEST_TMPDIR/profile" "$bounds"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"step: done"* ]]
+}

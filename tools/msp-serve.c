@@ -9,6 +9,8 @@
 #include "auth.h"
 #include "blob.h"
 #include "cli.h"
+#include "dispatch.h"
+#include "hls.h"
 #include "http/http.h"
 #include "media.h"
 #include "pay.h"
@@ -21,7 +23,8 @@ enum {
 	O_LADDER, O_GRACE, O_SECURE, O_SIGN, O_PASSWD, O_PAYCONF, O_MEDIAORIGIN,
 	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
 	O_LFAILSACC,
-	O_UPQUOTA, O_UPTTL, O_DELIVERY
+	O_UPQUOTA, O_UPTTL, O_DELIVERY, O_DISPATCH, O_ATTEMPTS, O_CHUNK,
+	O_LEASE, O_RCA, O_RCERT, O_RKEY
 };
 
 static const struct msp_opt opts[] = {
@@ -30,6 +33,13 @@ static const struct msp_opt opts[] = {
 	{ "threads", 't', "N", "request threads (4)" },
 	{ "workers", O_WORKERS, "N", "transcode worker threads (1; 0: none)" },
 	{ "ladder", O_LADDER, "SPEC", "rungs the workers make (see msp-transcode)" },
+	{ "dispatch", O_DISPATCH, "URL", "push queued jobs to workers over Redis at redis[s]://HOST:PORT/DB (--workers then defaults to 0)" },
+	{ "attempts", O_ATTEMPTS, "N", "--dispatch: tries of a job before it fails (3)" },
+	{ "chunk", O_CHUNK, "SECONDS", "--dispatch: long videos in chunks of about SECONDS (90; 0: whole)" },
+	{ "lease", O_LEASE, "SECONDS", "--dispatch: a worker's claim lasts this long without word from it (60)" },
+	{ "redis-ca", O_RCA, "FILE", "rediss://: the CA of the server's certificate (default: the system's)" },
+	{ "redis-cert", O_RCERT, "FILE", "rediss://: a client certificate (PEM)" },
+	{ "redis-key", O_RKEY, "FILE", "rediss://: its key (PEM)" },
 	{ "max-connections", O_MAXCONN, "N", "open connections at most (1024)" },
 	{ "per-ip", O_PERIP, "N", "open connections per client address (256)" },
 	{ "idle-timeout", O_IDLE, "SECS", "close idle connections after (30)" },
@@ -71,6 +81,13 @@ static const struct msp_cli cli = {
 	opts
 };
 
+static void
+say_line(void *arg, const char *msg)
+{
+	(void)arg;
+	msp_warn("%s", msg);
+}
+
 static long long
 num(const char *opt, const char *v, long long min, long long max)
 {
@@ -94,12 +111,17 @@ main(int argc, char **argv)
 	    *passwd = NULL, *payconf = NULL;
 	struct msp_pay_conf *pay = NULL;
 	struct msp_blob *media;
+	struct msp_tc_opts tc;
+	struct msp_run_conf run;
+	struct msp_dispatcher *disp = NULL;
 	size_t ncors = 0;
-	int k, rc;
+	int k, rc, workers_set = 0;
 
 	msp_cli_init(&cli);
 	msp_http_conf_default(&c);
 	c.web_dir = "web";
+	msp_tc_opts_init(&tc);
+	msp_run_conf_init(&run, &tc);
 	if ((cors = calloc((size_t)argc + 1, sizeof(*cors))) == NULL)
 		msp_die(3, "out of memory");
 	while ((k = msp_cli_getopt(&cli, argc, argv)) != -1) {
@@ -107,7 +129,18 @@ main(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'l': c.listen = optarg; break;
 		case 't': c.threads = (unsigned)num("threads", optarg, 1, 256); break;
-		case O_WORKERS: c.workers = (unsigned)num("workers", optarg, 0, 64); break;
+		case O_WORKERS:
+			c.workers = (unsigned)num("workers", optarg, 0, 64);
+			workers_set = 1;
+			break;
+		case O_DISPATCH: case O_ATTEMPTS: case O_CHUNK: case O_LEASE:
+		case O_RCA: case O_RCERT: case O_RKEY:
+			/* as msp-transcode --dispatch takes them */
+			if (msp_run_conf_set(&run, msp_cli_optname(&cli, k),
+			    optarg, &e) != 0)
+				msp_cli_usage_error("--%s: %s",
+				    msp_cli_optname(&cli, k), e.msg);
+			break;
 		case O_LADDER: c.ladder = optarg; break;
 		case O_MAXCONN: c.max_conns = (unsigned)num("max-connections", optarg, 1, 1000000); break;
 		case O_PERIP: c.per_ip = (unsigned)num("per-ip", optarg, 1, 1000000); break;
@@ -166,6 +199,12 @@ main(int argc, char **argv)
 	if (optind < argc)
 		msp_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	c.cors = cors;
+	if (c.ladder != NULL && msp_hls_ladder_parse(c.ladder, &tc.ladder, &e))
+		msp_cli_usage_error("--ladder: %s", e.msg);
+	if (msp_run_conf_check(&run, &e) != 0)
+		msp_cli_usage_error("%s", e.msg);
+	if (run.q.url != NULL && !workers_set)
+		c.workers = 0; /* the workers are elsewhere */
 
 	if ((rc = msp_store_open(&st, store, sign || passwd ?
 	    MSP_STORE_EXISTING : 0, &e)) != 0)
@@ -207,6 +246,13 @@ main(int argc, char **argv)
 	    &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	c.pay = pay;
+	if (run.q.url != NULL) {
+		run.q.password = getenv("MSP_REDIS_PASSWORD");
+		if ((rc = msp_dispatcher_start(&disp, st, &run, say_line, NULL,
+		    &e)) != 0)
+			msp_die(rc == MSP_EINVAL ? 2 : msp_err_exit(rc),
+			    "redis: %s", e.msg);
+	}
 	if ((rc = msp_http_start(&h, st, &c, &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	{
@@ -228,6 +274,7 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	msp_http_stop(h);
+	msp_dispatcher_stop(disp);
 	msp_pay_conf_free(pay);
 	msp_store_close(st);
 	if (c.access_log != stderr && c.access_log != stdout)

@@ -24,7 +24,7 @@
 
 enum { O_PENDING = 256, O_PROGRESS, O_STRICT, O_JOB, O_MEDIA, O_APPLY,
     O_EMIT, O_STATUS, O_REQUEUE, O_ATTEMPTS, O_NAME, O_DISPATCH, O_WORKER,
-    O_LEASE, O_UNTIL_DONE, O_CHUNK };
+    O_LEASE, O_UNTIL_DONE, O_CHUNK, O_RCA, O_RCERT, O_RKEY };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -55,13 +55,18 @@ static const struct msp_opt opts[] = {
 	{ "name", O_NAME, "NAME", "the worker's or dispatcher's name "
 	    "(default HOST:PID, dispatch)" },
 	{ "dispatch", O_DISPATCH, "URL", "push queued jobs to Redis at "
-	    "redis://HOST:PORT/DB and apply the results" },
+	    "redis[s]://HOST:PORT/DB and apply the results" },
 	{ "worker", O_WORKER, "URL", "take jobs from Redis at URL, with no "
 	    "store" },
 	{ "lease", O_LEASE, "SECONDS", "a worker's claim lasts this long "
 	    "without word from it (default 60)" },
 	{ "chunk", O_CHUNK, "SECONDS", "dispatch long videos in chunks of "
 	    "about SECONDS (default 90; 0: whole)" },
+	{ "redis-ca", O_RCA, "FILE", "rediss://: the CA of the server's "
+	    "certificate (default: the system's)" },
+	{ "redis-cert", O_RCERT, "FILE", "rediss://: a client certificate "
+	    "(PEM)" },
+	{ "redis-key", O_RKEY, "FILE", "rediss://: its key (PEM)" },
 	{ "until-done", O_UNTIL_DONE, NULL, "--dispatch: stop once no job is "
 	    "queued or in flight" },
 	{ "help", 'h', NULL, "show this help and exit" },
@@ -80,7 +85,7 @@ static const struct msp_cli cli = {
 
 struct ctx {
 	const char *store, *media;
-	struct msp_dispatch_opts d;
+	struct msp_run_conf run; /* --dispatch, --worker, --emit, --apply */
 	struct msp_tc_opts o;
 	int progress, strict, pending;
 	long jobs;
@@ -407,7 +412,7 @@ results_apply(struct ctx *c, const char *name)
 				break;
 			continue;
 		}
-		rc = msp_dispatch_apply(st, &c->d, res, &how, &v, &e);
+		rc = msp_dispatch_apply(st, &c->run.d, res, &how, &v, &e);
 		json_object_put(res);
 		if (rc != 0) {
 			msp_warn("%s: %s", msp_jsonl_where(r), e.msg);
@@ -440,10 +445,10 @@ jobs_emit(struct ctx *c, long n)
 	long k;
 	int rc = 0;
 
-	c->d.via = "lines";
+	c->run.d.via = "lines";
 	for (k = 0; (n == 0 || k < n) && !msp_stop_requested(); k++) {
 		size_t i;
-		if ((rc = msp_dispatch_next(st, &c->d, &l, &e)) != 0)
+		if ((rc = msp_dispatch_next(st, &c->run.d, &l, &e)) != 0)
 			break;
 		for (i = 0; i < json_object_array_length(l); i++)
 			msp_cli_emit(json_object_array_get_idx(l, i));
@@ -472,38 +477,34 @@ emit_video(void *arg, json_object *v)
 }
 
 static struct msp_queue *
-queue_open(const char *url)
+queue_open(struct ctx *c)
 {
 	struct msp_queue *q;
 	struct msp_err e = { 0 };
 
-	if (msp_queue_open(&q, url, getenv("MSP_REDIS_PASSWORD"), NULL, &e)
-	    != 0)
+	c->run.q.password = getenv("MSP_REDIS_PASSWORD");
+	if (msp_queue_open(&q, &c->run.q, &e) != 0)
 		msp_cli_usage_error("redis: %s", e.msg);
 	return q;
 }
 
 /* --dispatch, --worker */
 static int
-redis_run(struct ctx *c, const char *url, int dispatcher, long lease,
-    int until_done, const char *name)
+redis_run(struct ctx *c, int dispatcher, int until_done)
 {
 	struct msp_run_opts r;
 	struct msp_err e = { 0 };
-	struct msp_queue *q = queue_open(url);
+	struct msp_queue *q = queue_open(c);
 	struct msp_store *st = NULL;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	r.name = name != NULL ? name : dispatcher ? "dispatch" : c->worker;
-	r.lease_ms = lease * 1000;
-	r.poll_ms = lease * 1000 / 4 < 2000 ? lease * 1000 / 4 : 2000;
+	msp_run_opts_init(&r, &c->run, dispatcher ? "dispatch" : c->worker);
 	r.until_done = until_done;
 	r.say = say_line;
 	r.emit = emit_video;
 	if (dispatcher) {
 		st = open_store(c);
-		rc = msp_dispatch_run(st, q, &c->d, &r, &e);
+		rc = msp_dispatch_run(st, q, &c->run.d, &r, &e);
 		msp_store_close(st);
 	} else {
 		rc = msp_tc_worker_run(q, c->media, &r, &e);
@@ -525,7 +526,7 @@ status_line(json_object *l, void *arg)
 }
 
 static int
-queue_status(struct ctx *c, const char *url)
+queue_status(struct ctx *c)
 {
 	struct msp_store *st = open_store(c);
 	struct msp_err e = { 0 };
@@ -540,9 +541,9 @@ queue_status(struct ctx *c, const char *url)
 		msp_warn("%s", e.msg);
 		return 3;
 	}
-	if (url == NULL)
+	if (c->run.q.url == NULL)
 		return 0;
-	q = queue_open(url);
+	q = queue_open(c);
 	rc = msp_queue_stats(q, &qs, &e);
 	if (rc != 0) {
 		msp_warn("%s", e.msg);
@@ -583,15 +584,38 @@ requeue(struct ctx *c, int argc, char **argv)
 	return status;
 }
 
+/* The modes of the tool: each goes alone; ids: it takes video ids. */
+struct mode {
+	const char *opts;
+	int on, ids;
+};
+
+static void
+modes_check(const struct mode *m, size_t n, int nids)
+{
+	size_t k, on = 0;
+	const char *first = NULL;
+
+	for (k = 0; k < n; k++)
+		if (m[k].on) {
+			if (on++ > 0)
+				msp_cli_usage_error("%s and %s go alone", first,
+				    m[k].opts);
+			first = m[k].opts;
+			if (nids > 0 && !m[k].ids)
+				msp_cli_usage_error("%s takes no ids", m[k].opts);
+		}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ctx c;
 	struct msp_err e = { 0 };
 	const char *in = NULL, *outdir = NULL, *ladder = NULL;
-	const char *jobfile = NULL, *applyfile = NULL, *name = NULL;
+	const char *jobfile = NULL, *applyfile = NULL;
 	const char *dispatch = NULL, *worker = NULL;
-	long emit = -1, lease = 60;
+	long emit = -1;
 	int qstatus = 0, requeue_ = 0, until_done = 0;
 	char **ids = NULL, *line = NULL;
 	size_t n = 0, cap = 0, lcap = 0;
@@ -602,9 +626,7 @@ main(int argc, char **argv)
 	msp_cli_init(&cli);
 	memset(&c, 0, sizeof(c));
 	msp_tc_opts_init(&c.o);
-	msp_dispatch_opts_init(&c.d);
-	c.d.chunk = 90;
-	c.d.tc = &c.o;
+	msp_run_conf_init(&c.run, &c.o);
 	c.jobs = 1;
 	while ((k = msp_cli_getopt(&cli, argc, argv)) != -1) {
 		switch (k) {
@@ -678,43 +700,21 @@ main(int argc, char **argv)
 		case O_REQUEUE:
 			requeue_ = 1;
 			break;
-		case O_ATTEMPTS:
-			if (msp_parse_int(optarg, 1, 100, &v) != 0)
-				msp_cli_usage_error("--attempts '%s': expected "
-				    "a number from 1 to 100", optarg);
-			c.d.attempts = (int)v;
-			break;
-		case O_DISPATCH:
-			dispatch = optarg;
-			break;
-		case O_WORKER:
-			worker = optarg;
-			break;
-		case O_LEASE:
-			if (msp_parse_int(optarg, 1, 86400, &v) != 0)
-				msp_cli_usage_error("--lease '%s': expected "
-				    "seconds from 1 to 86400", optarg);
-			lease = (long)v;
-			break;
-		case O_CHUNK: {
-			char *end;
-			errno = 0;
-			c.d.chunk = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    !(c.d.chunk == 0 || (c.d.chunk >= 1 &&
-			    c.d.chunk <= 3600)))
-				msp_cli_usage_error("--chunk '%s': expected 0 or "
-				    "seconds from 1 to 3600", optarg);
-			break;
-		}
 		case O_UNTIL_DONE:
 			until_done = 1;
 			break;
-		case O_NAME:
-			if (*optarg == '\0' || strlen(optarg) > 100)
-				msp_cli_usage_error("--name: expected 1 to 100 "
-				    "characters");
-			name = optarg;
+		case O_DISPATCH: case O_WORKER: case O_ATTEMPTS: case O_LEASE:
+		case O_CHUNK: case O_NAME: case O_RCA: case O_RCERT: case O_RKEY:
+			/* the settings a dispatcher or worker shares with
+			 * msp-serve's */
+			if (msp_run_conf_set(&c.run, msp_cli_optname(&cli, k),
+			    optarg, &e) != 0)
+				msp_cli_usage_error("--%s: %s",
+				    msp_cli_optname(&cli, k), e.msg);
+			if (k == O_DISPATCH)
+				dispatch = optarg;
+			else if (k == O_WORKER)
+				worker = optarg;
 			break;
 		}
 	}
@@ -730,41 +730,50 @@ main(int argc, char **argv)
 	if (gethostname(c.worker, sizeof(c.worker) - 24) != 0)
 		snprintf(c.worker, sizeof(c.worker), "localhost");
 	c.worker[sizeof(c.worker) - 24] = '\0';
-	if ((jobfile != NULL) + (applyfile != NULL) + (emit >= 0) + qstatus +
-	    requeue_ + (in != NULL || outdir != NULL) + c.pending +
-	    (dispatch != NULL && !qstatus) + (worker != NULL) > 1)
-		msp_cli_usage_error("--job, --apply, --emit, --status, "
-		    "--requeue, --input, --pending, --dispatch and --worker go "
-		    "alone");
+	if (dispatch != NULL && worker != NULL)
+		msp_cli_usage_error("--dispatch and --worker go alone");
+	if (msp_run_conf_check(&c.run, &e) != 0)
+		msp_cli_usage_error("%s", e.msg);
+	{
+		const struct mode m[] = {
+			{ "--job", jobfile != NULL, 0 },
+			{ "--worker", worker != NULL, 0 },
+			{ "--apply", applyfile != NULL, 0 },
+			{ "--emit", emit >= 0, 0 },
+			{ "--status", qstatus, 0 },
+			/* --dispatch alone, or the Redis of --status */
+			{ "--dispatch", dispatch != NULL && !qstatus, 0 },
+			{ "--requeue", requeue_, 1 },
+			{ "--input", in != NULL || outdir != NULL, 0 },
+			{ "--pending", c.pending, 0 },
+		};
+		modes_check(m, sizeof(m) / sizeof(m[0]), argc);
+	}
 	if (jobfile != NULL || worker != NULL) {
 		char media[4096];
-		if (argc > 0)
-			msp_cli_usage_error("--job and --worker take no ids");
 		if (c.media == NULL) {
 			const char *s = c.store ? c.store : getenv("MSP_STORE");
 			snprintf(media, sizeof(media), "%s/media",
 			    s && *s ? s : MSP_STORE_DEFAULT);
 			c.media = media;
 		}
-		if (name != NULL)
-			snprintf(c.worker, sizeof(c.worker), "%s", name);
+		if (c.run.name != NULL)
+			snprintf(c.worker, sizeof(c.worker), "%s", c.run.name);
 		else
 			snprintf(c.worker + strlen(c.worker), sizeof(c.worker) -
 			    strlen(c.worker), ":%ld", (long)getpid());
 		if (worker != NULL)
-			msp_cli_exit(redis_run(&c, worker, 0, lease, 0,
-			    c.worker));
+			msp_cli_exit(redis_run(&c, 0, 0));
 		msp_cli_exit(jobs_stateless(&c, jobfile));
 	}
-	if (applyfile != NULL || emit >= 0 || qstatus || dispatch != NULL) {
-		if (argc > 0)
-			msp_cli_usage_error("--apply, --emit, --status and "
-			    "--dispatch take no ids");
-		msp_cli_exit(applyfile ? results_apply(&c, applyfile) :
-		    emit >= 0 ? jobs_emit(&c, emit) : qstatus ?
-		    queue_status(&c, dispatch) : redis_run(&c, dispatch, 1,
-		    lease, until_done, name));
-	}
+	if (applyfile != NULL)
+		msp_cli_exit(results_apply(&c, applyfile));
+	if (emit >= 0)
+		msp_cli_exit(jobs_emit(&c, emit));
+	if (qstatus)
+		msp_cli_exit(queue_status(&c));
+	if (dispatch != NULL)
+		msp_cli_exit(redis_run(&c, 1, until_done));
 	if (requeue_) {
 		if (argc == 0)
 			msp_cli_usage_error("--requeue: name the jobs");
@@ -774,13 +783,9 @@ main(int argc, char **argv)
 	if (in != NULL || outdir != NULL) {
 		if (in == NULL || outdir == NULL)
 			msp_cli_usage_error("--input and --output go together");
-		if (argc > 0 || c.pending)
-			msp_cli_usage_error("--input takes no ids or --pending");
 		msp_cli_exit(one_file(&c, in, outdir));
 	}
 	if (c.pending) {
-		if (argc > 0)
-			msp_cli_usage_error("--pending takes no ids");
 		msp_cli_exit(run_all(&c, NULL, 0));
 	}
 	if (argc > 0) {
