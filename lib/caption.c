@@ -2,6 +2,7 @@
  * stored and published with its HLS output. See caption.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1148,9 +1149,40 @@ master_with(const char *m, json_object *caps)
 	return b.p ? b.p : msp_strdup("");
 }
 
+static int publish(struct msp_store *st, json_object *video,
+    struct msp_err *e);
+
+/* Publishes of one process one at a time, each from the record as it is
+ * then: two changes racing each other publish the later one last. */
+static pthread_mutex_t publish_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int
 msp_caption_publish(struct msp_store *st, json_object *video,
     struct msp_err *e)
+{
+	json_object *now = NULL;
+	const char *id = video != NULL ? sget(video, "id") : NULL;
+	MDB_txn *t;
+	int rc;
+
+	if (id == NULL)
+		return 0;
+	pthread_mutex_lock(&publish_mu);
+	if ((rc = msp_txn_begin(st, 0, &t, e)) == 0) {
+		rc = msp_video_get(st, t, id, &now, e);
+		msp_txn_abort(st, t);
+		if (rc == MSP_ENOTFOUND)
+			rc = 0; /* purged meanwhile: nothing to publish */
+		else if (rc == 0)
+			rc = publish(st, now, e);
+	}
+	pthread_mutex_unlock(&publish_mu);
+	json_object_put(now);
+	return rc;
+}
+
+static int
+publish(struct msp_store *st, json_object *video, struct msp_err *e)
 {
 	json_object *d, *caps;
 	const char *master, *slash, *id, *status;

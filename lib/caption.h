@@ -82,7 +82,9 @@ int msp_caption_set(struct msp_store *st, const char *id, const char *tag,
  * then the master rewritten (atomically) with an EXT-X-MEDIA
  * TYPE=SUBTITLES line for each and SUBTITLES="subs" on its variants;
  * what an earlier publish left that is no longer named goes. Nothing to
- * do for a video without HLS output (not ready).
+ * do for a video without HLS output (not ready). The record is read
+ * again from the store (only its id is taken from video), so that the
+ * last of racing changes is the one published.
  */
 int msp_caption_publish(struct msp_store *st, json_object *video,
     struct msp_err *e);

@@ -45,6 +45,14 @@ mkvideo() {
 	# the record keeps the cues' plain text for search
 	[ "$(msp-catalog get "$id" | jq -c '.captions[0].cues')" = '[[500,1500,"Hello world"],[1500,12750,"The quick brown fox & the lazy dog"]]' ]
 	msp-catalog check
+	# the caption objects are named by the record; a purge takes them
+	run msp-catalog check --media
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	rm "$MSP_STORE/$p"
+	run msp-catalog check --media
+	[ "$status" -eq 1 ] && [[ "$output" == *"video $id: $p: missing"* ]]
+	msp-catalog del --purge "$id"
+	[ ! -e "$MSP_STORE/media/captions/$id" ]
 }
 
 @test "caption add: published as an HLS subtitles group; del takes it out again" {
