@@ -461,10 +461,15 @@ payload(struct parse *ps, int64_t a, int64_t b)
 	if (raw.fail)
 		goto nomem;
 	if (ps->srt) {
+		/* the cue as WebVTT; its plain text from that */
+		size_t at = ps->vtt.n;
 		srt_text(&ps->vtt, raw.p ? raw.p : "", raw.n);
+		if (!ps->vtt.fail)
+			plain_text(&txt, ps->vtt.p + at, ps->vtt.n - at);
 		sb_add(&ps->vtt, "\n\n");
+	} else {
+		plain_text(&txt, raw.p ? raw.p : "", raw.n);
 	}
-	plain_text(&txt, raw.p ? raw.p : "", raw.n);
 	if (txt.fail)
 		goto nomem;
 	if (txt.n > 0) {
