@@ -219,6 +219,8 @@ mkvideo() {
 	[ "$code" = 200 ] && [ "$(jq -r '.captions | length' <<<"$body")" = 2 ]
 	req GET "/videos/$id"
 	[ "$(jq -r '.captions[1].label' <<<"$body")" = French ]
+	req PATCH "/videos/$id" -H "Authorization: Bearer $otok" -d '{"about":"still captioned"}'
+	[ "$code" = 200 ] && [ "$(jq -c '.captions[0]' <<<"$body")" = '{"language":"en","label":"English","cues":2}' ]
 	req GET "/hls/$id/master.m3u8"
 	[ "$code" = 200 ] && grep -q 'URI="subs/fr.m3u8"' <<<"$body"
 	req GET "/hls/$id/subs/en.m3u8"

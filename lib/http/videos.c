@@ -46,6 +46,37 @@ is_owner(struct msp_req *r, json_object *v)
 	return r->email != NULL && by != NULL && strcmp(by, r->email) == 0;
 }
 
+/* A video's captions as a client lists them: language, label and the
+ * number of cues (the cues themselves are the search index's; players
+ * read the WebVTT). */
+static void
+captions_out(json_object *v)
+{
+	json_object *caps, *list;
+	size_t i;
+
+	if (!json_object_object_get_ex(v, "captions", &caps) ||
+	    !json_object_is_type(caps, json_type_array) ||
+	    (list = json_object_new_array()) == NULL)
+		return;
+	for (i = 0; i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i);
+		json_object *o = json_object_new_object(), *x;
+		if (o == NULL)
+			break;
+		if (json_object_object_get_ex(c, "language", &x))
+			json_object_object_add(o, "language",
+			    json_object_get(x));
+		if (json_object_object_get_ex(c, "label", &x))
+			json_object_object_add(o, "label", json_object_get(x));
+		if (json_object_object_get_ex(c, "cues", &x))
+			json_object_object_add(o, "cues", json_object_new_int(
+			    (int)json_object_array_length(x)));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(v, "captions", list);
+}
+
 /* Add what a client needs to show a video: counters and, for a ready
  * video the caller may watch, playbackUrl (signed for premium); poster
  * and thumbnails. */
@@ -56,34 +87,8 @@ msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v)
 	const char *id = jstr(v, "id");
 	char *url = NULL, *tok = NULL;
 	int64_t end;
-	json_object *caps;
 
-	/* the captions as a player lists them (the cues are the search
-	 * index's; hls.js reads the WebVTT) */
-	if (json_object_object_get_ex(v, "captions", &caps) &&
-	    json_object_is_type(caps, json_type_array)) {
-		json_object *list = json_object_new_array();
-		size_t i;
-		for (i = 0; list != NULL && i < json_object_array_length(caps);
-		    i++) {
-			json_object *c = json_object_array_get_idx(caps, i);
-			json_object *o = json_object_new_object(), *x;
-			if (o == NULL)
-				break;
-			if (json_object_object_get_ex(c, "language", &x))
-				json_object_object_add(o, "language",
-				    json_object_get(x));
-			if (json_object_object_get_ex(c, "label", &x))
-				json_object_object_add(o, "label",
-				    json_object_get(x));
-			if (json_object_object_get_ex(c, "cues", &x))
-				json_object_object_add(o, "cues",
-				    json_object_new_int((int)
-				    json_object_array_length(x)));
-			json_object_array_add(list, o);
-		}
-		json_object_object_add(v, "captions", list);
-	}
+	captions_out(v);
 	msp_engage_decorate(r->h->st, t, v, &e);
 	if (id == NULL || !msp_video_visible(v))
 		return;
@@ -252,10 +257,12 @@ video_change(struct msp_req *r, json_object *changes)
 		return;
 	}
 	rc = msp_store_write(r->h->st, vchange_txn, &c, &e);
-	if (rc != 0)
+	if (rc != 0) {
 		msp_reply_err(r, &e);
-	else
+	} else {
+		captions_out(c.out);
 		msp_reply_json(r, 200, c.out);
+	}
 	json_object_put(c.out);
 }
 
