@@ -150,10 +150,16 @@ bad(struct rd *r, const char *fmt, const char *arg, size_t an)
 {
 	char what[120];
 
-	snprintf(what, sizeof(what), "%.*s", (int)(an > 60 ? 60 : an),
-	    arg ? arg : "");
+	if (arg == NULL)
+		arg = "";
+	if (an > 60) { /* cut at a character boundary */
+		an = 60;
+		while (an > 0 && ((unsigned char)arg[an] & 0xc0) == 0x80)
+			an--;
+	}
+	snprintf(what, sizeof(what), "%.*s", (int)an, arg);
 	msp_err_set(r->e, MSP_EINVAL, "%s:%zu: ", r->name, r->line);
-	{
+	if (r->e != NULL) {
 		size_t k = strlen(r->e->msg);
 		snprintf(r->e->msg + k, sizeof(r->e->msg) - k, fmt, what);
 	}
@@ -454,7 +460,10 @@ payload(struct parse *ps, int64_t a, int64_t b)
 			sb_add(&raw, "\n");
 		sb_addn(&raw, s, n);
 		if (raw.n > MSP_CAPTION_TEXT_MAX) {
-			rc = bad(r, "cue text longer than %s bytes", "2000", 4);
+			char lim[16];
+			snprintf(lim, sizeof(lim), "%d", MSP_CAPTION_TEXT_MAX);
+			rc = bad(r, "cue text longer than %s bytes", lim,
+			    strlen(lim));
 			goto out;
 		}
 	}
@@ -482,8 +491,11 @@ payload(struct parse *ps, int64_t a, int64_t b)
 		    (int)txt.n));
 		json_object_array_add(ps->cues, c);
 	}
-	if (++ps->ncues > MSP_CAPTION_CUES_MAX)
-		rc = bad(r, "more than %s cues", "20000", 5);
+	if (++ps->ncues > MSP_CAPTION_CUES_MAX) {
+		char lim[16];
+		snprintf(lim, sizeof(lim), "%d", MSP_CAPTION_CUES_MAX);
+		rc = bad(r, "more than %s cues", lim, strlen(lim));
+	}
 	goto out;
 nomem:
 	rc = oom(r->e);
