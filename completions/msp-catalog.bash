@@ -12,7 +12,7 @@ _msp_catalog() {
 	--sort) COMPREPLY=($(compgen -W 'newest oldest likes rating' -- "$cur")); return ;;
 	-g|--genre) COMPREPLY=($(compgen -W 'action adventure animation biography comedy crime documentary drama family fantasy history horror kids music musical mystery news reality romance sci-fi sport talk thriller war western' -- "$cur")); return ;;
 	--language) COMPREPLY=($(compgen -W 'ar as bn de el en es fa fr gu he hi id it ja kn ko ml mr nl or pa pl pt ru sv ta te th tr ur vi zh' -- "$cur")); return ;;
-	--set) COMPREPLY=($(compgen -S= -W 'name title about language genres isPremium status progress error sourceBucketFilePath destinationBucketFilePath destinationVideoDetails isDeleted' -- "$cur")); compopt -o nospace; return ;;
+	--set) COMPREPLY=($(compgen -S= -W 'name title about language genres isPremium status progress error sourceBucketFilePath destinationBucketFilePath destinationVideoDetails isDeleted captions' -- "$cur")); compopt -o nospace; return ;;
 	--to) COMPREPLY=($(compgen -W 'bucket dir' -- "$cur")); return ;;
 	--name|--title|--about|--uploaded-by|-n|--limit|--after|--batch) return ;;
 	esac
@@ -29,8 +29,17 @@ _msp_catalog() {
 		esac
 	done
 	case $cmd in
-	'') COMPREPLY=($(compgen -W 'user add get update del list export import check media-move' -- "$cur")) ;;
+	'') COMPREPLY=($(compgen -W 'user add get update del list export import check caption media-move' -- "$cur")) ;;
 	user) [[ -z $sub ]] && COMPREPLY=($(compgen -W 'add get list del' -- "$cur")) ;;
+	caption)
+		if [[ -z $sub ]]; then
+			COMPREPLY=($(compgen -W 'add del list publish' -- "$cur"))
+		elif [[ $sub == add && $cur == *=* ]]; then
+			local lang=${cur%%=*}
+			cur=${cur#*=}
+			_filedir '@(vtt|srt)'
+			COMPREPLY=("${COMPREPLY[@]/#/$lang=}")
+		fi ;;
 	add|import|update|media-move) _filedir ;;
 	esac
 }

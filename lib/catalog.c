@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "blob.h"
+#include "caption.h"
 #include "catalog.h"
 #include "engage.h"
 #include "jsonl.h"
@@ -78,6 +79,17 @@ msp_language_canon(const char *s)
 			if (strcasecmp(language_names[i][j], s) == 0)
 				return msp_languages[i];
 	}
+	return NULL;
+}
+
+const char *
+msp_language_name(const char *code)
+{
+	size_t i;
+
+	for (i = 0; msp_languages[i] != NULL; i++)
+		if (strcmp(msp_languages[i], code) == 0)
+			return language_names[i][0];
 	return NULL;
 }
 
@@ -682,6 +694,14 @@ video_build_pure(json_object *in, const char *dflt_id, const char *dflt_time,
 	    (rc = dest_field(in, out, e)) != 0 ||
 	    (rc = details_field(in, out, e)) != 0)
 		goto fail;
+	{
+		json_object *caps = NULL;
+		if ((rc = msp_caption_field(json_object_object_get(in,
+		    "captions"), id, &caps, e)) != 0)
+			goto fail;
+		if (caps != NULL) /* only when there are some */
+			field_add(out, "captions", caps);
+	}
 	rc = msp_field_str(in, "status", 0, 16, 0, &s, e);
 	if (rc == MSP_ENOTFOUND)
 		s = "uploaded";
@@ -933,6 +953,7 @@ static const struct {
 	{ "status", 's' }, { "progress", 'i' }, { "error", 's' },
 	{ "sourceBucketFilePath", 's' }, { "destinationBucketFilePath", 'j' },
 	{ "destinationVideoDetails", 'j' }, { "isDeleted", 'b' },
+	{ "captions", 'j' },
 	{ NULL, 0 }
 };
 
@@ -959,7 +980,7 @@ msp_video_set_arg(json_object *changes, const char *arg, struct msp_err *e)
 		    "(settable: name, title, about, language, genres, isPremium, "
 		    "status, progress, error, sourceBucketFilePath, "
 		    "destinationBucketFilePath, destinationVideoDetails, "
-		    "isDeleted)", name);
+		    "isDeleted, captions)", name);
 	switch (settable[i].kind) {
 	case 's':
 		x = jstr(val);
@@ -1092,6 +1113,15 @@ files_of(struct msp_store *st, MDB_txn *t, json_object *v, json_object *files,
 			return rc;
 		if (others == 0)
 			json_object_array_add(files, jstr(s));
+	}
+	if (get_obj(v, "captions", &d) &&
+	    json_object_array_length(d) > 0) {
+		char *p = msp_sprintf("%s/%s", MSP_CAPTION_DIR,
+		    msp_json_sget(v, "id"));
+		if (p == NULL)
+			return msp_err_set(e, MSP_ENOMEM, "out of memory");
+		json_object_array_add(files, jstr(p));
+		free(p);
 	}
 	if (get_obj(v, "destinationBucketFilePath", &d))
 		for (i = 0; i < json_object_array_length(d); i++) {

@@ -28,6 +28,9 @@ const char *msp_genre_canon(const char *s);
  * any case ("en", "EN", "English", "english" give "en"); NULL when
  * unknown. */
 const char *msp_language_canon(const char *s);
+/* The English name of an ISO 639-1 code, in lower case ("english");
+ * NULL when not one of msp_languages. */
+const char *msp_language_name(const char *code);
 /* A query's genre and language filters (either may be NULL, or point to
  * NULL) replaced by their stored spellings; MSP_EINVAL "genre 'X':
  * unknown" or "language 'X': unknown". */
@@ -61,7 +64,8 @@ int msp_user_import(struct msp_store *st, MDB_txn *t, json_object *rec,
  * "title","about","language","genres":[],"isPremium","uploadedBy",
  * "sourceBucketFilePath","destinationBucketFilePath":[],
  * "destinationVideoDetails":{},"status","progress","error","createdAt",
- * "updatedAt","isDeleted"}. See msp-catalog(1) for which are required.
+ * "updatedAt","isDeleted"} and, when it has some, "captions" (see
+ * lib/caption.h). See msp-catalog(1) for which are required.
  */
 
 /* Validate in (a JSONL line or fields from flags) and add a new video.

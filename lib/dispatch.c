@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "blob.h"
+#include "caption.h"
 #include "catalog.h"
 #include "dispatch.h"
 #include "jobs.h"
@@ -987,6 +988,10 @@ msp_dispatch_apply(struct msp_store *st, const struct msp_dispatch_opts *o,
 	if ((rc = result_fields(&a, result, e)) != 0)
 		return rc;
 	rc = msp_store_write(st, apply_txn, &a, e);
+	/* a video just made ready: its captions join the HLS output */
+	if (rc == 0 && a.video != NULL &&
+	    json_object_object_get_ex(a.video, "captions", NULL))
+		rc = msp_caption_publish(st, a.video, e);
 	if (rc == 0) {
 		*outcome = a.outcome;
 		if (video != NULL) {

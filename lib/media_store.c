@@ -146,6 +146,24 @@ msp_media_check_store(struct msp_store *st, struct msp_blob *b,
 				msp_reportf(&r, "video %s: %s: missing",
 				    id ? id : "?", s);
 		}
+		/* the caption files (their published copies are under the
+		 * HLS directory) */
+		if (json_object_object_get_ex(o, "captions", &d) &&
+		    json_object_is_type(d, json_type_array))
+			for (i = 0; i < json_object_array_length(d); i++) {
+				const char *p = msp_json_sget(
+				    json_object_array_get_idx(d, i), "path");
+				if (p == NULL)
+					continue;
+				if (keys_add(&srcs, p, strlen(p)) != 0) {
+					json_object_put(o);
+					rc = oom(e);
+					goto out;
+				}
+				if (!keys_has(&objs, p))
+					msp_reportf(&r, "video %s: %s: missing",
+					    id ? id : "?", p);
+			}
 		if (json_object_object_get_ex(o, "destinationBucketFilePath",
 		    &d) && json_object_is_type(d, json_type_array))
 			for (i = 0; i < json_object_array_length(d); i++) {

@@ -11,8 +11,10 @@
  *   "I" <video id>             <doc>
  *   "D" <doc>                  the document: flags, field lengths, video
  *                              id, language, genres and its distinct terms
- *   "C" <doc>                  title (or name) 0x00 about 0x00: the text
- *                              hits show, without parsing the record
+ *   "C" <doc>                  title (or name) 0x00 about 0x00, then each
+ *                              caption cue as language 0x09 start ms 0x09
+ *                              end ms 0x09 text 0x00: the text hits show,
+ *                              without parsing the record
  *   "T" <term>                 uint32 document frequency: the dictionary,
  *                              in term order for prefix and typo walks
  *   "P" <term> 0x00 <doc>      a posting: flags byte, then for each field
@@ -39,11 +41,14 @@
 #include "util.h"
 
 const char *const msp_search_field_names[MSP_SF_COUNT] = {
-	"title", "name", "about", "genres", "language"
+	"title", "name", "about", "genres", "language", "captions"
 };
 const double msp_search_field_weights[MSP_SF_COUNT] = {
-	4.0, 4.0, 1.0, 2.0, 1.0
+	4.0, 4.0, 1.0, 2.0, 1.0, 0.5
 };
+
+/* The corpus statistics of an index made before the captions field. */
+#define STATS_OLD_SIZE (sizeof(struct stats) - sizeof(uint64_t))
 
 int
 msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
@@ -58,6 +63,9 @@ msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
 		return 0;
 	if (rc != 0)
 		return rc;
+	if (v.mv_size == STATS_OLD_SIZE)
+		return msp_err_set(e, MSP_ESTORE, "search: the index was made "
+		    "before captions were searched; run msp-search reindex");
 	if (v.mv_size != sizeof(*s))
 		return msp_err_set(e, MSP_ESTORE, "search: corrupt corpus "
 		    "statistics; run msp-search reindex");
@@ -125,7 +133,7 @@ toks_field(struct toks *tk, int field, const char *s)
 int
 msp_search_doc_words(json_object *v, struct toks *tk, struct msp_err *e)
 {
-	json_object *g = jarr(v, "genres");
+	json_object *g = jarr(v, "genres"), *caps = jarr(v, "captions");
 	size_t i;
 	int rc;
 
@@ -151,6 +159,22 @@ msp_search_doc_words(json_object *v, struct toks *tk, struct msp_err *e)
 	if (rc == 0) {
 		tk->pos = 0;
 		rc = toks_field(tk, MSP_SF_LANGUAGE, jstr(v, "language"));
+	}
+	tk->pos = 0;
+	for (i = 0; rc == 0 && caps != NULL &&
+	    i < json_object_array_length(caps); i++) {
+		json_object *cues = jarr(json_object_array_get_idx(caps, i),
+		    "cues");
+		size_t k;
+		for (k = 0; rc == 0 && cues != NULL &&
+		    k < json_object_array_length(cues); k++) {
+			json_object *t = json_object_array_get_idx(
+			    json_object_array_get_idx(cues, k), 2);
+			if (json_object_is_type(t, json_type_string))
+				rc = toks_field(tk, MSP_SF_CAPTIONS,
+				    json_object_get_string(t));
+			tk->pos++; /* no phrase across two cues */
+		}
 	}
 	if (rc != 0) {
 		free(tk->v);
@@ -275,11 +299,14 @@ msp_search_posting_encode(const struct toks *tk, size_t i, size_t *next,
 	return 0;
 }
 
-/* The "C" value: title (or name), then about, each NUL-terminated. */
+/* The "C" value: title (or name), then about, then the caption cues
+ * ("lang\tstart\tend\ttext"), each NUL-terminated. */
 int
 msp_search_content(json_object *v, struct buf *b)
 {
 	const char *title = jstr(v, "title"), *about = jstr(v, "about");
+	json_object *caps = jarr(v, "captions");
+	size_t i, k;
 
 	if (title == NULL && (title = jstr(v, "name")) == NULL)
 		title = "";
@@ -289,6 +316,29 @@ msp_search_content(json_object *v, struct buf *b)
 	if (buf_add(b, title, strlen(title) + 1) != 0 ||
 	    buf_add(b, about, strlen(about) + 1) != 0)
 		return MSP_ENOMEM;
+	for (i = 0; caps != NULL && i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i);
+		json_object *cues = jarr(c, "cues");
+		const char *lang = jstr(c, "language");
+
+		for (k = 0; cues != NULL && lang != NULL &&
+		    k < json_object_array_length(cues); k++) {
+			json_object *q = json_object_array_get_idx(cues, k);
+			const char *t = json_object_get_string(
+			    json_object_array_get_idx(q, 2));
+			char head[64];
+			int hn = snprintf(head, sizeof(head), "%.35s\t%lld\t%lld\t",
+			    lang, (long long)json_object_get_int64(
+			    json_object_array_get_idx(q, 0)),
+			    (long long)json_object_get_int64(
+			    json_object_array_get_idx(q, 1)));
+			if (t == NULL || hn < 0 || (size_t)hn >= sizeof(head))
+				continue;
+			if (buf_add(b, head, (size_t)hn) != 0 ||
+			    buf_add(b, t, strlen(t) + 1) != 0)
+				return MSP_ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -1143,6 +1193,9 @@ same_doc(json_object *a, json_object *b)
 			return 0;
 	if (jbool(a, "isPremium") != jbool(b, "isPremium"))
 		return 0;
+	if (!json_object_equal(json_object_object_get(a, "captions"),
+	    json_object_object_get(b, "captions")))
+		return 0;
 	if ((ga == NULL) != (gb == NULL))
 		return 0;
 	if (ga == NULL)
@@ -1163,9 +1216,15 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
     json_object *after, struct msp_err *e)
 {
 	int vb = visible(before), va = visible(after), rc;
+	MDB_val sv;
 
 	if (msp_store_bulk(st) && before == NULL)
 		return 0; /* a bulk load indexes its new videos by batch */
+	/* an index made before captions were searched is made again, once */
+	if (msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &sv, NULL) == 0 &&
+	    sv.mv_size == STATS_OLD_SIZE &&
+	    (rc = msp_search_reindex(st, t, NULL, e)) != 0)
+		return rc;
 
 	if (!vb && !va && before != NULL)
 		return 0;

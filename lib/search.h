@@ -21,7 +21,7 @@
 /* The indexed fields and their weights (msp-search(1)). */
 enum msp_search_field {
 	MSP_SF_TITLE, MSP_SF_NAME, MSP_SF_ABOUT, MSP_SF_GENRES,
-	MSP_SF_LANGUAGE, MSP_SF_COUNT
+	MSP_SF_LANGUAGE, MSP_SF_CAPTIONS, MSP_SF_COUNT
 };
 extern const char *const msp_search_field_names[MSP_SF_COUNT];
 extern const double msp_search_field_weights[MSP_SF_COUNT];

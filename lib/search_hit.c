@@ -216,6 +216,24 @@ msp_search_jdouble(double d)
 	return json_object_new_double_s(d, buf);
 }
 
+/* Milliseconds as seconds: 12500 gives 12.5. */
+static json_object *
+msp_search_jdouble_ms(long long ms)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%lld.%03lld", ms / 1000, ms % 1000);
+	/* no trailing zeros: 12.5, 3, 0.25 */
+	{
+		size_t n = strlen(buf);
+		while (buf[n - 1] == '0')
+			buf[--n] = '\0';
+		if (buf[n - 1] == '.')
+			buf[--n] = '\0';
+	}
+	return json_object_new_double_s((double)ms / 1000, buf);
+}
+
 static json_object *
 msp_search_explain(struct qctx *c, uint32_t doc)
 {
@@ -288,13 +306,77 @@ msp_search_explain(struct qctx *c, uint32_t doc)
 	return arr;
 }
 
+struct cuehits {
+	const struct qctx *c;
+	size_t hits;
+};
+
+static int
+cue_word(const char *term, size_t n, size_t start, size_t end, void *arg)
+{
+	struct cuehits *ch = arg;
+
+	(void)n;
+	(void)start;
+	(void)end;
+	if (is_mark_term(ch->c, term))
+		ch->hits++;
+	return 0;
+}
+
+/* The caption cue of the "C" value's cues [p, end) with the most matched
+ * words (the first of those), as {"start","end","language","text"} with
+ * its words marked; NULL when no cue matches (or out of memory). */
+static json_object *
+best_cue(const struct qctx *c, const char *p, const char *end)
+{
+	const char *best = NULL, *bt = NULL;
+	size_t bh = 0;
+	json_object *o;
+	char lang[40], *snip;
+	long long a, b;
+	size_t h;
+
+	for (; p < end; p += strlen(p) + 1) {
+		const char *t = p;
+		struct cuehits ch = { c, 0 };
+		int tabs;
+
+		for (tabs = 0; tabs < 3 && (t = strchr(t, '\t')) != NULL; tabs++)
+			t++;
+		if (t == NULL)
+			continue;
+		if (msp_text_words(t, strlen(t), cue_word, &ch) < 0)
+			return NULL;
+		if (ch.hits > bh) {
+			bh = ch.hits;
+			best = p;
+			bt = t;
+		}
+	}
+	if (best == NULL || sscanf(best, "%39[^\t]\t%lld\t%lld\t", lang, &a,
+	    &b) != 3)
+		return NULL;
+	if ((snip = msp_search_snippet(c, bt, &h)) == NULL)
+		return NULL;
+	if ((o = json_object_new_object()) != NULL) {
+		json_object_object_add(o, "start", msp_search_jdouble_ms(a));
+		json_object_object_add(o, "end", msp_search_jdouble_ms(b));
+		json_object_object_add(o, "language",
+		    json_object_new_string(lang));
+		json_object_object_add(o, "text", json_object_new_string(snip));
+	}
+	free(snip);
+	return o;
+}
+
 int
 msp_search_emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *arg,
     struct msp_err *e)
 {
 	unsigned char dk[5];
-	json_object *o, *g;
-	const char *title, *about;
+	json_object *o, *g, *cue = NULL;
+	const char *title, *about, *cend;
 	char *snip = NULL;
 	struct docrec d;
 	size_t hits = 0;
@@ -315,15 +397,21 @@ msp_search_emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *
 	    ((const char *)cv.mv_data)[cv.mv_size - 1] != '\0')
 		return 0;
 	title = cv.mv_data;
+	cend = (const char *)cv.mv_data + cv.mv_size;
 	about = title + strlen(title) + 1;
-	if (about >= (const char *)cv.mv_data + cv.mv_size)
+	if (about >= cend)
 		about = "";
-	if (*about != '\0' && (snip = msp_search_snippet(c, about, &hits)) == NULL)
+	else if (about + strlen(about) + 1 < cend)
+		cue = best_cue(c, about + strlen(about) + 1, cend);
+	if (*about != '\0' && (snip = msp_search_snippet(c, about, &hits)) == NULL) {
+		json_object_put(cue);
 		return nomem(e);
+	}
 	if (hits == 0) {
 		char *ts = msp_search_snippet(c, title, &hits);
 		if (ts == NULL) {
 			free(snip);
+			json_object_put(cue);
 			return nomem(e);
 		}
 		if (hits > 0 || snip == NULL) {
@@ -333,8 +421,18 @@ msp_search_emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *
 			free(ts);
 		}
 	}
+	if (hits == 0 && cue != NULL) {
+		/* only the captions match: the cue is the snippet */
+		char *cs = msp_strdup(json_object_get_string(
+		    json_object_object_get(cue, "text")));
+		if (cs != NULL) {
+			free(snip);
+			snip = cs;
+		}
+	}
 	if ((o = json_object_new_object()) == NULL) {
 		free(snip);
+		json_object_put(cue);
 		return nomem(e);
 	}
 	json_object_object_add(o, "type", json_object_new_string("hit"));
@@ -357,6 +455,8 @@ msp_search_emit_hit(struct qctx *c, const struct cand *h, msp_each_fn fn, void *
 	}
 	json_object_object_add(o, "isPremium",
 	    json_object_new_boolean((d.flags & F_PREMIUM) != 0));
+	if (cue != NULL)
+		json_object_object_add(o, "cue", cue);
 	if (c->q->explain) {
 		c->typos = h->typo;
 		json_object_object_add(o, "explain", msp_search_explain(c, h->doc));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blob.h"
+#include "caption.h"
 #include "catalog.h"
 #include "jobs.h"
 #include "transcode.h"
@@ -267,6 +268,13 @@ msp_transcode_video(struct msp_store *st, const char *id,
 		goto out;
 	if ((rc = update(&r, c, JOB_FINISH, NULL, e)) != 0) {
 		(void)msp_blob_remove(b, rel, NULL);
+		goto out;
+	}
+	/* captions added before the output was there join it now */
+	if (json_object_object_get_ex(r.out, "captions", NULL) &&
+	    (rc = msp_caption_publish(st, r.out, e)) != 0) {
+		msp_err_prefix(e, "video %s: ready, but its captions are not "
+		    "published", id);
 		goto out;
 	}
 	if (out != NULL) {

@@ -100,6 +100,40 @@ ingest_short() {
 	[ -z "$(s3_refused)" ]
 }
 
+@test "bucket: captions stored and published in the bucket, replaced, removed, purged" {
+	printf 'WEBVTT\n\n00:00.500 --> 00:02.000\nA cat on a wall\n' > en.vtt
+	printf '1\n00:00:00,000 --> 00:00:02,000\nun chat\n' > fr.srt
+	id=$(msp-ingest -t short --name Cat --uploaded-by up@example.com --caption en=en.vtt clip.mp4 | jq -r .videoId)
+	keys | grep -q "^media/captions/$id/en-[0-9a-f]*\.vtt$"
+	msp-transcode --preset ultrafast --ladder 180:300k "$id" >/dev/null
+	msp-catalog caption add "$id" fr=fr.srt >/dev/null
+	[ "$(local_media)" -eq 0 ]
+	keys | grep -qx "media/hls/$id/subs/en.m3u8"
+	keys | grep -qx "media/hls/$id/subs/fr.m3u8"
+	h=$(curl -sfI "$S3_UPSTREAM/$S3_BUCKET/$(keys | grep "^media/hls/$id/subs/en-")")
+	grep -qi '^content-type: text/vtt' <<<"$h"
+	run msp-catalog check --media
+	[ "$status" -eq 0 ]
+	start_server
+	req GET "/hls/$id/master.m3u8"
+	[ "$code" = 200 ] && grep -q 'TYPE=SUBTITLES,GROUP-ID="subs",NAME="French",LANGUAGE="fr"' <<<"$body"
+	req GET "/hls/$id/subs/$(keys | grep "^media/hls/$id/subs/en-" | sed 's,.*/,,')"
+	[ "$code" = 200 ] && [ "$body" = "$(cat en.vtt)"$'\n' ]
+	stop_server
+	[ "$(msp-search chat | jq -r .cue.start)" = 0 ]
+	# a new English replaces the old object; French goes with its files
+	printf 'WEBVTT\n\n00:01.000 --> 00:02.000\nAnother cat\n' > en2.vtt
+	msp-catalog caption add "$id" en=en2.vtt >/dev/null
+	msp-catalog caption del "$id" fr >/dev/null
+	[ "$(keys | grep -c "^media/captions/$id/")" -eq 1 ]
+	[ "$(keys | grep -c "^media/hls/$id/subs/")" -eq 2 ]
+	run msp-catalog check --media
+	[ "$status" -eq 0 ]
+	msp-catalog del --purge "$id" >/dev/null
+	[ -z "$(keys)" ]
+	[ -z "$(s3_refused)" ]
+}
+
 @test "bucket: a big original goes up in parallel parts; the same content is sent once" {
 	# 5 MiB parts: a clip with 12 MiB of padding data
 	make_clip big.mp4 3 320x180 -b:v 30M -minrate 30M -maxrate 30M -bufsize 30M -preset ultrafast
@@ -266,11 +300,16 @@ msp-catalog: 2 disagreements between records and media" ]
 	make_clip "$BATS_TEST_TMPDIR/s2.mp4" 5 90x160
 	make_clip "$BATS_TEST_TMPDIR/s3.mp4" 3 90x160
 	make_clip "$BATS_TEST_TMPDIR/long.mp4" 6 160x90
+	printf 'WEBVTT\n\n00:00.000 --> 00:02.000\nNight falls\n\n00:02.500 --> 00:05.500\nA heron waits by the water\n' \
+	    > "$BATS_TEST_TMPDIR/en.vtt"
+	printf '1\n00:00:00,000 --> 00:00:05,000\nraat\n' > "$BATS_TEST_TMPDIR/hi.srt"
 	{
 		msp-ingest -t short --name 'Morning run' --uploaded-by up@example.com "$BATS_TEST_TMPDIR/s1.mp4"
 		msp-ingest -t short --name 'Cat on a wall' --uploaded-by up@example.com "$BATS_TEST_TMPDIR/s2.mp4"
 		msp-ingest -t long --title 'River at night' --about 'A slow river under the moon.' \
-		    --language en -g drama --uploaded-by up@example.com "$BATS_TEST_TMPDIR/long.mp4"
+		    --language en -g drama --uploaded-by up@example.com \
+		    --caption en="$BATS_TEST_TMPDIR/en.vtt" --caption hi="$BATS_TEST_TMPDIR/hi.srt" \
+		    "$BATS_TEST_TMPDIR/long.mp4"
 		msp-ingest -t long --title 'Harbour lights' --about 'Boats come home.' \
 		    --language hi -g thriller --premium --uploaded-by up@example.com "$BATS_TEST_TMPDIR/long.mp4"
 	} | msp-transcode --ladder 90:150k >/dev/null

@@ -2,7 +2,9 @@
 # The web front in headless Chromium (Debian's, driven by playwright-core from
 # web/node_modules), under the page's Content-Security-Policy, at a phone's
 # and a desktop's size: the short feed, the catalogue and search as cards,
-# sign-up, upload, processing, the player with scrubbing previews, ratings,
+# sign-up, upload, processing, the player with scrubbing previews, captions
+# (an HLS subtitles group) and a search hit in them that starts playback at
+# its cue, ratings,
 # the locked premium page and a purchase through a stand-in for Razorpay
 # Checkout (answered by tests/fake-razorpay.py). Screenshots of each page at
 # both sizes go to $MSP_BUILD/screenshots.
@@ -32,11 +34,16 @@ teardown() {
 	make_clip "$BATS_TEST_TMPDIR/s3.mp4" 3 90x160
 	make_clip "$BATS_TEST_TMPDIR/long.mp4" 6 160x90
 	msp-catalog user add owner@example.org >/dev/null
+	printf 'WEBVTT\n\n00:00.000 --> 00:02.000\nNight falls\n\n00:02.500 --> 00:05.500\nA heron waits by the water\n' \
+	    > "$BATS_TEST_TMPDIR/en.vtt"
+	printf '1\n00:00:00,000 --> 00:00:05,000\nraat\n' > "$BATS_TEST_TMPDIR/hi.srt"
 	{
 		msp-ingest -t short --name 'Morning run' --uploaded-by owner@example.org "$BATS_TEST_TMPDIR/s1.mp4"
 		msp-ingest -t short --name 'Cat on a wall' --uploaded-by owner@example.org "$BATS_TEST_TMPDIR/s2.mp4"
 		msp-ingest -t long --title 'River at night' --about 'A slow river under the moon.' \
-		    --language en -g drama --uploaded-by owner@example.org "$BATS_TEST_TMPDIR/long.mp4"
+		    --language en -g drama --uploaded-by owner@example.org \
+		    --caption en="$BATS_TEST_TMPDIR/en.vtt" --caption hi="$BATS_TEST_TMPDIR/hi.srt" \
+		    "$BATS_TEST_TMPDIR/long.mp4"
 		msp-ingest -t long --title 'Harbour lights' --about 'Boats come home.' \
 		    --language hi -g thriller --premium --uploaded-by owner@example.org "$BATS_TEST_TMPDIR/long.mp4"
 	} | msp-transcode --ladder 90:150k >/dev/null

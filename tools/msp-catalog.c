@@ -8,6 +8,7 @@
 
 #include "batch.h"
 #include "blob.h"
+#include "caption.h"
 #include "catalog.h"
 #include "engage.h"
 #include "cli.h"
@@ -60,6 +61,8 @@ static const struct msp_cli cli = {
 	"[--uploaded-by E] [--premium|--free] [--sort ORDER] [--limit N] "
 	"[--after CURSOR] [--deleted]\n"
 	"export | import [--batch N] [FILE...] | check [--media]\n"
+	"caption add ID LANG=FILE... | caption del ID LANG... | "
+	"caption list ID... | caption publish ID...\n"
 	"media-move --to bucket BUCKETFILE | media-move --to dir",
 	opts
 };
@@ -595,6 +598,144 @@ media_move_cmd(struct msp_store *st, struct flags *fl, int argc,
 	json_object_put(o);
 }
 
+/* ---- captions -------------------------------------------------------- */
+
+static void
+caption_emit(json_object *v, const char *only)
+{
+	json_object *caps, *x;
+	size_t i;
+
+	if (!json_object_object_get_ex(v, "captions", &caps))
+		return;
+	for (i = 0; i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i), *o;
+		const char *l = msp_json_sget(c, "language");
+		if (only != NULL && (l == NULL || strcmp(l, only) != 0))
+			continue;
+		if ((o = json_object_new_object()) == NULL)
+			msp_die(3, "out of memory");
+		json_object_object_add(o, "type",
+		    json_object_new_string("caption"));
+		json_object_object_add(o, "v", json_object_new_int(1));
+		json_object_object_add(o, "video", json_object_get(
+		    json_object_object_get(v, "id")));
+		json_object_object_add(o, "language",
+		    json_object_new_string(l ? l : ""));
+		if (json_object_object_get_ex(c, "label", &x))
+			json_object_object_add(o, "label", json_object_get(x));
+		if (json_object_object_get_ex(c, "path", &x))
+			json_object_object_add(o, "path", json_object_get(x));
+		if (json_object_object_get_ex(c, "cues", &x))
+			json_object_object_add(o, "cues", json_object_new_int(
+			    (int)json_object_array_length(x)));
+		msp_cli_emit(o);
+		json_object_put(o);
+	}
+}
+
+/* caption add ID LANG=FILE... | del ID LANG... | list ID... |
+ * publish ID... */
+static void
+caption_cmd(struct msp_store *st, int argc, char **argv)
+{
+	const char *sub, *id;
+	char tag[MSP_CAPTION_TAG_MAX + 1];
+	struct msp_caption c;
+	struct msp_err e;
+	json_object *v;
+	MDB_txn *t;
+	int i, rc, add;
+
+	if (argc < 2)
+		msp_cli_usage_error("caption: expected add, del, list or "
+		    "publish and a video id");
+	sub = argv[0];
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "publish") == 0) {
+		for (i = 1; i < argc; i++) {
+			if ((rc = msp_txn_begin(st, 0, &t, &e)) != 0)
+				msp_die(3, "%s", e.msg);
+			rc = msp_video_get(st, t, argv[i], &v, &e);
+			msp_txn_abort(st, t);
+			if (rc != 0) {
+				fail(rc, &e);
+				continue;
+			}
+			if (sub[0] == 'p' &&
+			    (rc = msp_caption_publish(st, v, &e)) != 0)
+				fail(rc, &e);
+			else
+				caption_emit(v, NULL);
+			json_object_put(v);
+		}
+		return;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0)
+		msp_cli_usage_error("caption: unknown command '%s'", sub);
+	add = sub[0] == 'a';
+	id = argv[1];
+	if (argc < 3)
+		msp_cli_usage_error(add ? "caption add: expected LANG=FILE "
+		    "after the video id" : "caption del: expected languages "
+		    "after the video id");
+	/* every argument and file is checked before anything is stored */
+	for (i = 2; i < argc; i++) {
+		char *eq = add ? strchr(argv[i], '=') : NULL;
+		if (add && (eq == NULL || eq == argv[i] || eq[1] == '\0'))
+			msp_cli_usage_error("caption add: '%s': expected "
+			    "LANG=FILE", argv[i]);
+		if (eq != NULL)
+			*eq = '\0';
+		rc = msp_caption_lang(argv[i], tag, &e);
+		if (eq != NULL)
+			*eq = '=';
+		if (rc != 0)
+			msp_die(1, "%s", e.msg);
+		if (eq != NULL) {
+			if ((rc = msp_caption_load(eq + 1, &c, &e)) != 0)
+				msp_die(msp_err_exit(rc), "%s", e.msg);
+			msp_caption_free(&c);
+		}
+	}
+	for (i = 2; i < argc; i++) {
+		char *eq = add ? strchr(argv[i], '=') : NULL;
+		if (eq != NULL)
+			*eq = '\0';
+		(void)msp_caption_lang(argv[i], tag, &e);
+		if (add && (rc = msp_caption_load(eq + 1, &c, &e)) != 0) {
+			fail(rc, &e);
+			continue;
+		}
+		rc = msp_caption_set(st, id, tag, add ? &c : NULL, NULL, NULL,
+		    &v, &e);
+		if (add)
+			msp_caption_free(&c);
+		if (rc != 0) {
+			fail(rc, &e);
+			continue;
+		}
+		if (add) {
+			caption_emit(v, tag);
+		} else {
+			json_object *o = json_object_new_object();
+			if (o == NULL)
+				msp_die(3, "out of memory");
+			json_object_object_add(o, "type",
+			    json_object_new_string("caption"));
+			json_object_object_add(o, "v", json_object_new_int(1));
+			json_object_object_add(o, "video",
+			    json_object_new_string(id));
+			json_object_object_add(o, "language",
+			    json_object_new_string(tag));
+			json_object_object_add(o, "deleted",
+			    json_object_new_boolean(1));
+			msp_cli_emit(o);
+			json_object_put(o);
+		}
+		json_object_put(v);
+	}
+}
+
 static void
 check_cmd(struct msp_store *st, int media)
 {
@@ -732,6 +873,9 @@ main(int argc, char **argv)
 			msp_cli_usage_error("check: takes no arguments");
 		st = open_store(0);
 		check_cmd(st, fl.media);
+	} else if (strcmp(cmd, "caption") == 0) {
+		st = open_store(1);
+		caption_cmd(st, argc, argv);
 	} else if (strcmp(cmd, "media-move") == 0) {
 		st = open_store(1);
 		media_move_cmd(st, &fl, argc, argv);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "caption.h"
 #include "cli.h"
 #include "ingest.h"
 #include "jsonl.h"
@@ -14,7 +15,8 @@
 #include "store.h"
 
 enum { O_TITLE = 256, O_ABOUT, O_LANGUAGE, O_PREMIUM,
-    O_UPLOADED_BY, O_NAME, O_META, O_MAX_SIZE, O_LIMIT, O_DRY_RUN, O_STRICT };
+    O_UPLOADED_BY, O_NAME, O_META, O_MAX_SIZE, O_LIMIT, O_DRY_RUN, O_STRICT,
+    O_CAPTION };
 
 static const struct msp_opt opts[] = {
 	{ "store", 's', "DIR", "the store (default $MSP_STORE, ./msp-store)" },
@@ -27,6 +29,7 @@ static const struct msp_opt opts[] = {
 	{ "uploaded-by", O_UPLOADED_BY, "EMAIL", "the uploading user" },
 	{ "name", O_NAME, "TEXT", "name of a short video" },
 	{ "meta", O_META, "FILE", "metadata, one JSON line per input (- stdin)" },
+	{ "caption", O_CAPTION, "LANG=FILE", "a caption file, WebVTT or SRT (repeat for more languages)" },
 	{ "max-size", O_MAX_SIZE, "SIZE", "size limit (default 4G)" },
 	{ "limit", O_LIMIT, "NAME=VALUE", "a media limit: width, height, pixels, fps, duration, streams" },
 	{ "dry-run", O_DRY_RUN, NULL, "probe and check only; store nothing" },
@@ -47,6 +50,39 @@ static struct msp_store *st;
 static struct msp_jsonl *meta_in;
 static int64_t max_size;
 static int dry_run, strict, failed;
+
+/* --caption: checked once, added to each video */
+static struct cap {
+	char tag[MSP_CAPTION_TAG_MAX + 1];
+	struct msp_caption c;
+} caps[MSP_CAPTIONS_MAX];
+static int ncaps;
+
+static void
+caption_arg(char *arg)
+{
+	struct msp_err e;
+	char *eq = strchr(arg, '=');
+	int i, rc;
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		msp_cli_usage_error("--caption: '%s': expected LANG=FILE", arg);
+	*eq = '\0';
+	rc = msp_caption_lang(arg, caps[ncaps].tag, &e);
+	*eq = '=';
+	if (rc != 0)
+		msp_cli_usage_error("--caption: %s", e.msg);
+	for (i = 0; i < ncaps; i++)
+		if (strcmp(caps[i].tag, caps[ncaps].tag) == 0)
+			msp_cli_usage_error("--caption: language '%s' twice",
+			    caps[i].tag);
+	if (ncaps == MSP_CAPTIONS_MAX)
+		msp_cli_usage_error("--caption: at most %d languages",
+		    MSP_CAPTIONS_MAX);
+	if ((rc = msp_caption_load(eq + 1, &caps[ncaps].c, &e)) != 0)
+		msp_die(msp_err_exit(rc), "%s", e.msg);
+	ncaps++;
+}
 
 static void
 fatal_or_reject(const char *what, int rc, const struct msp_err *e)
@@ -80,6 +116,27 @@ ingest_one(const char *src, json_object *meta)
 	if (rc != 0) {
 		fatal_or_reject(src, rc, &e);
 		return;
+	}
+	if (!dry_run && ncaps > 0) {
+		const char *vid = NULL;
+		json_object *tags = json_object_new_array();
+		int i;
+
+		if (json_object_object_get_ex(out, "videoId", &x))
+			vid = json_object_get_string(x);
+		for (i = 0; vid != NULL && i < ncaps; i++) {
+			if ((rc = msp_caption_set(st, vid, caps[i].tag,
+			    &caps[i].c, NULL, NULL, NULL, &e)) != 0) {
+				/* the video stays, with the captions so far */
+				json_object_put(tags);
+				json_object_put(out);
+				fatal_or_reject(src, rc, &e);
+				return;
+			}
+			json_object_array_add(tags,
+			    json_object_new_string(caps[i].tag));
+		}
+		json_object_object_add(out, "captions", tags);
 	}
 	msp_cli_emit(out);
 	json_object_put(out);
@@ -203,6 +260,9 @@ main(int argc, char **argv)
 		case O_STRICT:
 			strict = 1;
 			break;
+		case O_CAPTION:
+			caption_arg(optarg);
+			break;
 		default:
 			msp_cli_usage_error("unknown option");
 		}
@@ -278,6 +338,8 @@ main(int argc, char **argv)
 		fclose(mf);
 	json_object_put(flags);
 	msp_store_close(st);
+	for (i = 0; i < ncaps; i++)
+		msp_caption_free(&caps[i].c);
 	if (msp_stop_requested())
 		msp_die(3, "interrupted");
 	msp_cli_exit(failed ? 1 : 0);

@@ -82,6 +82,11 @@ function stars(avg) {
   return '\u2605'.repeat(n) + '\u2606'.repeat(5 - n);
 }
 
+/* search text with its matched words, [between brackets], as <mark> */
+function marked(text) {
+  return String(text).split(/\[([^\]]*)\]/).map((p, i) => (i % 2 ? el('mark', null, p) : p));
+}
+
 function card(v, extra) {
   const short = v.videoType === 'short';
   const title = v.title || v.name || v.id;
@@ -109,7 +114,7 @@ function card(v, extra) {
   } else {
     c.append(el('p', { class: 'rating' }, 'Not rated yet'));
   }
-  if (extra && extra.cue) c.append(el('p', { class: 'cue' }, extra.cue));
+  if (extra && extra.cue) c.append(el('p', { class: 'cue' }, ...[].concat(extra.cue)));
   return c;
 }
 
@@ -127,11 +132,21 @@ function play(video, url, onTracks) {
   if (m) fresh[m[1]] = m[0];
   if (window.Hls && Hls.isSupported()) {
     /* no worker: the policy allows no blob: scripts */
-    const h = new Hls({ enableWorker: false, renderTextTracksNatively: true,
+    /* captions go to text tracks the page makes (hls.js's own track
+     * elements carry a data: URL, which the policy refuses) */
+    const h = new Hls({ enableWorker: false, renderTextTracksNatively: false,
       xhrSetup: (xhr, u) => xhr.open('GET', u.replace(TOKEN, (t, id) => fresh[id] || t)) });
     if (m) h.renew = setInterval(() => api('GET', '/videos/' + m[1]).then((v) => { const n = TOKEN.exec(v.playbackUrl || ''); if (n) fresh[m[1]] = n[0]; }).catch(() => {}), 60000);
     h.loadSource(url);
     h.attachMedia(video);
+    clearTracks(video);
+    h.on(Hls.Events.NON_NATIVE_TEXT_TRACKS_FOUND, (e, d) => d.tracks.forEach((t) => textTrack(video, t.subtitleTrack)));
+    h.on(Hls.Events.CUES_PARSED, (e, d) => {
+      const t = d.type === 'subtitles' && d.subtitleTrack ? textTrack(video, d.subtitleTrack) : null;
+      if (!t) return;
+      if (t.mode === 'disabled') t.mode = 'hidden';
+      for (const c of d.cues) if (!t.cues.getCueById(c.id)) t.addCue(c);
+    });
     if (onTracks) {
       h.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => onTracks(h));
       h.on(Hls.Events.MANIFEST_PARSED, () => onTracks(h));
@@ -141,6 +156,28 @@ function play(video, url, onTracks) {
     video.src = url;
   }
   video.play().catch(() => {});
+}
+
+/* The page's text track for a subtitles playlist, by its name (a video's
+ * tracks cannot be removed: they are kept and reused). */
+function textTrack(video, st) {
+  video.mspTracks = video.mspTracks || {};
+  let t = video.mspTracks[st.name];
+  if (!t) {
+    t = video.addTextTrack('subtitles', st.name, st.lang || '');
+    t.mode = 'disabled';
+    video.mspTracks[st.name] = t;
+  }
+  return t;
+}
+
+/* a new video: no cue of the one before stays */
+function clearTracks(video) {
+  for (const t of Object.values(video.mspTracks || {})) {
+    t.mode = 'hidden';
+    while (t.cues && t.cues.length) t.removeCue(t.cues[0]);
+    t.mode = 'disabled';
+  }
 }
 
 /* ---- account ----------------------------------------------------------- */
@@ -354,7 +391,7 @@ async function search(q, more) {
   for (const h of r.hits.hits) {
     const s = h._source;
     const extra = {};
-    if (s.cue) { extra.t = s.cue.start; extra.cue = '\u201c' + s.cue.text + '\u201d at ' + clock(s.cue.start); }
+    if (s.cue) { extra.t = s.cue.start; extra.cue = ['\u201c', ...marked(s.cue.text), '\u201d at ' + clock(s.cue.start)]; }
     grid.append(card(s, extra));
   }
   state.searchFrom += r.hits.hits.length;

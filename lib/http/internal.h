@@ -28,6 +28,7 @@ typedef void (*msp_route_fn)(struct msp_req *r);
 #define R_ADMIN   0x10 /* only admins */
 #define R_HASH    0x20 /* spends a password hash: runs in the hashing pool */
 #define R_TUS     0x40 /* the body streams into a resumable upload (tus.c) */
+#define R_TEXT    0x80 /* the body is a file kept whole (a caption) */
 
 struct msp_route {
 	const char *method;  /* "GET" also answers HEAD */
@@ -148,6 +149,7 @@ void msp_route_hls(struct msp_req *r);
 void msp_route_video_get(struct msp_req *r);
 void msp_route_video_del(struct msp_req *r);
 void msp_route_video_patch(struct msp_req *r);
+void msp_route_caption_put(struct msp_req *r);
 void msp_route_upload_short(struct msp_req *r);
 void msp_route_upload_long(struct msp_req *r);
 void msp_route_short_get(struct msp_req *r);

@@ -26,6 +26,8 @@ const struct msp_route msp_routes[] = {
 	    "/videos/*" },
 	{ "PATCH", "/videos/", msp_route_video_patch,
 	    R_PREFIX | R_AUTH | R_JSON, "/videos/*" },
+	{ "PUT", "/videos/", msp_route_caption_put,
+	    R_PREFIX | R_AUTH | R_TEXT, "/videos/*/captions/*" },
 	{ "PUT", "/short-content/upload", msp_route_upload_short,
 	    R_AUTH | R_UPLOAD, NULL },
 	{ "PUT", "/long-content/upload", msp_route_upload_long,

@@ -52,6 +52,9 @@ hit_add(json_object *hit, void *arg, struct msp_err *e)
 			json_object_object_add(src, *k, json_object_get(x));
 	if (json_object_object_get_ex(hit, "snippet", &x))
 		json_object_object_add(src, "snippet", json_object_get(x));
+	/* a match inside the captions: where playback starts */
+	if (json_object_object_get_ex(hit, "cue", &x))
+		json_object_object_add(src, "cue", json_object_get(x));
 	json_object_put(v);
 	o = json_object_new_object();
 	json_object_object_add(o, "_index", json_object_new_string("videos"));

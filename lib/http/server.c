@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "blob.h"
+#include "caption.h"
 #include "catalog.h"
 #include "dispatch.h"
 #include "internal.h"
@@ -463,12 +464,20 @@ reaper(void *arg)
 
 /* ---- bodies --------------------------------------------------------- */
 
+/* The most bytes a buffered body may have. */
+static size_t
+body_limit(const struct msp_req *r)
+{
+	return (r->route->flags & R_TEXT) ? MSP_CAPTION_MAX :
+	    r->h->c.body_max;
+}
+
 static int
 body_append(struct msp_req *r, const char *data, size_t n)
 {
 	if (r->too_big)
 		return 0;
-	if (r->blen + n > r->h->c.body_max) {
+	if (r->blen + n > body_limit(r)) {
 		r->too_big = 1;
 		return 0;
 	}
@@ -885,7 +894,7 @@ first_call(struct msp_req *r)
 		long long n;
 		long long max = (flags & (R_UPLOAD | R_TUS)) ?
 		    r->h->c.upload_max :
-		    (long long)r->h->c.body_max;
+		    (long long)body_limit(r);
 		if (msp_parse_int(cl, 0, (long long)1 << 62, &n) != 0) {
 			msp_reply_error(r, 400, "Content-Length: not a number");
 			return -1;
@@ -895,7 +904,7 @@ first_call(struct msp_req *r)
 			    max);
 			return -1;
 		}
-		if (n > 0 && !(flags & (R_JSON | R_UPLOAD | R_TUS))) {
+		if (n > 0 && !(flags & (R_JSON | R_TEXT | R_UPLOAD | R_TUS))) {
 			msp_reply_error(r, 400, "body: this route takes none");
 			return -1;
 		}
@@ -954,7 +963,7 @@ end_call(struct msp_req *r)
 	if (r->too_big) {
 		msp_reply_error(r, 413, "body: larger than %lld bytes",
 		    (flags & R_UPLOAD) ? r->h->c.upload_max :
-		    (long long)r->h->c.body_max);
+		    (long long)body_limit(r));
 		return;
 	}
 	if ((flags & R_JSON) && parse_json_body(r) != 0) {
@@ -1045,7 +1054,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				rc = upload_write(r, upload_data, n);
 		} else if (r->route->flags & R_TUS) {
 			rc = msp_tus_body(r, upload_data, n);
-		} else if (r->route->flags & R_JSON) {
+		} else if (r->route->flags & (R_JSON | R_TEXT)) {
 			rc = body_append(r, upload_data, n);
 		}
 		/* an answer cannot be queued while the body streams in: a

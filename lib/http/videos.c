@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "caption.h"
 #include "catalog.h"
 #include "engage.h"
 #include "ingest.h"
@@ -45,6 +46,37 @@ is_owner(struct msp_req *r, json_object *v)
 	return r->email != NULL && by != NULL && strcmp(by, r->email) == 0;
 }
 
+/* A video's captions as a client lists them: language, label and the
+ * number of cues (the cues themselves are the search index's; players
+ * read the WebVTT). */
+static void
+captions_out(json_object *v)
+{
+	json_object *caps, *list;
+	size_t i;
+
+	if (!json_object_object_get_ex(v, "captions", &caps) ||
+	    !json_object_is_type(caps, json_type_array) ||
+	    (list = json_object_new_array()) == NULL)
+		return;
+	for (i = 0; i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i);
+		json_object *o = json_object_new_object(), *x;
+		if (o == NULL)
+			break;
+		if (json_object_object_get_ex(c, "language", &x))
+			json_object_object_add(o, "language",
+			    json_object_get(x));
+		if (json_object_object_get_ex(c, "label", &x))
+			json_object_object_add(o, "label", json_object_get(x));
+		if (json_object_object_get_ex(c, "cues", &x))
+			json_object_object_add(o, "cues", json_object_new_int(
+			    (int)json_object_array_length(x)));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(v, "captions", list);
+}
+
 /* Add what a client needs to show a video: counters and, for a ready
  * video the caller may watch, playbackUrl (signed for premium); poster
  * and thumbnails. */
@@ -56,6 +88,7 @@ msp_http_video_out(struct msp_req *r, MDB_txn *t, json_object *v)
 	char *url = NULL, *tok = NULL;
 	int64_t end;
 
+	captions_out(v);
 	msp_engage_decorate(r->h->st, t, v, &e);
 	if (id == NULL || !msp_video_visible(v))
 		return;
@@ -224,16 +257,115 @@ video_change(struct msp_req *r, json_object *changes)
 		return;
 	}
 	rc = msp_store_write(r->h->st, vchange_txn, &c, &e);
-	if (rc != 0)
+	if (rc != 0) {
 		msp_reply_err(r, &e);
-	else
+	} else {
+		captions_out(c.out);
 		msp_reply_json(r, 200, c.out);
+	}
 	json_object_put(c.out);
+}
+
+/* ---- captions ------------------------------------------------------- */
+
+/* The owner or an admin; a deleted video is the admin's only. */
+static int
+caption_auth(json_object *v, void *arg, struct msp_err *e)
+{
+	struct msp_req *r = arg;
+
+	if (jbool(v, "isDeleted") && !r->admin)
+		return msp_err_set(e, MSP_ENOTFOUND, "video %s: not found",
+		    jstr(v, "id"));
+	if (!is_owner(r, v) && !r->admin)
+		return msp_err_set(e, MSP_EPERM, "video %s: not yours",
+		    jstr(v, "id"));
+	return 0;
+}
+
+/* "<id>/captions/<lang>" of r->rest: 0, or -1 after replying. */
+static int
+caption_path(struct msp_req *r, char id[MSP_ID_LEN + 1],
+    char tag[MSP_CAPTION_TAG_MAX + 1])
+{
+	static const char mid[] = "/captions/";
+	const char *rest = r->rest;
+	struct msp_err e;
+
+	if (strlen(rest) <= MSP_ID_LEN + sizeof(mid) - 1 ||
+	    strncmp(rest + MSP_ID_LEN, mid, sizeof(mid) - 1) != 0) {
+		msp_reply_error(r, 404, "%s: not found", r->url);
+		return -1;
+	}
+	memcpy(id, rest, MSP_ID_LEN);
+	id[MSP_ID_LEN] = '\0';
+	if (!msp_id_valid(id)) {
+		msp_reply_error(r, 404, "video %s: not found", id);
+		return -1;
+	}
+	if (msp_caption_lang(rest + MSP_ID_LEN + sizeof(mid) - 1, tag,
+	    &e) != 0) {
+		msp_reply_error(r, 400, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+caption_change(struct msp_req *r, const struct msp_caption *c,
+    const char *id, const char *tag)
+{
+	json_object *v = NULL;
+	struct msp_err e;
+	MDB_txn *t;
+
+	if (msp_caption_set(r->h->st, id, tag, c, caption_auth, r, &v,
+	    &e) != 0) {
+		msp_reply_err(r, &e);
+		return;
+	}
+	if (msp_txn_begin(r->h->st, 0, &t, &e) != 0) {
+		json_object_put(v);
+		msp_reply_err(r, &e);
+		return;
+	}
+	msp_http_video_out(r, t, v);
+	msp_txn_abort(r->h->st, t);
+	msp_reply_json(r, 200, v);
+	json_object_put(v);
+}
+
+/* PUT /videos/<id>/captions/<lang>: the body is a WebVTT or SRT file. */
+void
+msp_route_caption_put(struct msp_req *r)
+{
+	char id[MSP_ID_LEN + 1], tag[MSP_CAPTION_TAG_MAX + 1], name[80];
+	struct msp_caption c;
+	struct msp_err e;
+
+	if (caption_path(r, id, tag) != 0)
+		return;
+	snprintf(name, sizeof(name), "caption %s", tag);
+	if (msp_caption_parse(name, r->body ? r->body : "", r->blen, &c,
+	    &e) != 0) {
+		msp_reply_err(r, &e);
+		return;
+	}
+	caption_change(r, &c, id, tag);
+	msp_caption_free(&c);
 }
 
 void
 msp_route_video_del(struct msp_req *r)
 {
+	char id[MSP_ID_LEN + 1], tag[MSP_CAPTION_TAG_MAX + 1];
+
+	/* DELETE /videos/<id>/captions/<lang> */
+	if (strchr(r->rest, '/') != NULL) {
+		if (caption_path(r, id, tag) == 0)
+			caption_change(r, NULL, id, tag);
+		return;
+	}
 	video_change(r, NULL);
 }
 

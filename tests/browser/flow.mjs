@@ -307,6 +307,31 @@ try {
   check(await page.getAttribute('#rate [data-rating="5"]', 'aria-pressed') === 'true', 'my rating pressed');
   step('rated');
 
+  // ---- captions: the HLS subtitles group, and a search hit in them ---------
+  await page.waitForFunction(() => document.querySelectorAll('#captions option').length === 3);
+  const capts = await page.$$eval('#captions option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(capts) === JSON.stringify(['Captions off', 'English', 'Hindi']), 'caption choices ' + capts);
+  await page.selectOption('#captions', { label: 'English' });
+  if (await page.evaluate(() => document.getElementById('player').paused)) await page.click('#play');
+  await page.waitForFunction(() => {
+    const tt = [...document.getElementById('player').textTracks];
+    return tt.some((t) => t.mode === 'showing' && t.cues && [...t.cues].some((c) => /heron/.test(c.text)));
+  });
+  await shot('captions');
+  step('captions: English and Hindi from the master playlist, English shown');
+  await page.goto(url + '/#/search/heron');
+  await page.waitForSelector('#search-grid .card .cue');
+  const cue = await text('#search-grid .card .cue');
+  check(/heron/.test(cue) && /0:02/.test(cue), 'the hit shows its cue: ' + cue);
+  check(/\?t=2\.5$/.test(await page.getAttribute('#search-grid .card-link', 'href')), 'the hit links to its cue');
+  await shot('search-cue');
+  await page.click('#search-grid .card-link');
+  await page.waitForURL(/#\/video\/[0-9a-z]{26}\?t=2\.5$/);
+  await page.waitForSelector('#player-box:visible');
+  await page.waitForFunction(() => document.getElementById('player').currentTime >= 2.4);
+  check(await page.evaluate(() => document.getElementById('player').currentTime) < 5.5, 'started at the cue');
+  step('search hit in the captions starts playback at its cue');
+
   // ---- premium: locked, plans, purchase, unlocked --------------------------
   await page.goto(url + '/#/search/harbour');
   await page.click('#search-grid .card-link');
