@@ -73,6 +73,38 @@ msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
 	return 0;
 }
 
+/*
+ * An index made before captions were searched is made again, once, by
+ * the first tool that opens the store to search it (msp-search, msp-serve
+ * at start) or that changes a video (msp_search_observe), so that an
+ * upgraded store answers queries at once.
+ */
+int
+msp_search_upgrade(struct msp_store *st, struct msp_err *e)
+{
+	MDB_txn *t;
+	MDB_val v;
+	int rc, old;
+
+	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0)
+		return rc;
+	old = msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &v, NULL) == 0 &&
+	    v.mv_size == STATS_OLD_SIZE;
+	msp_txn_abort(st, t);
+	if (!old)
+		return 0;
+	if ((rc = msp_txn_begin(st, 1, &t, e)) != 0)
+		return rc;
+	/* another process may have done it meanwhile */
+	if (msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &v, NULL) == 0 &&
+	    v.mv_size == STATS_OLD_SIZE &&
+	    (rc = msp_search_reindex(st, t, NULL, e)) != 0) {
+		msp_txn_abort(st, t);
+		return rc;
+	}
+	return msp_txn_commit(st, t, e);
+}
+
 static int
 stats_put(struct msp_store *st, MDB_txn *t, const struct stats *s,
     struct msp_err *e)

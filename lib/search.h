@@ -101,6 +101,8 @@ struct msp_search_query {
  * Pass total NULL (and ask one hit more than the page to learn whether a
  * next page exists) for the fastest answer.
  */
+/* Remake an index made before captions were searched (once). */
+int msp_search_upgrade(struct msp_store *st, struct msp_err *e);
 int msp_search_run(struct msp_store *st, MDB_txn *t,
     const struct msp_search_query *q, msp_each_fn fn, void *arg,
     long *total, json_object **facets, struct msp_err *e);

@@ -174,7 +174,8 @@ main(int argc, char **argv)
 	if ((rc = msp_search_query_check(text, &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 
-	if ((rc = msp_store_open(&st, dir, MSP_STORE_EXISTING, &e)) != 0)
+	if ((rc = msp_store_open(&st, dir, MSP_STORE_EXISTING, &e)) != 0 ||
+	    (rc = msp_search_upgrade(st, &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	{
 		MDB_txn *t;

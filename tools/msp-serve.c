@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "media.h"
 #include "pay.h"
+#include "search.h"
 #include "store.h"
 #include "util.h"
 
@@ -253,6 +254,8 @@ main(int argc, char **argv)
 			msp_die(rc == MSP_EINVAL ? 2 : msp_err_exit(rc),
 			    "redis: %s", e.msg);
 	}
+	if ((rc = msp_search_upgrade(st, &e)) != 0)
+		msp_die(msp_err_exit(rc), "%s", e.msg);
 	if ((rc = msp_http_start(&h, st, &c, &e)) != 0)
 		msp_die(msp_err_exit(rc), "%s", e.msg);
 	{
