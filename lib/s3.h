@@ -83,6 +83,12 @@ int msp_s3_upload_write(struct msp_s3_upload *up, const void *data,
 int msp_s3_upload_finish(struct msp_s3_upload *up, struct msp_err *e);
 void msp_s3_upload_abort(struct msp_s3_upload *up);
 
+/* Copy the object src to dst on the server (CopyObject; a multipart
+ * upload of UploadPartCopy ranges when size is above 5 GiB), with o's
+ * metadata; src stays. size is src's (HEAD it when unknown). */
+int msp_s3_copy(struct msp_s3 *s, const char *src, const char *dst,
+    int64_t size, const struct msp_s3_put_opts *o, struct msp_err *e);
+
 /* HEAD: MSP_ENOTFOUND when the object is missing. etag may be NULL; else
  * *etag is malloc'd (without quotes). */
 int msp_s3_head(struct msp_s3 *s, const char *key, int64_t *size,
