@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "curlbuf.h"
 #include "s3_int.h"
 #include "util.h"
 
@@ -466,9 +467,7 @@ struct req {
 
 struct resp {
 	long status;
-	char *body;
-	size_t n;
-	int over;
+	struct msp_curlbuf b; /* the answer's body, up to r->max */
 	char etag[200];
 	char crange[100];
 	char region[64];
@@ -488,7 +487,7 @@ struct resp {
 static void
 resp_reset(struct resp *o)
 {
-	free(o->body);
+	msp_curlbuf_reset(&o->b);
 	memset(o, 0, sizeof(*o));
 	o->clen = -1;
 }
@@ -523,7 +522,6 @@ on_data(char *d, size_t sz, size_t nm, void *arg)
 	struct resp *o = arg;
 	size_t n = sz * nm, k;
 	long st = 0;
-	char *np;
 
 	curl_easy_getinfo(o->h, CURLINFO_RESPONSE_CODE, &st);
 	if (o->r->fn != NULL && st >= 200 && st < 300) {
@@ -540,17 +538,8 @@ on_data(char *d, size_t sz, size_t nm, void *arg)
 		o->passed += (int64_t)n;
 		return sz * nm;
 	}
-	if (o->n + n > o->r->max) {
-		o->over = 1;
-		return 0;
-	}
-	if ((np = realloc(o->body, o->n + n + 1)) == NULL)
-		return 0;
-	o->body = np;
-	memcpy(o->body + o->n, d, n);
-	o->n += n;
-	o->body[o->n] = '\0';
-	return n;
+	o->b.max = o->r->max;
+	return msp_curlbuf_add(&o->b, d, n) == 0 ? n : 0;
 }
 
 /* Keep a header's value, trimmed and bounded (longer: dropped). */
@@ -782,21 +771,8 @@ retry_status(long st)
 static int
 retry_curl(CURLcode cc)
 {
-	switch (cc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
+	return msp_curl_retryable(cc) || cc == CURLE_HTTP2 ||
+	    cc == CURLE_HTTP2_STREAM || cc == CURLE_SSL_CONNECT_ERROR;
 }
 
 static int
@@ -819,9 +795,9 @@ s3_error(struct msp_s3 *s, const struct req *r, struct resp *o,
 
 	memset(&x, 0, sizeof(x));
 	what(s, r, w, sizeof(w));
-	if (o->n == 0 || s3_xml_parse(&x, o->body, o->n) != 0 ||
+	if (o->b.n == 0 || s3_xml_parse(&x, o->b.p, o->b.n) != 0 ||
 	    strcmp(x.root, "Error") != 0 || x.code == NULL) {
-		if (o->n > 0 || o->over) {
+		if (o->b.n > 0 || o->b.over) {
 			s3_xml_free(&x);
 			*retry = retry_status(o->status);
 			return not_s3(s, o->status, e);
@@ -926,7 +902,7 @@ judge(struct msp_s3 *s, const struct req *r, CURLcode cc, struct resp *o,
 	if (cc == CURLE_WRITE_ERROR && o->fn_rc != 0)
 		return msp_err_set(e, o->fn_rc < 0 ? o->fn_rc : MSP_EIO,
 		    "%s: the reader stopped", w);
-	if (cc == CURLE_WRITE_ERROR && o->over)
+	if (cc == CURLE_WRITE_ERROR && o->b.over)
 		return not_s3(s, o->status, e);
 	if (cc == CURLE_WRITE_ERROR)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
@@ -1028,7 +1004,7 @@ xml_request(struct msp_s3 *s, const struct req *r, const char *root,
 		memset(x, 0, sizeof(*x));
 		if ((rc = request(s, r, &o, e)) != 0)
 			break;
-		if (s3_xml_parse(x, o.body ? o.body : "", o.n) != 0) {
+		if (s3_xml_parse(x, o.b.p ? o.b.p : "", o.b.n) != 0) {
 			rc = not_s3(s, 0, e);
 			break;
 		}

@@ -27,6 +27,12 @@ COUNT how many matching requests get the fault. KIND is one of
   slow      wait --slow seconds before answering
   html      answer 200 with an HTML page
 
+Virtual-hosted requests: the proxy is also an HTTP forward proxy (a
+client's http_proxy), so a request for http://BUCKET.s3.test:PORT/KEY
+comes in absolute form; its signature is checked as sent (host
+BUCKET.s3.test:PORT, path /KEY) and it goes to the server path-style
+(/BUCKET/KEY). Log lines name the absolute URL.
+
 usage: s3proxy.py --upstream HOST:PORT --access KEY --secret SECRET
                   [--region R] [--faults FILE] [--log FILE] [--slow S]
 It listens on 127.0.0.1 on a free port and prints "listening PORT".
@@ -239,15 +245,30 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         target = self.path
         body = self.read_body()
+        shown = target
+        vhost = None
+        if target.startswith("http://"):
+            # forward-proxy form: virtual-hosted addressing
+            u = urlsplit(target)
+            host = u.netloc.split(":")[0]
+            if not host.endswith(".s3.test") or \
+                    self.headers.get("Host") != u.netloc:
+                self.answer(400, error_xml("InvalidRequest", "proxy: only "
+                                           "BUCKET.s3.test is proxied", ""))
+                return
+            vhost = host[:-len(".s3.test")]
+            target = u.path + ("?" + u.query if u.query else "")
         bad = check_signature(method, target, self.headers, body)
+        if vhost is not None:
+            target = "/" + vhost + target
         kind = "presigned" if "X-Amz-Signature=" in target else "header"
         if bad:
-            log("refused %s %s %s: %s %s" % (method, target, kind, bad[1],
+            log("refused %s %s %s: %s %s" % (method, shown, kind, bad[1],
                                              bad[2]))
             self.answer(bad[0], error_xml(bad[1], bad[2], bad[3]))
             return
         fault = take_fault(method, target)
-        log("ok %s %s %s%s" % (method, target, kind,
+        log("ok %s %s %s%s" % (method, shown, kind,
                                " fault=" + fault if fault else ""))
         if fault == "500":
             self.answer(500, error_xml("InternalError", "We encountered an "
@@ -324,7 +345,9 @@ class Handler(BaseHTTPRequestHandler):
         c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
         hdrs = {k: v for k, v in self.headers.items()
                 if k.lower() not in ("connection", "expect",
-                                     "transfer-encoding")}
+                                     "transfer-encoding", "host",
+                                     "proxy-connection")}
+        hdrs["Host"] = "%s:%d" % (args.up_host, args.up_port)
         hdrs["Content-Length"] = str(len(body))
         c.request(method, target, body=body, headers=hdrs)
         r = c.getresponse()
