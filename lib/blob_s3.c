@@ -234,6 +234,17 @@ enqueue(struct msp_blob *b, const char *key, unsigned char *data,
 	return 0;
 }
 
+/* 1 when key is prefix or lies under it ("a/b" holds "a/b/c", not
+ * "a/bc"; "" and "a/" hold what starts with them). */
+static int
+under(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(key, prefix, n) == 0 && (n == 0 ||
+	    prefix[n - 1] == '/' || key[n] == '\0' || key[n] == '/');
+}
+
 /* Wait until the queue is empty; then report (and forget) the failures
  * under prefix (NULL: none are reported). */
 static int
@@ -247,7 +258,7 @@ drain(struct msp_blob *b, const char *prefix, struct msp_err *e)
 	while (k->head != NULL || k->busy > 0)
 		pthread_cond_wait(&k->qcv, &k->mu);
 	for (fp = &k->fails; prefix != NULL && (f = *fp) != NULL; ) {
-		if (strncmp(f->key, prefix, strlen(prefix)) != 0) {
+		if (!under(f->key, prefix)) {
 			fp = &f->next;
 			continue;
 		}
