@@ -65,6 +65,7 @@ msp_s3_conf_init(struct msp_s3_conf *c)
 	c->timeout = 60;
 	c->retries = 4;
 	c->part_size = 16 * 1024 * 1024;
+	c->copy_size = PART_MAX;
 	c->parallel = 4;
 }
 
@@ -161,6 +162,11 @@ conf_set(void *arg, const char *name, const char *v, size_t n,
 	if (strcmp(name, "part_size") == 0) {
 		if ((rc = set_num(&x, where, v, n, PART_MIN, PART_MAX, e)) == 0)
 			c->part_size = (size_t)x;
+		return rc;
+	}
+	if (strcmp(name, "copy_size") == 0) {
+		if ((rc = set_num(&x, where, v, n, PART_MIN, PART_MAX, e)) == 0)
+			c->copy_size = (int64_t)x;
 		return rc;
 	}
 	if (strcmp(name, "parallel") == 0) {
@@ -358,13 +364,17 @@ msp_s3_open(struct msp_s3 **sp, const struct msp_s3_conf *c,
 		return msp_err_set(e, MSP_EINVAL, "s3: the access key id "
 		    "holds characters an access key cannot have");
 	if (c->part_size < PART_MIN || (long long)c->part_size > PART_MAX ||
-	    c->parallel < 1 || c->retries < 0 || c->timeout < 1)
-		return msp_err_set(e, MSP_EINVAL, "s3: part size, parallel "
-		    "parts, retries or timeout out of range");
+	    c->parallel < 1 || c->retries < 0 || c->timeout < 1 ||
+	    (c->copy_size != 0 && (c->copy_size < PART_MIN ||
+	    c->copy_size > PART_MAX)))
+		return msp_err_set(e, MSP_EINVAL, "s3: part size, copy size, "
+		    "parallel parts, retries or timeout out of range");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
 	s->c = *c;
+	if (s->c.copy_size == 0)
+		s->c.copy_size = PART_MAX;
 	s->c.endpoint = msp_strdup(c->endpoint);
 	s->c.bucket = msp_strdup(c->bucket);
 	s->c.region = dup_or(c->region, "us-east-1");
@@ -2121,8 +2131,6 @@ out:
 
 /* ---- server-side copies --------------------------------------------- */
 
-#define COPY_PART (1LL << 30) /* UploadPartCopy's part (1 GiB) */
-
 /* "x-amz-copy-source: /bucket/key", the full key encoded. */
 static char *
 copy_source(struct msp_s3 *s, const char *fullsrc)
@@ -2150,11 +2158,11 @@ copy_parts(struct msp_s3_upload *u, const char *src_hdr, int64_t size,
 	struct req r;
 	unsigned char md5[16];
 	char no[16], range[80], tag[200];
-	int64_t off, n, ps = COPY_PART;
+	int64_t off, n, ps = u->s->c.copy_size;
 	size_t bl;
 	int rc;
 
-	while (size / ps >= PARTS_MAX)
+	while (size / ps >= PARTS_MAX && ps <= PART_MAX)
 		ps *= 2;
 	if (ps > PART_MAX)
 		return msp_err_set(e, MSP_EINVAL, "bucket '%s': '%s': too "
@@ -2218,7 +2226,7 @@ msp_s3_copy(struct msp_s3 *s, const char *src, const char *dst,
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (size > PART_MAX) {
+	if (size > s->c.copy_size) {
 		if ((rc = msp_s3_upload_begin(s, dst, o, &u, e)) == 0)
 			rc = copy_parts(u, sh, size, e);
 		goto out;

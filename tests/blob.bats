@@ -195,6 +195,27 @@ ingest_short() {
 	[ -z "$(s3_refused)" ]
 }
 
+@test "bucket: a streamed upload larger than copy_size is copied to its key in UploadPartCopy parts" {
+	echo "copy_size = 5242880" >> "$MSP_STORE/media.conf"
+	ffmpeg -v error -y -f lavfi -i testsrc2=size=160x90:rate=25:duration=3 \
+	    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart small.mp4
+	# a free box (64-bit size) of 7 MiB after the movie
+	python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack(">I4sQ", 1, b"free", 16 + (7 << 20)))' > box
+	{ cat small.mp4 box && head -c $((7 << 20)) /dev/urandom; } > big.mp4
+	h=$(b2sum -l 256 big.mp4 | cut -d' ' -f1)
+	start_server
+	tok=$(signup_login ann@example.org)
+	req PUT '/short-content/upload?name=big&filename=big.mp4' \
+	    -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' --data-binary @big.mp4
+	[ "$code" = 202 ]
+	[ "$(jq -r .sourceBucketFilePath <<<"$body")" = "media/originals/$h.mp4" ]
+	grep -Eq "^ok PUT /$S3_BUCKET/media/originals/$h.mp4\?partNumber=2&uploadId=" "$S3_LOG"
+	curl -sf "$S3_UPSTREAM/$S3_BUCKET/media/originals/$h.mp4" | cmp - big.mp4
+	[ "$(keys)" = "media/originals/$h.mp4" ]
+	[ "$(uploads)" -eq 0 ]
+	[ -z "$(s3_refused)" ]
+}
+
 @test "bucket: a crashed ingest's temporary objects and uploads are swept by a later ingest" {
 	old=$(( $(date +%s) - 2 * 86400 ))
 	young=$(date +%s)

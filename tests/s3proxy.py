@@ -10,10 +10,12 @@ AuthorizationHeaderMalformed naming the right region; an x-amz-content-sha256
 that is not the body's hash gets 400 XAmzContentSHA256Mismatch. Each check
 is logged, one line per request, to --log.
 
-s3rver 3.7 lacks ListMultipartUploads and AbortMultipartUpload; the proxy
-answers both itself from the uploads it saw created, completed and aborted
-(an aborted upload's later parts and completion get 404 NoSuchUpload, as on
-S3).
+s3rver 3.7 lacks ListMultipartUploads, AbortMultipartUpload and
+UploadPartCopy; the proxy answers the first two itself from the uploads it
+saw created, completed and aborted (an aborted upload's later parts and
+completion get 404 NoSuchUpload, as on S3), and turns an UploadPartCopy
+into a ranged GET of the source and an UploadPart of those bytes,
+answering with a CopyPartResult.
 
 Faults are injected on demand from the --faults file, read at each request:
 one rule a line, "KIND METHOD MATCH COUNT": METHOD is GET, PUT, POST,
@@ -305,6 +307,10 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, error_xml("NoSuchUpload", "The specified upload "
                                        "does not exist."))
             return
+        if method == "PUT" and "uploadId" in q and \
+                "x-amz-copy-source" in self.headers:
+            self.part_copy(target)
+            return
         status, rheaders, rbody = self.forward(method, target, body)
         if status == 200 and method == "POST" and "uploads" in q:
             try:
@@ -354,6 +360,32 @@ class Handler(BaseHTTPRequestHandler):
         data = r.read()
         c.close()
         return r.status, r.getheaders(), data
+
+    def part_copy(self, target):
+        src = "/" + unquote(self.headers["x-amz-copy-source"]).lstrip("/")
+        rng = self.headers.get("x-amz-copy-source-range", "")
+        c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
+        c.request("GET", quote(src), headers={"Range": rng} if rng else {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status not in (200, 206):
+            self.answer(r.status, data)
+            return
+        c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
+        c.request("PUT", target, body=data,
+                  headers={"Content-Length": str(len(data))})
+        r = c.getresponse()
+        r.read()
+        etag = r.getheader("ETag", "")
+        c.close()
+        if r.status != 200:
+            self.answer(r.status, error_xml("InternalError", "part copy", ""))
+            return
+        self.answer(200, ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                          '<CopyPartResult><ETag>%s</ETag><LastModified>'
+                          '2026-01-01T00:00:00.000Z</LastModified>'
+                          '</CopyPartResult>' % escape(etag)).encode())
 
     def list_uploads(self, bucket, q):
         prefix = q.get("prefix", "")
