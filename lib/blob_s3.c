@@ -410,6 +410,9 @@ lst_one(void *arg, const char *key, int64_t size, const char *etag)
 	struct lst *l = arg;
 
 	(void)etag;
+	/* temporary objects (streamed ingests) are not objects yet */
+	if (strncmp(key, MSP_BLOB_STAGE, strlen(MSP_BLOB_STAGE)) == 0)
+		return 0;
 	if (l->fn(l->arg, key, size) != 0) {
 		l->stopped = 1;
 		return 1;
