@@ -190,6 +190,39 @@ msp_blob_put_file(struct msp_blob *b, const char *key, const char *path,
 }
 
 int
+msp_blob_stage_key(char **key, struct msp_err *e)
+{
+	char id[MSP_ID_LEN + 1];
+
+	if (msp_id_new(id) != 0 || (*key = msp_sprintf("%s%lld-%s",
+	    MSP_BLOB_STAGE, (long long)time(NULL), id)) == NULL)
+		return oom(e);
+	return 0;
+}
+
+int
+msp_blob_stage_sweep(struct msp_blob *b, struct msp_err *e)
+{
+	if (b->root != NULL)
+		return 0;
+	return msp_blob_bucket_sweep(b, e);
+}
+
+int
+msp_blob_move(struct msp_blob *b, const char *from, const char *to,
+    int flags, int *created, struct msp_err *e)
+{
+	int rc, c = 0;
+
+	if ((rc = key_ok(from, e)) != 0 || (rc = key_ok(to, e)) != 0)
+		return rc;
+	rc = b->ops->move(b, from, to, flags, &c, e);
+	if (created != NULL)
+		*created = c;
+	return rc;
+}
+
+int
 msp_blob_stat(struct msp_blob *b, const char *key, struct msp_blob_stat *s,
     struct msp_err *e)
 {

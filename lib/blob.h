@@ -59,6 +59,12 @@ int msp_blob_put(struct msp_blob *b, const char *key, const void *data,
  * object is new, 0 when MSP_BLOB_KEEP kept an existing one. */
 int msp_blob_put_file(struct msp_blob *b, const char *key, const char *path,
     int flags, int *created, struct msp_err *e);
+/* Rename the object from to to (a bucket: a server-side copy, then from
+ * is deleted); with MSP_BLOB_KEEP an existing object to of the same size
+ * is kept and from only removed. On failure to is as it was. *created
+ * as for msp_blob_put_file. */
+int msp_blob_move(struct msp_blob *b, const char *from, const char *to,
+    int flags, int *created, struct msp_err *e);
 
 struct msp_blob_stat {
 	int64_t size;
@@ -120,6 +126,16 @@ const char *msp_blob_root(const struct msp_blob *b);
  * or *url NULL when the backend has none. */
 int msp_blob_url(struct msp_blob *b, const char *key, long expires,
     char **url, struct msp_err *e);
+
+/* Temporary objects (a bucket's streamed ingests): a new key
+ * "media/tmp/<seconds>-<id>" (*key malloc'd), and the sweep that aborts
+ * the unfinished uploads and deletes the objects of such keys older than
+ * MSP_BLOB_STAGE_AGE (a crashed writer's); it runs at most once an hour
+ * per handle, and does nothing for a directory. */
+#define MSP_BLOB_STAGE "media/tmp/"
+#define MSP_BLOB_STAGE_AGE 86400
+int msp_blob_stage_key(char **key, struct msp_err *e);
+int msp_blob_stage_sweep(struct msp_blob *b, struct msp_err *e);
 
 /* The Content-Type and Cache-Control an object gets, by its key. */
 const char *msp_blob_content_type(const char *key);

@@ -427,9 +427,44 @@ f_url(struct msp_blob *b, const char *key, long expires, char **url,
 	return 0;
 }
 
+static int
+f_move(struct msp_blob *b, const char *from, const char *to, int flags,
+    int *created, struct msp_err *e)
+{
+	char *src = NULL, *dst = NULL;
+	int rc;
+
+	if ((src = fpath(b, from)) == NULL || (dst = fpath(b, to)) == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	if ((rc = parent(dst, 1, 0, e)) != 0)
+		goto out;
+	if (flags & MSP_BLOB_KEEP) {
+		if (link(src, dst) == 0)
+			*created = 1;
+		else if (errno != EEXIST)
+			rc = msp_err_set(e, MSP_EIO, "%s: %s", dst,
+			    strerror(errno));
+		if (rc == 0)
+			(void)unlink(src);
+	} else if (rename(src, dst) != 0) {
+		rc = msp_err_set(e, MSP_EIO, "%s: %s", dst, strerror(errno));
+	} else {
+		*created = 1;
+	}
+	if (rc == 0 && !(flags & (MSP_BLOB_LIVE | MSP_BLOB_LAZY)))
+		rc = parent(dst, 0, 1, e);
+out:
+	free(src);
+	free(dst);
+	return rc;
+}
+
 static const struct msp_blob_ops files_ops = {
 	f_put, f_put_file, f_stat, f_get, f_list, f_remove, f_sync,
-	f_wopen, f_wwrite, f_wpublish, f_wabort, f_fetch, f_local, f_url, NULL
+	f_wopen, f_wwrite, f_wpublish, f_wabort, f_fetch, f_local, f_url,
+	f_move, NULL
 };
 
 int

@@ -37,6 +37,8 @@ struct msp_blob_ops {
 	    struct msp_err *e);
 	int (*url)(struct msp_blob *b, const char *key, long expires,
 	    char **url, struct msp_err *e);
+	int (*move)(struct msp_blob *b, const char *from, const char *to,
+	    int flags, int *created, struct msp_err *e);
 	void (*close)(struct msp_blob *b);
 };
 
@@ -86,6 +88,8 @@ int msp_blob_files_open(struct msp_blob *b, const char *root,
     struct msp_err *e);
 int msp_blob_bucket_open(struct msp_blob *b, const char *conf,
     struct msp_err *e);
+/* The bucket's part of msp_blob_stage_sweep. */
+int msp_blob_bucket_sweep(struct msp_blob *b, struct msp_err *e);
 /* One cheap request that fails on a wrong endpoint, bucket, region or
  * secret. */
 int msp_blob_bucket_check(struct msp_blob *b, struct msp_err *e);

@@ -1,21 +1,37 @@
 /*
- * ingest: copy, hash, probe, store and register an upload.
+ * ingest: hash, probe, store and register an upload.
  *
- * Order of things, so that a refused upload leaves nothing and a crash
- * leaves at most a temporary file that no record points at:
- *   1. bytes go to a local temporary file of lib/blob (media/tmp/<id>)
- *      while BLAKE2b hashes them; the writer holds an flock on it until
- *      the name is removed, and a later writer removes a file there that
- *      is unlocked and was not written to for ten minutes (a crashed
- *      writer's);
- *   2. the copy is probed and checked (lib/media), and the metadata is
- *      validated by msp_video_add in a transaction that is rolled back;
- *   3. the copy is published as media/originals/<hash>.<ext>: linked
- *      into place, or uploaded to the bucket (in parallel parts when
- *      large); an existing object of that key already holds the same
- *      bytes and is kept;
- *   4. one write transaction adds the video and enqueues its job. If it
- *      fails, an object that step 3 created is removed again.
+ * The original is stored as media/originals/<hash>.<ext>, hash being the
+ * BLAKE2b-256 of its bytes, and the record pointing at it is committed
+ * only after the object is complete; a refused upload leaves nothing, a
+ * crash at most a temporary object or file that no record names. How the
+ * bytes get there depends on where they come from and where the media is:
+ *
+ *   - a directory (the files backend): the bytes are copied into a local
+ *     temporary file of lib/blob (media/tmp/<id>) while they are hashed,
+ *     the copy is probed, then linked into place (an existing original of
+ *     that key holds the same bytes and is kept). The writer holds an
+ *     flock on the file until the name is removed; a later writer removes
+ *     a file there that is unlocked and stale (a crashed writer's).
+ *   - a bucket, from a local file (msp-ingest FILE, a finished resumable
+ *     upload): nothing is spooled. The file is probed where it is, hashed,
+ *     then uploaded from itself under its final key (a multipart upload
+ *     with parts in parallel when large, each part retried, aborted on
+ *     failure). A file that changes while it is ingested is refused.
+ *   - a bucket, from a stream (an HTTP request body, an http(s) URL): the
+ *     bytes go up as they come to a temporary key media/tmp/<time>-<id>
+ *     (a streamed multipart upload) while they are hashed; the object is
+ *     probed there through a short-lived presigned GET (libavformat under
+ *     the http/https whitelist), then copied on the server to its final
+ *     key (CopyObject; UploadPartCopy parts above 5 GiB) and the temporary
+ *     object deleted. Temporary objects and unfinished uploads under
+ *     media/tmp/ older than a day (a crashed ingest's) are swept by later
+ *     ingests.
+ *
+ * Then the metadata is validated by msp_video_add in a transaction that
+ * is rolled back, the object published, and one write transaction adds
+ * the video and enqueues its job; if that fails, an object the ingest
+ * created is removed again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +58,7 @@ struct msp_ingest {
 	struct msp_blob *b;
 	char *name;        /* for the extension */
 	struct msp_blob_writer *w;
+	char *stage;       /* a bucket: the temporary key bytes stream to */
 	int64_t size, max;
 	crypto_generichash_state h;
 };
@@ -65,8 +82,14 @@ msp_ingest_begin(struct msp_store *st, const char *name, int64_t max_size,
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = msp_blob_store(st, &in->b, e)) != 0 ||
-	    (rc = msp_blob_writer_open(in->b, NULL, 0, &in->w, e)) != 0)
+	if ((rc = msp_blob_store(st, &in->b, e)) != 0)
+		goto fail;
+	if (msp_blob_root(in->b) == NULL) {
+		(void)msp_blob_stage_sweep(in->b, NULL);
+		if ((rc = msp_blob_stage_key(&in->stage, e)) != 0)
+			goto fail;
+	}
+	if ((rc = msp_blob_writer_open(in->b, in->stage, 0, &in->w, e)) != 0)
 		goto fail;
 	crypto_generichash_init(&in->h, NULL, 0, HASH_BYTES);
 	*ip = in;
@@ -94,6 +117,7 @@ msp_ingest_abort(struct msp_ingest *in)
 	if (in == NULL)
 		return;
 	msp_blob_writer_abort(in->w);
+	free(in->stage);
 	free(in->name);
 	free(in);
 }
@@ -170,42 +194,49 @@ reg_txn(MDB_txn *t, void *arg, struct msp_err *e)
 	    e);
 }
 
-int
-msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
-    json_object *meta, json_object **out, struct msp_err *e)
+/* Probe src (a path or URL) and check it as an upload called name. */
+static int
+probe_check(const char *src, const char *name, json_object *meta,
+    int64_t max, struct msp_media_info *info, struct msp_err *e)
 {
-	unsigned char hash[HASH_BYTES];
-	char hex[2 * HASH_BYTES + 1];
-	struct msp_media_info info;
-	struct reg r = { st, NULL, NULL, NULL };
-	json_object *facts = NULL, *x;
 	const char *vt = NULL;
-	char *rel = NULL;
-	int rc, created = 0;
+	json_object *x;
+	int rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if (in->size == 0) {
-		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
-		goto out;
-	}
-	if ((rc = msp_media_probe(msp_blob_writer_path(in->w), &info, e)) !=
-	    0)
-		goto out;
-	msp_media_set_ext(&info, in->name);
+	if ((rc = msp_media_probe(src, info, e)) != 0)
+		return rc;
+	msp_media_set_ext(info, name);
 	if (meta != NULL && json_object_object_get_ex(meta, "videoType", &x) &&
 	    json_object_is_type(x, json_type_string)) {
 		vt = json_object_get_string(x);
 		if (strcmp(vt, "short") != 0 && strcmp(vt, "long") != 0)
 			vt = NULL; /* msp_video_add says what is wrong */
 	}
-	if ((rc = msp_media_check(&info, vt, in->max, e)) != 0)
-		goto out;
-	crypto_generichash_final(&in->h, hash, sizeof(hash));
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-	if ((facts = msp_media_json(&info)) == NULL ||
+	return msp_media_check(info, vt, max, e);
+}
+
+/* How the bytes become the object rel: publish(arg, rel, &created, e). */
+typedef int (*publish_fn)(void *arg, const char *rel, int *created,
+    struct msp_err *e);
+
+/* Name the original by its hash, check the metadata, publish the object,
+ * then register the video and its job in one transaction. */
+static int
+store_original(struct msp_store *st, struct msp_blob *b, const char *name,
+    json_object *meta, const struct msp_media_info *info,
+    const unsigned char hash[HASH_BYTES], publish_fn publish, void *parg,
+    json_object **out, struct msp_err *e)
+{
+	char hex[2 * HASH_BYTES + 1];
+	struct reg r = { st, NULL, NULL, NULL };
+	json_object *facts = NULL;
+	char *rel = NULL;
+	int rc, created = 0;
+
+	sodium_bin2hex(hex, sizeof(hex), hash, HASH_BYTES);
+	if ((facts = msp_media_json(info)) == NULL ||
 	    (rel = msp_sprintf("%s/%s.%s", MSP_ORIGINALS, hex,
-	    info.ext)) == NULL ||
+	    info->ext)) == NULL ||
 	    (r.vin = video_input(meta, rel, facts)) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
@@ -213,28 +244,240 @@ msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
 	if ((rc = meta_precheck(st, r.vin, e)) != 0)
 		goto out;
 	/* an existing original is never replaced */
-	rc = msp_blob_writer_publish(in->w, rel, MSP_BLOB_KEEP, &created, e);
-	in->w = NULL;
-	if (rc != 0)
+	if ((rc = publish(parg, rel, &created, e)) != 0)
 		goto out;
 	if ((rc = msp_store_write(st, reg_txn, &r, e)) != 0)
 		goto out;
 	if (out != NULL) {
 		json_object_object_add(r.job, "input",
-		    json_object_new_string(in->name));
+		    json_object_new_string(name));
 		json_object_object_add(r.job, "video", json_object_get(facts));
 		*out = r.job;
 		r.job = NULL;
 	}
 out:
 	if (rc != 0 && created)
-		(void)msp_blob_remove(in->b, rel, NULL);
+		(void)msp_blob_remove(b, rel, NULL);
 	json_object_put(facts);
 	json_object_put(r.vin);
 	json_object_put(r.video);
 	json_object_put(r.job);
 	free(rel);
-	msp_ingest_abort(in); /* removes the temporary file */
+	return rc;
+}
+
+static int
+publish_writer(void *arg, const char *rel, int *created, struct msp_err *e)
+{
+	struct msp_ingest *in = arg;
+	int rc;
+
+	rc = msp_blob_writer_publish(in->w, rel, MSP_BLOB_KEEP, created, e);
+	in->w = NULL;
+	return rc;
+}
+
+static int
+publish_stage(void *arg, const char *rel, int *created, struct msp_err *e)
+{
+	struct msp_ingest *in = arg;
+
+	return msp_blob_move(in->b, in->stage, rel, MSP_BLOB_KEEP, created, e);
+}
+
+int
+msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
+    json_object *meta, json_object **out, struct msp_err *e)
+{
+	unsigned char hash[HASH_BYTES];
+	struct msp_media_info info;
+	char *url = NULL;
+	int rc, staged = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if (in->size == 0) {
+		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
+		goto out;
+	}
+	crypto_generichash_final(&in->h, hash, sizeof(hash));
+	if (in->stage == NULL) {
+		if ((rc = probe_check(msp_blob_writer_path(in->w), in->name,
+		    meta, in->max, &info, e)) == 0)
+			rc = store_original(st, in->b, in->name, meta, &info,
+			    hash, publish_writer, in, out, e);
+		goto out;
+	}
+	/* the upload to the temporary key completes, is probed where it
+	 * is, then copied to its key on the server */
+	rc = msp_blob_writer_publish(in->w, NULL, 0, &staged, e);
+	in->w = NULL;
+	if (rc != 0)
+		goto out;
+	staged = 1;
+	if ((rc = msp_blob_url(in->b, in->stage, 900, &url, e)) != 0)
+		goto out;
+	if (url == NULL) {
+		rc = msp_err_set(e, MSP_EIO, "%s: no URL to probe the upload "
+		    "at", msp_blob_where(in->b));
+		goto out;
+	}
+	if ((rc = probe_check(url, in->name, meta, in->max, &info, e)) != 0)
+		goto out;
+	info.size = in->size;
+	rc = store_original(st, in->b, in->name, meta, &info, hash,
+	    publish_stage, in, out, e);
+out:
+	if (staged && rc != 0)
+		(void)msp_blob_remove(in->b, in->stage, NULL);
+	if (url != NULL)
+		sodium_memzero(url, strlen(url));
+	free(url);
+	msp_ingest_abort(in); /* removes a temporary file */
+	return rc;
+}
+
+/* A local file on a bucket: probed and hashed where it is, then uploaded
+ * from itself. */
+struct local {
+	struct msp_blob *b;
+	const char *path;
+	int fd;
+	struct stat sb;
+};
+
+static int
+publish_local(void *arg, const char *rel, int *created, struct msp_err *e)
+{
+	struct local *l = arg;
+	struct stat now;
+	int rc;
+
+	if ((rc = msp_blob_put_file(l->b, rel, l->path, MSP_BLOB_KEEP,
+	    created, e)) != 0)
+		return rc;
+	if (fstat(l->fd, &now) != 0 || now.st_size != l->sb.st_size ||
+	    now.st_mtim.tv_sec != l->sb.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != l->sb.st_mtim.tv_nsec)
+		return msp_err_set(e, MSP_EIO, "the file changed while it "
+		    "was ingested");
+	return 0;
+}
+
+static int
+ingest_local(struct msp_store *st, struct msp_blob *b, const char *path,
+    const char *name, json_object *meta, int64_t max, json_object **out,
+    struct msp_err *e)
+{
+	struct local l = { b, path, -1, { 0 } };
+	crypto_generichash_state h;
+	unsigned char hash[HASH_BYTES], *buf = NULL;
+	struct msp_media_info info;
+	ssize_t n;
+	int rc;
+
+	if ((l.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return msp_err_set(e, errno == ENOENT ? MSP_ENOTFOUND :
+		    MSP_EIO, "%s", strerror(errno));
+	if (fstat(l.fd, &l.sb) != 0 || !S_ISREG(l.sb.st_mode)) {
+		rc = msp_err_set(e, MSP_EMEDIA, "not a regular file");
+		goto out;
+	}
+	if (l.sb.st_size == 0) {
+		rc = msp_err_set(e, MSP_EMEDIA, "empty file");
+		goto out;
+	}
+	if (l.sb.st_size > max) {
+		rc = msp_err_set(e, MSP_EMEDIA, "size %lld bytes exceeds the "
+		    "limit of %lld bytes", (long long)l.sb.st_size,
+		    (long long)max);
+		goto out;
+	}
+	if ((rc = probe_check(path, name, meta, max, &info, e)) != 0)
+		goto out;
+	if ((buf = malloc(1 << 20)) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	crypto_generichash_init(&h, NULL, 0, HASH_BYTES);
+	while ((n = read(l.fd, buf, 1 << 20)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = msp_err_set(e, MSP_EIO, "%s", strerror(errno));
+			goto out;
+		}
+		if (msp_stop_requested()) {
+			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
+			goto out;
+		}
+		crypto_generichash_update(&h, buf, (size_t)n);
+	}
+	crypto_generichash_final(&h, hash, sizeof(hash));
+	rc = store_original(st, b, name, meta, &info, hash, publish_local, &l,
+	    out, e);
+out:
+	free(buf);
+	close(l.fd);
+	return rc;
+}
+
+int
+msp_ingest_path(struct msp_store *st, const char *path, const char *name,
+    json_object *meta, int64_t max_size, json_object **out,
+    struct msp_err *e)
+{
+	struct msp_ingest *in = NULL;
+	struct msp_blob *b;
+	unsigned char *buf = NULL;
+	ssize_t n;
+	int fd, rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (max_size <= 0)
+		max_size = MSP_MEDIA_MAX_SIZE;
+	if (sodium_init() < 0)
+		return msp_err_set(e, MSP_ENOMEM, "libsodium failed to "
+		    "initialise");
+	if ((rc = msp_blob_store(st, &b, e)) != 0)
+		return rc;
+	if (msp_blob_root(b) == NULL) {
+		(void)msp_blob_stage_sweep(b, NULL);
+		return ingest_local(st, b, path, name ? name : path, meta,
+		    max_size, out, e);
+	}
+	/* a directory: copied into the store while hashed */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return msp_err_set(e, errno == ENOENT ? MSP_ENOTFOUND :
+		    MSP_EIO, "%s", strerror(errno));
+	if ((buf = malloc(1 << 16)) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = msp_ingest_begin(st, name ? name : path, max_size, &in,
+	    e)) != 0)
+		goto out;
+	while ((n = read(fd, buf, 1 << 16)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = msp_err_set(e, MSP_EIO, "%s", strerror(errno));
+			goto out;
+		}
+		if (msp_stop_requested()) {
+			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
+			goto out;
+		}
+		if ((rc = msp_ingest_write(in, buf, (size_t)n, e)) != 0)
+			goto out;
+	}
+	rc = msp_ingest_finish(st, in, meta, out, e);
+	in = NULL;
+out:
+	msp_ingest_abort(in);
+	free(buf);
+	close(fd);
 	return rc;
 }
 
@@ -258,6 +501,9 @@ msp_ingest_file(struct msp_store *st, const char *src, json_object *meta,
 		return msp_err_set(e, MSP_EMEDIA, "size %lld bytes exceeds "
 		    "the limit of %lld bytes", (long long)sb.st_size,
 		    (long long)max_size);
+	if (!msp_media_is_url(src) && stat(src, &sb) == 0 &&
+	    S_ISREG(sb.st_mode))
+		return msp_ingest_path(st, src, src, meta, max_size, out, e);
 	if ((rc = msp_media_src_open(&s, src, e)) != 0)
 		return rc;
 	if ((buf = malloc(1 << 16)) == NULL) {

@@ -27,7 +27,8 @@
 struct msp_ingest;
 
 /*
- * Start receiving an upload into a temporary file in the store. name is
+ * Start receiving an upload: into a temporary file in the store, or on a
+ * bucket into a temporary object, streamed as it comes. name is
  * what the upload is called in messages and where the extension of the
  * stored original comes from (the client's file name, a path, a URL).
  * max_size: bytes, 0 for MSP_MEDIA_MAX_SIZE.
@@ -50,6 +51,13 @@ void msp_ingest_abort(struct msp_ingest *in);
  */
 int msp_ingest_finish(struct msp_store *st, struct msp_ingest *in,
     json_object *meta, json_object **out, struct msp_err *e);
+
+/* The whole of it for the local file at path, called name (NULL: path)
+ * in messages and for its extension. On a bucket the file is probed and
+ * hashed where it is, then uploaded from itself (nothing is spooled). */
+int msp_ingest_path(struct msp_store *st, const char *path, const char *name,
+    json_object *meta, int64_t max_size, json_object **out,
+    struct msp_err *e);
 
 /* The whole of it for a path or an http(s) URL. */
 int msp_ingest_file(struct msp_store *st, const char *src, json_object *meta,

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "curlbuf.h"
 #include "jsonl.h"
 #include "pay_gw.h"
 #include "util.h"
@@ -566,48 +567,6 @@ out:
 
 /* ---- the REST client ------------------------------------------------ */
 
-struct answer {
-	char *p;
-	size_t n;
-	int over;
-};
-
-static size_t
-on_data(char *d, size_t sz, size_t nm, void *arg)
-{
-	struct answer *a = arg;
-	size_t n = sz * nm;
-	char *np;
-
-	if (a->n + n > ANSWER_MAX) {
-		a->over = 1;
-		return 0;
-	}
-	if ((np = realloc(a->p, a->n + n + 1)) == NULL)
-		return 0;
-	a->p = np;
-	memcpy(a->p + a->n, d, n);
-	a->n += n;
-	a->p[a->n] = '\0';
-	return n;
-}
-
-static int
-retryable(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return 1;
-	default:
-		return 0;
-	}
-}
 
 /* Printable ASCII of at most 160 characters from the gateway's text. */
 static void
@@ -622,7 +581,7 @@ clean_text(char *dst, size_t cap, const char *s)
 
 /* The error text of a gateway answer: error.description, else error.code. */
 static void
-answer_error(const struct answer *a, char *dst, size_t cap)
+answer_error(const struct msp_curlbuf *a, char *dst, size_t cap)
 {
 	json_object *o, *err, *x;
 
@@ -654,7 +613,7 @@ msp_pay_gw_call(const struct msp_pay_conf *c, const char *method,
     struct msp_err *e)
 {
 	struct curl_slist *hdr = NULL;
-	struct answer a = { NULL, 0, 0 };
+	struct msp_curlbuf a = { NULL, 0, ANSWER_MAX, 0 };
 	const char *payload = NULL;
 	char *url = NULL, text[200];
 	CURLcode crc = CURLE_OK;
@@ -686,10 +645,7 @@ msp_pay_gw_call(const struct msp_pay_conf *c, const char *method,
 			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 			goto out;
 		}
-		free(a.p);
-		a.p = NULL;
-		a.n = 0;
-		a.over = 0;
+		msp_curlbuf_reset(&a);
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -699,7 +655,7 @@ msp_pay_gw_call(const struct msp_pay_conf *c, const char *method,
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 		curl_easy_setopt(h, CURLOPT_USERAGENT, "msp/" "0.1.0");
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, msp_curlbuf_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
 		if (payload != NULL) {
 			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -713,7 +669,7 @@ msp_pay_gw_call(const struct msp_pay_conf *c, const char *method,
 		h = NULL;
 		if (crc == CURLE_OK && status != 429 && status < 500)
 			break;
-		if (crc != CURLE_OK && !retryable(crc))
+		if (crc != CURLE_OK && !msp_curl_retryable(crc))
 			break;
 		if (attempt > c->retries)
 			break;

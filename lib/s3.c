@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "curlbuf.h"
 #include "s3_int.h"
 #include "util.h"
 
@@ -64,6 +65,7 @@ msp_s3_conf_init(struct msp_s3_conf *c)
 	c->timeout = 60;
 	c->retries = 4;
 	c->part_size = 16 * 1024 * 1024;
+	c->copy_size = PART_MAX;
 	c->parallel = 4;
 }
 
@@ -160,6 +162,11 @@ conf_set(void *arg, const char *name, const char *v, size_t n,
 	if (strcmp(name, "part_size") == 0) {
 		if ((rc = set_num(&x, where, v, n, PART_MIN, PART_MAX, e)) == 0)
 			c->part_size = (size_t)x;
+		return rc;
+	}
+	if (strcmp(name, "copy_size") == 0) {
+		if ((rc = set_num(&x, where, v, n, PART_MIN, PART_MAX, e)) == 0)
+			c->copy_size = (int64_t)x;
 		return rc;
 	}
 	if (strcmp(name, "parallel") == 0) {
@@ -357,13 +364,17 @@ msp_s3_open(struct msp_s3 **sp, const struct msp_s3_conf *c,
 		return msp_err_set(e, MSP_EINVAL, "s3: the access key id "
 		    "holds characters an access key cannot have");
 	if (c->part_size < PART_MIN || (long long)c->part_size > PART_MAX ||
-	    c->parallel < 1 || c->retries < 0 || c->timeout < 1)
-		return msp_err_set(e, MSP_EINVAL, "s3: part size, parallel "
-		    "parts, retries or timeout out of range");
+	    c->parallel < 1 || c->retries < 0 || c->timeout < 1 ||
+	    (c->copy_size != 0 && (c->copy_size < PART_MIN ||
+	    c->copy_size > PART_MAX)))
+		return msp_err_set(e, MSP_EINVAL, "s3: part size, copy size, "
+		    "parallel parts, retries or timeout out of range");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
 	s->c = *c;
+	if (s->c.copy_size == 0)
+		s->c.copy_size = PART_MAX;
 	s->c.endpoint = msp_strdup(c->endpoint);
 	s->c.bucket = msp_strdup(c->bucket);
 	s->c.region = dup_or(c->region, "us-east-1");
@@ -450,6 +461,9 @@ struct req {
 	const char *method;
 	const char *key;           /* NULL: the bucket */
 	const char *query;         /* from s3_query, or NULL */
+	const char *kv[12];        /* or name/value pairs request() turns
+	                            * into the query (value NULL: none) */
+	size_t nkv;                /* pairs in kv */
 	const char *hdr[8];        /* more headers, "name: value", signed */
 	size_t nhdr;
 	const unsigned char *body; /* what is sent, or NULL */
@@ -463,9 +477,7 @@ struct req {
 
 struct resp {
 	long status;
-	char *body;
-	size_t n;
-	int over;
+	struct msp_curlbuf b; /* the answer's body, up to r->max */
 	char etag[200];
 	char crange[100];
 	char region[64];
@@ -485,7 +497,7 @@ struct resp {
 static void
 resp_reset(struct resp *o)
 {
-	free(o->body);
+	msp_curlbuf_reset(&o->b);
 	memset(o, 0, sizeof(*o));
 	o->clen = -1;
 }
@@ -520,7 +532,6 @@ on_data(char *d, size_t sz, size_t nm, void *arg)
 	struct resp *o = arg;
 	size_t n = sz * nm, k;
 	long st = 0;
-	char *np;
 
 	curl_easy_getinfo(o->h, CURLINFO_RESPONSE_CODE, &st);
 	if (o->r->fn != NULL && st >= 200 && st < 300) {
@@ -537,17 +548,8 @@ on_data(char *d, size_t sz, size_t nm, void *arg)
 		o->passed += (int64_t)n;
 		return sz * nm;
 	}
-	if (o->n + n > o->r->max) {
-		o->over = 1;
-		return 0;
-	}
-	if ((np = realloc(o->body, o->n + n + 1)) == NULL)
-		return 0;
-	o->body = np;
-	memcpy(o->body + o->n, d, n);
-	o->n += n;
-	o->body[o->n] = '\0';
-	return n;
+	o->b.max = o->r->max;
+	return msp_curlbuf_add(&o->b, d, n) == 0 ? n : 0;
 }
 
 /* Keep a header's value, trimmed and bounded (longer: dropped). */
@@ -779,21 +781,8 @@ retry_status(long st)
 static int
 retry_curl(CURLcode cc)
 {
-	switch (cc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
+	return msp_curl_retryable(cc) || cc == CURLE_HTTP2 ||
+	    cc == CURLE_HTTP2_STREAM || cc == CURLE_SSL_CONNECT_ERROR;
 }
 
 static int
@@ -816,9 +805,9 @@ s3_error(struct msp_s3 *s, const struct req *r, struct resp *o,
 
 	memset(&x, 0, sizeof(x));
 	what(s, r, w, sizeof(w));
-	if (o->n == 0 || s3_xml_parse(&x, o->body, o->n) != 0 ||
+	if (o->b.n == 0 || s3_xml_parse(&x, o->b.p, o->b.n) != 0 ||
 	    strcmp(x.root, "Error") != 0 || x.code == NULL) {
-		if (o->n > 0 || o->over) {
+		if (o->b.n > 0 || o->b.over) {
 			s3_xml_free(&x);
 			*retry = retry_status(o->status);
 			return not_s3(s, o->status, e);
@@ -923,7 +912,7 @@ judge(struct msp_s3 *s, const struct req *r, CURLcode cc, struct resp *o,
 	if (cc == CURLE_WRITE_ERROR && o->fn_rc != 0)
 		return msp_err_set(e, o->fn_rc < 0 ? o->fn_rc : MSP_EIO,
 		    "%s: the reader stopped", w);
-	if (cc == CURLE_WRITE_ERROR && o->over)
+	if (cc == CURLE_WRITE_ERROR && o->b.over)
 		return not_s3(s, o->status, e);
 	if (cc == CURLE_WRITE_ERROR)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
@@ -973,13 +962,22 @@ static int
 request(struct msp_s3 *s, const struct req *r, struct resp *o,
     struct msp_err *e)
 {
-	char errbuf[CURL_ERROR_SIZE], sha[65];
+	char errbuf[CURL_ERROR_SIZE], sha[65], *q = NULL;
+	struct req rq;
 	CURL *h;
 	CURLcode cc;
 	int i, rc = 0, retry;
 
-	if ((h = handle_get(s)) == NULL)
+	if (r->nkv > 0) {
+		rq = *r;
+		if ((rq.query = q = s3_query(r->kv, r->nkv)) == NULL)
+			return msp_err_set(e, MSP_ENOMEM, "out of memory");
+		r = &rq;
+	}
+	if ((h = handle_get(s)) == NULL) {
+		free(q);
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	}
 	hash_hex(EVP_sha256(), r->body ? (const void *)r->body : "", r->len,
 	    sha);
 	for (i = 0; i <= s->c.retries; i++) {
@@ -994,6 +992,41 @@ request(struct msp_s3 *s, const struct req *r, struct resp *o,
 	if (rc != 0 && retry)
 		msp_err_prefix(e, "gave up after %d attempts", i);
 	handle_put(s, h);
+	free(q);
+	return rc;
+}
+
+/* A request whose answer must be XML with root `root`; a 2xx that carries
+ * an <Error> (CompleteMultipartUpload, CopyObject and UploadPartCopy may
+ * answer so) is retried as the error says. x is the parsed answer. */
+static int
+xml_request(struct msp_s3 *s, const struct req *r, const char *root,
+    struct s3_xml *x, struct msp_err *e)
+{
+	struct resp o = { 0 };
+	int i, rc = MSP_EIO, retry;
+
+	memset(x, 0, sizeof(*x));
+	for (i = 0; i <= s->c.retries; i++) {
+		if (i > 0)
+			backoff(i - 1);
+		s3_xml_free(x);
+		memset(x, 0, sizeof(*x));
+		if ((rc = request(s, r, &o, e)) != 0)
+			break;
+		if (s3_xml_parse(x, o.b.p ? o.b.p : "", o.b.n) != 0) {
+			rc = not_s3(s, 0, e);
+			break;
+		}
+		if (strcmp(x->root, "Error") == 0) {
+			if ((rc = s3_error(s, r, &o, &retry, e)) != 0 && retry)
+				continue;
+			break;
+		}
+		rc = strcmp(x->root, root) == 0 ? 0 : not_s3(s, 0, e);
+		break;
+	}
+	resp_reset(&o);
 	return rc;
 }
 
@@ -1346,26 +1379,16 @@ msp_s3_delete(struct msp_s3 *s, const char *key, struct msp_err *e)
 
 /* A bucket-level GET whose answer must be XML with root `root`. */
 static int
-get_xml(struct msp_s3 *s, const char *key, const char *query,
+get_xml(struct msp_s3 *s, const char *const *kv, size_t npairs,
     const char *root, struct s3_xml *x, struct msp_err *e)
 {
 	struct req r = { 0 };
-	struct resp o = { 0 };
-	int rc;
 
-	memset(x, 0, sizeof(*x));
 	r.method = "GET";
-	r.key = key;
-	r.query = query;
+	memcpy(r.kv, kv, 2 * npairs * sizeof(*kv));
+	r.nkv = npairs;
 	r.max = XML_MAX;
-	if ((rc = request(s, &r, &o, e)) != 0)
-		goto out;
-	if (s3_xml_parse(x, o.body ? o.body : "", o.n) != 0 ||
-	    strcmp(x->root, root) != 0)
-		rc = not_s3(s, 0, e);
-out:
-	resp_reset(&o);
-	return rc;
+	return xml_request(s, &r, root, x, e);
 }
 
 int
@@ -1375,7 +1398,7 @@ msp_s3_list(struct msp_s3 *s, const char *prefix,
 {
 	struct s3_xml x = { 0 };
 	const char *kv[8];
-	char *full = NULL, *q = NULL, *token = NULL, *last = NULL;
+	char *full = NULL, *token = NULL, *last = NULL;
 	char page[24], tag[200];
 	size_t pn = strlen(s->c.prefix), n, i;
 	int rc = 0;
@@ -1398,13 +1421,9 @@ msp_s3_list(struct msp_s3 *s, const char *prefix,
 			kv[n++] = "continuation-token";
 			kv[n++] = token;
 		}
-		free(q);
-		if ((q = s3_query(kv, n / 2)) == NULL) {
-			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-			break;
-		}
 		s3_xml_free(&x);
-		if ((rc = get_xml(s, NULL, q, "ListBucketResult", &x, e)) != 0)
+		if ((rc = get_xml(s, kv, n / 2, "ListBucketResult", &x, e)) !=
+		    0)
 			break;
 		for (i = 0; i < x.nitems && rc == 0; i++) {
 			struct s3_xml_item *it = &x.items[i];
@@ -1448,7 +1467,6 @@ msp_s3_list(struct msp_s3 *s, const char *prefix,
 	} while (rc == 0 && token != NULL);
 	s3_xml_free(&x);
 	free(full);
-	free(q);
 	free(token);
 	free(last);
 	return rc;
@@ -1460,14 +1478,10 @@ msp_s3_check(struct msp_s3 *s, struct msp_err *e)
 	struct s3_xml x;
 	const char *kv[] = { "list-type", "2", "max-keys", "1", "prefix",
 	    s->c.prefix };
-	char *q;
 	int rc;
 
-	if ((q = s3_query(kv, 3)) == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	rc = get_xml(s, NULL, q, "ListBucketResult", &x, e);
+	rc = get_xml(s, kv, 3, "ListBucketResult", &x, e);
 	s3_xml_free(&x);
-	free(q);
 	return rc;
 }
 
@@ -1478,7 +1492,7 @@ msp_s3_list_uploads(struct msp_s3 *s, const char *prefix,
 {
 	struct s3_xml x = { 0 };
 	const char *kv[10];
-	char *full, *q = NULL, *km = NULL, *um = NULL, page[24];
+	char *full, *km = NULL, *um = NULL, page[24];
 	size_t pn = strlen(s->c.prefix), n, i;
 	int rc = 0;
 
@@ -1502,14 +1516,9 @@ msp_s3_list_uploads(struct msp_s3 *s, const char *prefix,
 			kv[n++] = "upload-id-marker";
 			kv[n++] = um ? um : "";
 		}
-		free(q);
-		if ((q = s3_query(kv, n / 2)) == NULL) {
-			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-			break;
-		}
 		s3_xml_free(&x);
-		if ((rc = get_xml(s, NULL, q, "ListMultipartUploadsResult", &x,
-		    e)) != 0)
+		if ((rc = get_xml(s, kv, n / 2, "ListMultipartUploadsResult",
+		    &x, e)) != 0)
 			break;
 		for (i = 0; i < x.nitems && rc == 0; i++) {
 			struct s3_xml_item *it = &x.items[i];
@@ -1546,7 +1555,6 @@ msp_s3_list_uploads(struct msp_s3 *s, const char *prefix,
 	} while (rc == 0);
 	s3_xml_free(&x);
 	free(full);
-	free(q);
 	free(km);
 	free(um);
 	return rc;
@@ -1558,15 +1566,13 @@ abort_full(struct msp_s3 *s, const char *fullkey, const char *upload_id,
 {
 	struct req r = { 0 };
 	struct resp o = { 0 };
-	const char *kv[] = { "uploadId", upload_id };
-	char *q;
 	int rc;
 
-	if ((q = s3_query(kv, 1)) == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	r.method = "DELETE";
 	r.key = fullkey;
-	r.query = q;
+	r.kv[0] = "uploadId";
+	r.kv[1] = upload_id;
+	r.nkv = 1;
 	r.max = ERRBODY_MAX;
 	rc = request(s, &r, &o, e);
 	if (rc == MSP_ENOTFOUND) { /* already gone */
@@ -1574,7 +1580,6 @@ abort_full(struct msp_s3 *s, const char *fullkey, const char *upload_id,
 		rc = 0;
 	}
 	resp_reset(&o);
-	free(q);
 	return rc;
 }
 
@@ -1654,7 +1659,25 @@ struct msp_s3_upload {
 	struct msp_err err;    /* the first failure */
 	char **etags;          /* by part number - 1 */
 	unsigned char (*md5s)[16];
+	int md5_unknown;       /* a copied part's ETag was no MD5 */
 };
+
+/* The request every multipart call on u starts from: its key, its
+ * uploadId (and partNumber when no is not NULL). */
+static void
+part_req(const struct msp_s3_upload *u, struct req *r, const char *no)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = "PUT";
+	r->key = u->key;
+	r->max = ERRBODY_MAX;
+	r->kv[r->nkv * 2] = "uploadId";
+	r->kv[r->nkv++ * 2 + 1] = u->upload_id;
+	if (no != NULL) {
+		r->kv[r->nkv * 2] = "partNumber";
+		r->kv[r->nkv++ * 2 + 1] = no;
+	}
+}
 
 static int
 part_put(struct msp_s3_upload *u, struct part *pt, char **etag,
@@ -1662,24 +1685,16 @@ part_put(struct msp_s3_upload *u, struct part *pt, char **etag,
 {
 	struct req r = { 0 };
 	struct resp o = { 0 };
-	char no[16], hex[33], *md = NULL, *q = NULL, tag[200];
-	const char *kv[4];
+	char no[16], hex[33], *md = NULL, tag[200];
 	int rc;
 
 	snprintf(no, sizeof(no), "%d", pt->no);
-	kv[0] = "partNumber";
-	kv[1] = no;
-	kv[2] = "uploadId";
-	kv[3] = u->upload_id;
-	if ((q = s3_query(kv, 2)) == NULL || md5_of(pt->p, pt->n, hex,
-	    &md) != 0) {
+	if (md5_of(pt->p, pt->n, hex, &md) != 0) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
 	EVP_Digest(pt->p, pt->n, md5, NULL, EVP_md5(), NULL);
-	r.method = "PUT";
-	r.key = u->key;
-	r.query = q;
+	part_req(u, &r, no);
 	r.body = pt->p;
 	r.len = pt->n;
 	r.md5 = hex;
@@ -1700,7 +1715,6 @@ part_put(struct msp_s3_upload *u, struct part *pt, char **etag,
 out:
 	resp_reset(&o);
 	free(md);
-	free(q);
 	return rc;
 }
 
@@ -1747,30 +1761,27 @@ worker(void *arg)
 	return NULL;
 }
 
+/* CreateMultipartUpload; with workers, the threads that send the parts
+ * are started too. */
 static int
-create(struct msp_s3_upload *u, struct msp_err *e)
+create(struct msp_s3_upload *u, int workers, struct msp_err *e)
 {
 	struct req r = { 0 };
-	struct resp o = { 0 };
 	struct s3_xml x = { 0 };
-	const char *kv[] = { "uploads", NULL };
-	char *q;
 	int rc, i;
 
-	if ((q = s3_query(kv, 1)) == NULL)
-		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	r.method = "POST";
 	r.key = u->key;
-	r.query = q;
+	r.kv[0] = "uploads";
+	r.nkv = 1;
 	r.max = XML_MAX;
 	r.hdr[r.nhdr++] = u->ct;
 	if (u->cc != NULL)
 		r.hdr[r.nhdr++] = u->cc;
-	if ((rc = request(u->s, &r, &o, e)) != 0)
+	if ((rc = xml_request(u->s, &r, "InitiateMultipartUploadResult", &x,
+	    e)) != 0)
 		goto out;
-	if (s3_xml_parse(&x, o.body ? o.body : "", o.n) != 0 ||
-	    strcmp(x.root, "InitiateMultipartUploadResult") != 0 ||
-	    x.upload_id == NULL || !printable(x.upload_id, 1024)) {
+	if (x.upload_id == NULL || !printable(x.upload_id, 1024)) {
 		rc = not_s3(u->s, 0, e);
 		goto out;
 	}
@@ -1785,17 +1796,15 @@ create(struct msp_s3_upload *u, struct msp_err *e)
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < u->s->c.parallel; i++) {
+	for (i = 0; workers && i < u->s->c.parallel; i++) {
 		if (pthread_create(&u->th[i], NULL, worker, u) != 0)
 			break;
 		u->nth++;
 	}
-	if (u->nth == 0)
+	if (workers && u->nth == 0)
 		rc = msp_err_set(e, MSP_ENOMEM, "cannot start a thread");
 out:
 	s3_xml_free(&x);
-	resp_reset(&o);
-	free(q);
 	return rc;
 }
 
@@ -1807,7 +1816,7 @@ dispatch(struct msp_s3_upload *u, struct msp_err *e)
 	struct part *pt;
 	int rc;
 
-	if (u->upload_id == NULL && (rc = create(u, e)) != 0)
+	if (u->upload_id == NULL && (rc = create(u, 1, e)) != 0)
 		return rc;
 	if (u->next_no >= PARTS_MAX)
 		return msp_err_set(e, MSP_EINVAL, "bucket '%s': '%s': more "
@@ -1931,21 +1940,17 @@ join_all(struct msp_s3_upload *u)
 static int
 complete(struct msp_s3_upload *u, struct msp_err *e)
 {
-	struct req r = { 0 };
-	struct resp o = { 0 };
+	struct req r;
 	struct s3_xml x = { 0 };
-	const char *kv[] = { "uploadId", u->upload_id };
 	unsigned char h[16];
-	char *q = NULL, want[48], tag[200];
-	char w[400];
+	char want[48], tag[200];
 	EVP_MD_CTX *mc = NULL;
 	FILE *f = NULL;
 	char *xml = NULL;
 	size_t xn = 0;
 	int64_t size;
-	int i, rc = MSP_EIO, retry;
+	int i, rc = MSP_EIO;
 
-	snprintf(w, sizeof(w), "bucket '%s': '%s'", u->s->c.bucket, u->ukey);
 	if ((f = open_memstream(&xml, &xn)) == NULL ||
 	    (mc = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(mc, EVP_md5(), NULL) != 1) {
@@ -1968,72 +1973,39 @@ complete(struct msp_s3_upload *u, struct msp_err *e)
 	EVP_DigestFinal_ex(mc, h, NULL);
 	s3_hex(h, 16, want);
 	snprintf(want + 32, sizeof(want) - 32, "-%d", u->next_no);
-	if ((q = s3_query(kv, 1)) == NULL) {
-		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
+	part_req(u, &r, NULL);
 	r.method = "POST";
-	r.key = u->key;
-	r.query = q;
 	r.body = (const unsigned char *)xml;
 	r.len = xn;
 	r.max = XML_MAX;
 	r.hdr[r.nhdr++] = "Content-Type: application/xml";
-	for (i = 0; i <= u->s->c.retries; i++) {
-		if (i > 0)
-			backoff(i - 1);
-		rc = request(u->s, &r, &o, e);
-		if (rc == MSP_ENOTFOUND) {
-			/* an earlier try may have completed it */
-			struct msp_err he = { 0 };
+	rc = xml_request(u->s, &r, "CompleteMultipartUploadResult", &x, e);
+	if (rc == MSP_ENOTFOUND) {
+		/* an earlier try may have completed it */
+		struct msp_err he = { 0 };
 
-			if (msp_s3_head(u->s, u->ukey, &size, NULL, &he) == 0 &&
-			    size == u->total) {
-				msp_err_clear(e);
-				rc = 0;
-			}
-			break;
+		if (msp_s3_head(u->s, u->ukey, &size, NULL, &he) == 0 &&
+		    size == u->total) {
+			msp_err_clear(e);
+			rc = 0;
 		}
-		if (rc != 0)
-			break;
-		/* a 200 may still carry an <Error> */
-		s3_xml_free(&x);
-		if (s3_xml_parse(&x, o.body ? o.body : "", o.n) != 0) {
-			rc = not_s3(u->s, 0, e);
-			break;
-		}
-		if (strcmp(x.root, "Error") == 0) {
-			if ((rc = s3_error(u->s, &r, &o, &retry, e)) != 0 &&
-			    retry)
-				continue;
-			break;
-		}
-		if (strcmp(x.root, "CompleteMultipartUploadResult") != 0) {
-			rc = not_s3(u->s, 0, e);
-			break;
-		}
-		/* "<md5 of the part md5s>-<parts>" when the server
-		 * follows S3's scheme; other forms are not checked */
-		if (x.etag != NULL && etag_clean(x.etag, tag,
-		    sizeof(tag)) == 0 && strspn(tag,
-		    "0123456789abcdefABCDEF") == 32 && tag[32] == '-' &&
-		    strcasecmp(tag, want) != 0) {
-			rc = msp_err_set(e, MSP_ENET, "%s: the server's ETag "
-			    "%s for the whole upload is not %s", w, tag,
-			    want);
-			break;
-		}
-		rc = 0;
-		break;
+		goto out;
 	}
+	/* "<md5 of the part md5s>-<parts>" when the server follows S3's
+	 * scheme; other forms are not checked */
+	if (rc == 0 && !u->md5_unknown && x.etag != NULL &&
+	    etag_clean(x.etag, tag, sizeof(tag)) == 0 && strspn(tag,
+	    "0123456789abcdefABCDEF") == 32 && tag[32] == '-' &&
+	    strcasecmp(tag, want) != 0)
+		rc = msp_err_set(e, MSP_ENET, "bucket '%s': '%s': the "
+		    "server's ETag %s for the whole upload is not %s",
+		    u->s->c.bucket, u->ukey, tag, want);
 out:
 	if (f != NULL)
 		fclose(f);
 	EVP_MD_CTX_free(mc);
 	s3_xml_free(&x);
-	resp_reset(&o);
 	free(xml);
-	free(q);
 	return rc;
 }
 
@@ -2154,5 +2126,134 @@ out:
 	msp_s3_upload_abort(u);
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+/* ---- server-side copies --------------------------------------------- */
+
+/* "x-amz-copy-source: /bucket/key", the full key encoded. */
+static char *
+copy_source(struct msp_s3 *s, const char *fullsrc)
+{
+	char *p, *enc, *h;
+
+	if ((p = msp_sprintf("/%s/%s", s->c.bucket, fullsrc)) == NULL)
+		return NULL;
+	enc = s3_uri_encode(p, strlen(p), 1);
+	free(p);
+	if (enc == NULL)
+		return NULL;
+	h = msp_sprintf("x-amz-copy-source: %s", enc);
+	free(enc);
+	return h;
+}
+
+/* An object above 5 GiB: a multipart upload whose parts are ranges of
+ * the source (UploadPartCopy), completed or aborted. */
+static int
+copy_parts(struct msp_s3_upload *u, const char *src_hdr, int64_t size,
+    struct msp_err *e)
+{
+	struct s3_xml x = { 0 };
+	struct req r;
+	unsigned char md5[16];
+	char no[16], range[80], tag[200];
+	int64_t off, n, ps = u->s->c.copy_size;
+	size_t bl;
+	int rc;
+
+	while (size / ps >= PARTS_MAX && ps <= PART_MAX)
+		ps *= 2;
+	if (ps > PART_MAX)
+		return msp_err_set(e, MSP_EINVAL, "bucket '%s': '%s': too "
+		    "large to copy", u->s->c.bucket, u->ukey);
+	if ((rc = create(u, 0, e)) != 0)
+		return rc;
+	for (off = 0; off < size; off += n) {
+		n = size - off < ps ? size - off : ps;
+		snprintf(no, sizeof(no), "%d", u->next_no + 1);
+		snprintf(range, sizeof(range), "x-amz-copy-source-range: "
+		    "bytes=%lld-%lld", (long long)off, (long long)(off + n - 1));
+		part_req(u, &r, no);
+		r.max = XML_MAX;
+		r.hdr[r.nhdr++] = src_hdr;
+		r.hdr[r.nhdr++] = range;
+		s3_xml_free(&x);
+		if ((rc = xml_request(u->s, &r, "CopyPartResult", &x, e)) != 0) {
+			msp_err_prefix(e, "part %s", no);
+			break;
+		}
+		if (x.etag == NULL || etag_clean(x.etag, tag, sizeof(tag)) !=
+		    0) {
+			rc = msp_err_set(e, MSP_ENET, "bucket '%s': '%s': part "
+			    "%s: the answer has no usable ETag", u->s->c.bucket,
+			    u->ukey, no);
+			break;
+		}
+		if ((u->etags[u->next_no] = msp_strdup(tag)) == NULL) {
+			rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+			break;
+		}
+		if (etag_is_md5(tag) && sodium_hex2bin(md5, sizeof(md5), tag,
+		    32, NULL, &bl, NULL) == 0 && bl == 16)
+			memcpy(u->md5s[u->next_no], md5, 16);
+		else
+			u->md5_unknown = 1;
+		u->next_no++;
+		u->total += n;
+	}
+	s3_xml_free(&x);
+	if (rc == 0 && (rc = complete(u, e)) == 0) {
+		free(u->upload_id);
+		u->upload_id = NULL;
+	}
+	return rc;
+}
+
+int
+msp_s3_copy(struct msp_s3 *s, const char *src, const char *dst,
+    int64_t size, const struct msp_s3_put_opts *o, struct msp_err *e)
+{
+	struct msp_s3_upload *u = NULL;
+	struct s3_xml x = { 0 };
+	struct req r = { 0 };
+	char *fs = NULL, *sh = NULL, *ct = NULL, *cc = NULL;
+	int rc;
+
+	if ((fs = full_key(s, src, e)) == NULL)
+		return e ? e->code : MSP_EINVAL;
+	if ((sh = copy_source(s, fs)) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (size > s->c.copy_size) {
+		if ((rc = msp_s3_upload_begin(s, dst, o, &u, e)) == 0)
+			rc = copy_parts(u, sh, size, e);
+		goto out;
+	}
+	if ((r.key = full_key(s, dst, e)) == NULL) {
+		rc = e ? e->code : MSP_EINVAL;
+		goto out;
+	}
+	r.method = "PUT";
+	r.body = (const unsigned char *)"";
+	r.max = XML_MAX;
+	r.hdr[r.nhdr++] = sh;
+	r.hdr[r.nhdr++] = "x-amz-metadata-directive: REPLACE";
+	if ((rc = put_headers(&r, o, &ct, &cc)) != 0) {
+		rc = rc == -2 ? msp_err_set(e, MSP_EINVAL, "'%s': control "
+		    "characters in the content type or cache control", dst) :
+		    msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = xml_request(s, &r, "CopyObjectResult", &x, e);
+out:
+	msp_s3_upload_abort(u);
+	s3_xml_free(&x);
+	free((char *)r.key);
+	free(fs);
+	free(sh);
+	free(ct);
+	free(cc);
 	return rc;
 }

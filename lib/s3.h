@@ -27,6 +27,9 @@ struct msp_s3_conf {
 	int retries;         /* attempts after the first (default 4) */
 	size_t part_size;    /* multipart part size (default 16 MiB, >= 5 MiB) */
 	int parallel;        /* parts in flight at once (default 4) */
+	int64_t copy_size;   /* server-side copies of larger objects go in
+	                      * parts of this size (default and most 5 GiB,
+	                      * S3's CopyObject limit; least 5 MiB) */
 	int page_size;       /* keys asked for per list request (0: the
 	                      * server's default, 1000 on S3) */
 };
@@ -82,6 +85,12 @@ int msp_s3_upload_write(struct msp_s3_upload *up, const void *data,
     size_t len, struct msp_err *e);
 int msp_s3_upload_finish(struct msp_s3_upload *up, struct msp_err *e);
 void msp_s3_upload_abort(struct msp_s3_upload *up);
+
+/* Copy the object src to dst on the server (CopyObject; a multipart
+ * upload of UploadPartCopy ranges when size is above copy_size), with o's
+ * metadata; src stays. size is src's (HEAD it when unknown). */
+int msp_s3_copy(struct msp_s3 *s, const char *src, const char *dst,
+    int64_t size, const struct msp_s3_put_opts *o, struct msp_err *e);
 
 /* HEAD: MSP_ENOTFOUND when the object is missing. etag may be NULL; else
  * *etag is malloc'd (without quotes). */

@@ -2141,6 +2141,11 @@ out:
 #endif
 	if (rc != 0) { /* what was published early must not look playable */
 		char *m = okey(prefix, "master.m3u8");
+
+		/* a bucket: what is still going up lands first; its
+		 * failures are this run's and are forgotten with it */
+		if (msp_blob_root(b) == NULL)
+			(void)msp_blob_sync(b, prefix, NULL);
 		if (m != NULL)
 			(void)msp_blob_remove(b, m, NULL);
 		free(m);

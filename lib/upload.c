@@ -18,7 +18,6 @@
 #include "upload.h"
 #include "util.h"
 
-#define READ_CHUNK (256 * 1024)
 
 static char *
 file_of(const struct msp_upload *u, const char *ext)
@@ -494,13 +493,10 @@ msp_upload_cut(struct msp_upload *u)
 int
 msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 {
-	struct msp_ingest *in = NULL;
 	json_object *meta = NULL, *j = NULL, *x, *o = NULL;
 	const char *name = "upload";
-	unsigned char *buf = NULL;
 	char *p = NULL, *rel = NULL;
-	int fd = -1, rc;
-	ssize_t n;
+	int rc;
 
 	if (job != NULL)
 		*job = NULL;
@@ -511,22 +507,8 @@ msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 	    &x))
 		name = json_object_get_string(x);
 	if ((p = file_of(u, "data")) == NULL ||
-	    (buf = malloc(READ_CHUNK)) == NULL ||
 	    (meta = json_object_new_object()) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", p, strerror(errno));
-		goto out;
-	}
-	if ((rc = msp_ingest_begin(u->st, name, u->length, &in, e)) != 0)
-		goto out;
-	while ((n = read(fd, buf, READ_CHUNK)) > 0)
-		if ((rc = msp_ingest_write(in, buf, (size_t)n, e)) != 0)
-			goto out;
-	if (n < 0) {
-		rc = msp_err_set(e, MSP_EIO, "%s: %s", p, strerror(errno));
 		goto out;
 	}
 	json_object_object_foreach(u->meta, k, v)
@@ -534,8 +516,7 @@ msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 			json_object_object_add(meta, k, json_object_get(v));
 	json_object_object_add(meta, "uploadedBy",
 	    json_object_new_string(u->owner));
-	rc = msp_ingest_finish(u->st, in, meta, &j, e);
-	in = NULL;
+	rc = msp_ingest_path(u->st, p, name, meta, u->length, &j, e);
 	if (rc != 0) {
 		(void)remove_files(u, NULL);
 		goto out;
@@ -565,13 +546,9 @@ msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 		j = NULL;
 	}
 out:
-	msp_ingest_abort(in);
-	if (fd >= 0)
-		close(fd);
 	json_object_put(meta);
 	json_object_put(j);
 	json_object_put(o);
-	free(buf);
 	free(rel);
 	free(p);
 	return rc;

@@ -32,10 +32,10 @@ keys() {
 	    grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | sort
 }
 
-# unfinished multipart uploads in the bucket
+# unfinished multipart uploads in the bucket (s3rver cannot list them:
+# the proxy answers from the uploads it saw)
 uploads() {
-	curl -sf "$S3_UPSTREAM/$S3_BUCKET?uploads" |
-	    grep -o '<UploadId>[^<]*</UploadId>' | wc -l
+	"$MSP_BUILD/tests/s3cli" -c "$S3_CONF" uploads | wc -l
 }
 
 # media objects left in the store directory; temporary files and the
@@ -88,6 +88,13 @@ ingest_short() {
 	cmp part <(tail -c +11 want.m4s | head -c 10)
 	req GET "/hls/$id/180p/seg09999.m4s"
 	[ "$code" = 404 ]
+	# an object larger than one proxied chunk (4 MiB) streams through
+	head -c $((9 << 20)) /dev/urandom > bigseg
+	curl -sf -X PUT --data-binary @bigseg "$S3_UPSTREAM/$S3_BUCKET/media/hls/$id/180p/seg00042.m4s" >/dev/null
+	curl -sf "$U/hls/$id/180p/seg00042.m4s" -o got42
+	cmp bigseg got42
+	curl -sf -H 'Range: bytes=4194000-8388700' "$U/hls/$id/180p/seg00042.m4s" -o part42
+	cmp part42 <(tail -c +4194001 bigseg | head -c 4194701)
 	stop_server
 	# export and import do not change with the backend
 	msp-catalog export > a.jsonl
@@ -179,6 +186,82 @@ ingest_short() {
 	[ -z "$(keys)" ]
 	[ "$(uploads)" -eq 0 ]
 	[ "$(local_media)" -eq 0 ]
+}
+
+@test "bucket: an upload's body streams to a temporary object, is probed there and copied to its key; failures leave nothing" {
+	start_server
+	tok=$(signup_login ann@example.org)
+	h=$(b2sum -l 256 clip.mp4 | cut -d' ' -f1)
+	up() { req PUT '/short-content/upload?name=hello&filename=c.mp4' \
+	    -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' \
+	    --data-binary @"$1"; }
+	up clip.mp4
+	[ "$code" = 202 ]
+	src=$(jq -r .sourceBucketFilePath <<<"$body")
+	[ "$src" = "media/originals/$h.mp4" ]
+	[ "$(keys)" = "$src" ]
+	grep -Eq "^ok PUT /$S3_BUCKET/media/tmp/[0-9]+-" "$S3_LOG"
+	grep -Eq "^ok GET /$S3_BUCKET/media/tmp/.* presigned" "$S3_LOG"
+	grep -Eq "^ok DELETE /$S3_BUCKET/media/tmp/" "$S3_LOG"
+	[ "$(local_media)" -eq 0 ]
+	before=$(store_sum)
+	# not media: refused after the probe, the temporary object deleted
+	printf 'not a video at all' > bad
+	up bad
+	[ "$code" = 422 ]
+	# the copy to the final key keeps failing
+	make_clip c2.mp4 3 160x90
+	s3_fault 500 PUT media/originals 99
+	up c2.mp4
+	[ "$code" -ge 500 ]
+	[ "$(jq -r .error <<<"$body")" = "internal error" ]
+	# a part of a streamed multipart upload keeps failing (5 MiB parts)
+	: > "$S3_FAULTS"
+	head -c $((6 << 20)) /dev/urandom > rnd
+	s3_fault 500 PUT partNumber= 99
+	up rnd
+	[ "$code" -ge 500 ]
+	grep -q 'POST .*uploads' "$S3_LOG"
+	assert_store_unchanged "$before"
+	[ "$(keys)" = "$src" ]
+	[ "$(uploads)" -eq 0 ]
+	[ "$(local_media)" -eq 0 ]
+	[ -z "$(s3_refused)" ]
+}
+
+@test "bucket: a streamed upload larger than copy_size is copied to its key in UploadPartCopy parts" {
+	echo "copy_size = 5242880" >> "$MSP_STORE/media.conf"
+	ffmpeg -v error -y -f lavfi -i testsrc2=size=160x90:rate=25:duration=3 \
+	    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart small.mp4
+	# a free box (64-bit size) of 7 MiB after the movie
+	python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack(">I4sQ", 1, b"free", 16 + (7 << 20)))' > box
+	{ cat small.mp4 box && head -c $((7 << 20)) /dev/urandom; } > big.mp4
+	h=$(b2sum -l 256 big.mp4 | cut -d' ' -f1)
+	start_server
+	tok=$(signup_login ann@example.org)
+	req PUT '/short-content/upload?name=big&filename=big.mp4' \
+	    -H "Authorization: Bearer $tok" -H 'Content-Type: video/mp4' --data-binary @big.mp4
+	[ "$code" = 202 ]
+	[ "$(jq -r .sourceBucketFilePath <<<"$body")" = "media/originals/$h.mp4" ]
+	grep -Eq "^ok PUT /$S3_BUCKET/media/originals/$h.mp4\?partNumber=2&uploadId=" "$S3_LOG"
+	curl -sf "$S3_UPSTREAM/$S3_BUCKET/media/originals/$h.mp4" | cmp - big.mp4
+	[ "$(keys)" = "media/originals/$h.mp4" ]
+	[ "$(uploads)" -eq 0 ]
+	[ -z "$(s3_refused)" ]
+}
+
+@test "bucket: a crashed ingest's temporary objects and uploads are swept by a later ingest" {
+	old=$(( $(date +%s) - 2 * 86400 ))
+	young=$(date +%s)
+	curl -sf -X PUT --data-binary x "$S3_UPSTREAM/$S3_BUCKET/media/tmp/$old-AAAA" >/dev/null
+	curl -sf -X PUT --data-binary x "$S3_UPSTREAM/$S3_BUCKET/media/tmp/$young-BBBB" >/dev/null
+	head -c $((6 << 20)) /dev/zero |
+	    "$MSP_BUILD/tests/s3cli" -c "$S3_CONF" stream-crash "media/tmp/$old-CCCC"
+	[ "$(uploads)" -eq 1 ]
+	ingest_short clip.mp4 >/dev/null
+	[ "$(uploads)" -eq 0 ]
+	keys | grep -qx "media/tmp/$young-BBBB"
+	! keys | grep -q "media/tmp/$old-"
 }
 
 @test "bucket: a transcode whose uploads fail leaves no half-published video" {

@@ -347,6 +347,41 @@ no_uploads_left() {
 	[ "$output" = "s3cli: $S3_CONF: refused: group or others may access it (mode 0644); chmod 600 it" ]
 }
 
+@test "virtual-hosted addressing end to end: BUCKET.s3.test through the proxy, signed right" {
+	# the proxy is the client's forward proxy too: the request for
+	# http://$S3_BUCKET.s3.test:PORT/key reaches it in absolute form,
+	# botocore checks it as virtual-hosted, s3rver gets it path-style
+	port=${S3_ENDPOINT##*:}
+	(umask 077 && sed -e "s|^endpoint = .*|endpoint = http://s3.test:$port|" \
+	    -e 's/^addressing = .*/addressing = virtual/' "$S3_CONF" > vh.conf)
+	vh() { http_proxy="http://127.0.0.1:$port" no_proxy= NO_PROXY= \
+	    "$S3CLI" -c vh.conf "$@"; }
+	run vh check
+	[ "$status" -eq 0 ]
+	printf 'hello' > small
+	run vh put a/small small
+	[ "$status" -eq 0 ]
+	head -c $((11 << 20)) /dev/urandom > big
+	run vh put big.bin big
+	[ "$status" -eq 0 ]
+	run vh list a/
+	[ "${output%% *}" = a/small ]
+	vh get big.bin > got
+	cmp big got
+	url=$(vh presign GET a/small 60)
+	[[ "$url" == "http://$S3_BUCKET.s3.test:$port/a/small?"* ]]
+	[ "$(curl -sf --proxy "http://127.0.0.1:$port" "$url")" = hello ]
+	run vh delete a/small
+	[ "$status" -eq 0 ]
+	grep -q "^ok PUT http://$S3_BUCKET.s3.test:$port/a/small header" "$S3_LOG"
+	grep -q "^ok POST http://$S3_BUCKET.s3.test:$port/big.bin?uploads= header" "$S3_LOG"
+	grep -q "^ok GET http://$S3_BUCKET.s3.test:$port/a/small?.* presigned" "$S3_LOG"
+	# what s3rver got, path-style
+	[ "$(curl -sf "$S3_UPSTREAM/$S3_BUCKET/big.bin" | cmp - big && echo same)" = same ]
+	no_uploads_left
+	assert_all_signed
+}
+
 @test "libcurl 7.88's CURLOPT_AWS_SIGV4, checked by the same proxy" {
 	# why msp signs by itself: curl --aws-sigv4 is libcurl's signer
 	echo data > f

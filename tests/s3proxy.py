@@ -10,10 +10,12 @@ AuthorizationHeaderMalformed naming the right region; an x-amz-content-sha256
 that is not the body's hash gets 400 XAmzContentSHA256Mismatch. Each check
 is logged, one line per request, to --log.
 
-s3rver 3.7 lacks ListMultipartUploads and AbortMultipartUpload; the proxy
-answers both itself from the uploads it saw created, completed and aborted
-(an aborted upload's later parts and completion get 404 NoSuchUpload, as on
-S3).
+s3rver 3.7 lacks ListMultipartUploads, AbortMultipartUpload and
+UploadPartCopy; the proxy answers the first two itself from the uploads it
+saw created, completed and aborted (an aborted upload's later parts and
+completion get 404 NoSuchUpload, as on S3), and turns an UploadPartCopy
+into a ranged GET of the source and an UploadPart of those bytes,
+answering with a CopyPartResult.
 
 Faults are injected on demand from the --faults file, read at each request:
 one rule a line, "KIND METHOD MATCH COUNT": METHOD is GET, PUT, POST,
@@ -26,6 +28,12 @@ COUNT how many matching requests get the fault. KIND is one of
   etag      pass the answer on with a wrong ETag
   slow      wait --slow seconds before answering
   html      answer 200 with an HTML page
+
+Virtual-hosted requests: the proxy is also an HTTP forward proxy (a
+client's http_proxy), so a request for http://BUCKET.s3.test:PORT/KEY
+comes in absolute form; its signature is checked as sent (host
+BUCKET.s3.test:PORT, path /KEY) and it goes to the server path-style
+(/BUCKET/KEY). Log lines name the absolute URL.
 
 usage: s3proxy.py --upstream HOST:PORT --access KEY --secret SECRET
                   [--region R] [--faults FILE] [--log FILE] [--slow S]
@@ -239,15 +247,30 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         target = self.path
         body = self.read_body()
+        shown = target
+        vhost = None
+        if target.startswith("http://"):
+            # forward-proxy form: virtual-hosted addressing
+            u = urlsplit(target)
+            host = u.netloc.split(":")[0]
+            if not host.endswith(".s3.test") or \
+                    self.headers.get("Host") != u.netloc:
+                self.answer(400, error_xml("InvalidRequest", "proxy: only "
+                                           "BUCKET.s3.test is proxied", ""))
+                return
+            vhost = host[:-len(".s3.test")]
+            target = u.path + ("?" + u.query if u.query else "")
         bad = check_signature(method, target, self.headers, body)
+        if vhost is not None:
+            target = "/" + vhost + target
         kind = "presigned" if "X-Amz-Signature=" in target else "header"
         if bad:
-            log("refused %s %s %s: %s %s" % (method, target, kind, bad[1],
+            log("refused %s %s %s: %s %s" % (method, shown, kind, bad[1],
                                              bad[2]))
             self.answer(bad[0], error_xml(bad[1], bad[2], bad[3]))
             return
         fault = take_fault(method, target)
-        log("ok %s %s %s%s" % (method, target, kind,
+        log("ok %s %s %s%s" % (method, shown, kind,
                                " fault=" + fault if fault else ""))
         if fault == "500":
             self.answer(500, error_xml("InternalError", "We encountered an "
@@ -283,6 +306,10 @@ class Handler(BaseHTTPRequestHandler):
         if "uploadId" in q and q["uploadId"] in aborted:
             self.answer(404, error_xml("NoSuchUpload", "The specified upload "
                                        "does not exist."))
+            return
+        if method == "PUT" and "uploadId" in q and \
+                "x-amz-copy-source" in self.headers:
+            self.part_copy(target)
             return
         status, rheaders, rbody = self.forward(method, target, body)
         if status == 200 and method == "POST" and "uploads" in q:
@@ -324,13 +351,41 @@ class Handler(BaseHTTPRequestHandler):
         c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
         hdrs = {k: v for k, v in self.headers.items()
                 if k.lower() not in ("connection", "expect",
-                                     "transfer-encoding")}
+                                     "transfer-encoding", "host",
+                                     "proxy-connection")}
+        hdrs["Host"] = "%s:%d" % (args.up_host, args.up_port)
         hdrs["Content-Length"] = str(len(body))
         c.request(method, target, body=body, headers=hdrs)
         r = c.getresponse()
         data = r.read()
         c.close()
         return r.status, r.getheaders(), data
+
+    def part_copy(self, target):
+        src = "/" + unquote(self.headers["x-amz-copy-source"]).lstrip("/")
+        rng = self.headers.get("x-amz-copy-source-range", "")
+        c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
+        c.request("GET", quote(src), headers={"Range": rng} if rng else {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status not in (200, 206):
+            self.answer(r.status, data)
+            return
+        c = http.client.HTTPConnection(args.up_host, args.up_port, timeout=60)
+        c.request("PUT", target, body=data,
+                  headers={"Content-Length": str(len(data))})
+        r = c.getresponse()
+        r.read()
+        etag = r.getheader("ETag", "")
+        c.close()
+        if r.status != 200:
+            self.answer(r.status, error_xml("InternalError", "part copy", ""))
+            return
+        self.answer(200, ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                          '<CopyPartResult><ETag>%s</ETag><LastModified>'
+                          '2026-01-01T00:00:00.000Z</LastModified>'
+                          '</CopyPartResult>' % escape(etag)).encode())
 
     def list_uploads(self, bucket, q):
         prefix = q.get("prefix", "")

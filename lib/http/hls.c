@@ -177,27 +177,88 @@ msp_reply_file(struct msp_req *r, const char *root, const char *path,
 	msp_reply(r, status, resp);
 }
 
-/* Objects a backend keeps no local file of: proxied (the range asked for
- * is fetched and sent; playlists always) or, with --media-delivery
- * redirect, a redirect to a presigned URL that lives REDIRECT_TTL s. */
-#define PROXY_MAX ((int64_t)256 << 20) /* bytes one answer may hold */
+/* Objects a backend keeps no local file of: proxied, or, with
+ * --media-delivery redirect, a redirect to a presigned URL that lives
+ * REDIRECT_TTL s (playlists are always proxied). A proxied answer is
+ * streamed: the range asked for is read PULL_CHUNK bytes at a time, each
+ * a ranged GET made when the client has taken the bytes before it, so an
+ * answer holds at most one chunk in memory however large it is. The
+ * first chunk is read before the status is sent: a missing or unreadable
+ * object is a clean error; a failure later cuts the connection. */
+#define PULL_CHUNK ((int64_t)4 << 20)
 #define REDIRECT_TTL 300
 
-struct grow {
-	char *p;
-	size_t n, cap;
+struct pull {
+	struct msp_blob *b;
+	char *key;
+	int64_t off, len;  /* the object's range the answer sends */
+	char *buf;         /* bytes [at, at + n) of the range */
+	size_t n, want;
+	int64_t at;
 };
 
 static int
-grow_add(void *arg, const void *p, size_t n)
+pull_add(void *arg, const void *p, size_t n)
 {
-	struct grow *g = arg;
+	struct pull *u = arg;
 
-	if (msp_grow(&g->p, &g->cap, g->n + n, 1, 1 << 16) != 0)
+	if (n > u->want - u->n)
 		return -1;
-	memcpy(g->p + g->n, p, n);
-	g->n += n;
+	memcpy(u->buf + u->n, p, n);
+	u->n += n;
 	return 0;
+}
+
+/* Read the chunk of the range that starts at pos. */
+static int
+pull_fill(struct pull *u, int64_t pos, struct msp_err *e)
+{
+	int rc;
+
+	u->at = pos;
+	u->n = 0;
+	u->want = (size_t)(u->len - pos < PULL_CHUNK ? u->len - pos :
+	    PULL_CHUNK);
+	if ((rc = msp_blob_get(u->b, u->key, u->off + pos, (int64_t)u->want,
+	    pull_add, u, e)) != 0)
+		return rc;
+	if (u->n != u->want)
+		return msp_err_set(e, MSP_ENET, "%s: the object changed while "
+		    "it was read", u->key);
+	return 0;
+}
+
+static ssize_t
+pull_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct pull *u = cls;
+	struct msp_err e;
+	size_t k;
+
+	if ((int64_t)pos >= u->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if ((int64_t)pos < u->at || (int64_t)pos >= u->at + (int64_t)u->n) {
+		/* too late for a status: the connection is cut */
+		if (pull_fill(u, (int64_t)pos, &e) != 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	k = (size_t)(u->at + (int64_t)u->n - (int64_t)pos);
+	if (k > max)
+		k = max;
+	memcpy(out, u->buf + (pos - (uint64_t)u->at), k);
+	return (ssize_t)k;
+}
+
+static void
+pull_free(void *cls)
+{
+	struct pull *u = cls;
+
+	if (u == NULL)
+		return;
+	free(u->buf);
+	free(u->key);
+	free(u);
 }
 
 static void
@@ -206,7 +267,7 @@ reply_object(struct msp_req *r, struct msp_blob *b, const char *key,
 {
 	struct MHD_Response *resp;
 	struct msp_blob_stat bs;
-	struct grow g = { NULL, 0, 0 };
+	struct pull *u = NULL;
 	struct msp_err e;
 	char lm[40], cr[96], *url = NULL;
 	long long off = 0, len;
@@ -263,35 +324,38 @@ reply_object(struct msp_req *r, struct msp_blob *b, const char *key,
 		msp_reply(r, 416, resp);
 		return;
 	}
-	if (len > PROXY_MAX) {
-		msp_reply_error(r, 502, "%s: %lld bytes: too large to proxy "
-		    "in one answer (ask for a range)", r->url, len);
-		return;
-	}
 	if (rg > 0) {
 		status = 206;
 		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", off,
 		    off + len - 1, (long long)bs.size);
 	}
 	if (strcmp(r->method, "HEAD") != 0 && len > 0) {
-		if ((rc = msp_blob_get(b, key, off, len, grow_add, &g, &e)) !=
-		    0 || (long long)g.n != len) {
-			free(g.p);
-			if (rc == 0)
-				msp_err_set(&e, MSP_ENET, "%s: the object "
-				    "changed while it was read", key);
+		if ((u = calloc(1, sizeof(*u))) == NULL ||
+		    (u->key = msp_strdup(key)) == NULL ||
+		    (u->buf = malloc((size_t)(len < PULL_CHUNK ? len :
+		    PULL_CHUNK))) == NULL) {
+			pull_free(u);
+			msp_reply(r, 500, NULL);
+			return;
+		}
+		u->b = b;
+		u->off = off;
+		u->len = len;
+		if (pull_fill(u, 0, &e) != 0) {
+			pull_free(u);
 			msp_reply_err(r, &e);
 			return;
 		}
 		r->bytes = (uint64_t)len;
-		resp = MHD_create_response_from_buffer(g.n, g.p,
-		    MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_callback((uint64_t)len,
+		    64 * 1024, pull_read, u, pull_free);
+		if (resp == NULL)
+			pull_free(u);
 	} else {
 		resp = MHD_create_response_from_buffer(0, NULL,
 		    MHD_RESPMEM_PERSISTENT);
 	}
 	if (resp == NULL) {
-		free(g.p);
 		msp_reply(r, 500, NULL);
 		return;
 	}

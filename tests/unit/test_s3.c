@@ -363,6 +363,22 @@ test_conf(void)
 	    e.msg);
 	msp_s3_conf_free(&c);
 
+	f = fopen(path, "w");
+	fprintf(f, "copy_size = 6442450944\n");
+	fclose(f);
+	msp_s3_conf_init(&c);
+	ok(msp_s3_conf_load(&c, path, &e) == MSP_EINVAL &&
+	    strcmp(e.msg, want) == 0, "a copy larger than CopyObject takes: "
+	    "%s", e.msg);
+	msp_s3_conf_free(&c);
+	f = fopen(path, "w");
+	fprintf(f, "copy_size = 5242880\n");
+	fclose(f);
+	msp_s3_conf_init(&c);
+	ok(msp_s3_conf_load(&c, path, &e) == 0 && c.copy_size == 5242880,
+	    "copy_size is read");
+	msp_s3_conf_free(&c);
+
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
 	setenv("AWS_REGION", "ap-south-1", 1);
