@@ -1,5 +1,6 @@
 // An MPD through mpd-parser (videojs's, independent of msp): prints one
-// JSON object with the presentation's type and, per Representation, its
+// JSON object with whether the presentation is finished (endList: static)
+// and, per Representation, its
 // name, size, codecs, init segment and [uri, seconds] of every segment.
 // Exits 1 when the parser refuses the manifest or finds no representation.
 // usage: node mpd-parse.mjs FILE.mpd
@@ -26,8 +27,9 @@ if (reps.length === 0) {
 }
 const rel = (u) => u.replace('http://msp.test/v/', '');
 console.log(JSON.stringify({
-  endList: !!m.endList,
+  endList: reps.every((p) => p.endList),
   duration: m.duration,
+  minimumUpdatePeriod: m.minimumUpdatePeriod || null,
   reps: reps.map((p) => ({
     name: p.attributes.NAME,
     bandwidth: p.attributes.BANDWIDTH,
