@@ -1,6 +1,8 @@
 // dash.js plays msp's MPEG-DASH manifest in a real browser, on the web
 // front's page and so under its Content-Security-Policy: every rung is
-// listed, the picture and the sound decode, and playback runs to the end.
+// listed, the picture and the sound decode, and playback runs to the end;
+// then the web front's own player, switched to DASH, plays it, and keeps
+// the choice across a reload.
 // usage: node dash.mjs URL MPD_PATH PROFILE_DIR
 // Prints "step: NAME" per step, "csp violation: ..." for each violation
 // and "step: done" at the end; exits 1 on the first failure.
@@ -70,6 +72,23 @@ try {
   step('playing');
   if (!r.ended) throw new Error('playback did not reach the end');
   step('ended');
+  // the web front's player, switched to DASH on the video page
+  const id = /\/hls\/(\w+)\//.exec(mpd)[1];
+  const mpds = [];
+  page.on('request', (q) => { if (q.url().endsWith('/manifest.mpd')) mpds.push(q.url()); });
+  await page.goto(url + '/#/video/' + id);
+  await page.waitForSelector('#player-kind:not([hidden])');
+  await page.selectOption('#player-kind', 'dash');
+  await page.waitForFunction(() => document.getElementById('player').currentTime > 0.5);
+  if (mpds.length === 0) throw new Error('the web front did not load the manifest');
+  step('web front plays DASH');
+  // the choice is kept: a reload plays DASH again
+  mpds.length = 0;
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById('player').currentTime > 0.5);
+  if (mpds.length === 0 || await page.inputValue('#player-kind') !== 'dash')
+    throw new Error('the DASH choice was not kept');
+  step('choice kept');
   step('done');
 } catch (e) {
   console.log('error: ' + e.message);
