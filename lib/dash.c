@@ -171,7 +171,16 @@ msp_dash_mpd(const struct msp_dash_rep *r, int n,
 		fputs("        </SegmentTemplate>\n      </Representation>\n",
 		    f);
 	}
-	fputs("    </AdaptationSet>\n  </Period>\n</MPD>\n", f);
+	fputs("    </AdaptationSet>\n  </Period>\n", f);
+	/* a dynamic presentation's clock: the time it was written, so that
+	 * no player reaches for a time server of its own */
+	if (o->dynamic) {
+		fputs("  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\"",
+		    f);
+		datetime(f, "value", o->now_ms);
+		fputs("/>\n", f);
+	}
+	fputs("</MPD>\n", f);
 	if (ferror(f) | fclose(f)) {
 		free(buf);
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");

@@ -95,9 +95,23 @@ verify_dash() {
 	for f in $(jq -r '.reps[] | .segments[][0]' <<<"$p"); do
 		grep -qx "${f#180p/}" files
 	done
+	grep -q '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="[0-9T:.-]*Z"/>' live.mpd
 	# done: static, every segment
 	verify_dash "$d"
 	[ "$(msp-catalog get "$id" | jq -r .destinationVideoDetails.hls.dash)" = "media/hls/$id/manifest.mpd" ]
+	# dash.js plays the dynamic version, asking no time server (the
+	# page's policy would report it)
+	if [ -x "${MSP_CHROMIUM:-/usr/bin/chromium}" ]; then
+		cp live.mpd "$d/live.mpd"
+		start_server
+		run timeout 120 node "$BATS_TEST_DIRNAME/browser/dash.mjs" "$U" \
+		    "/hls/$id/live.mpd" "$BATS_TEST_TMPDIR/profile" live
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"step: done"* ]]
+		[[ "$output" != *"csp violation"* ]]
+		stop_server
+	fi
 	# a failed run leaves no manifest
 	msp-transcode --progress --preset veryslow --segment 1 --ladder 180:300k "$id" >out 2>err &
 	pid=$!

@@ -34,7 +34,8 @@ test_static(void)
 	ok(has(m, "type=\"static\"") &&
 	    has(m, "mediaPresentationDuration=\"PT7.500S\""),
 	    "static, with its duration");
-	ok(!has(m, "availabilityStartTime"), "no availability time");
+	ok(!has(m, "availabilityStartTime") && !has(m, "UTCTiming"),
+	    "no availability time, no clock");
 	ok(has(m, "<S t=\"0\" d=\"90000\"/>\n            <S d=\"180000\" "
 	    "r=\"2\"/>\n            <S d=\"45000\"/>"),
 	    "timeline: runs of equal segments share an S");
@@ -88,6 +89,9 @@ test_dynamic(void)
 	    "\"2026-11-29T12:47:10.000Z\" minimumUpdatePeriod=\"PT2.000S\""),
 	    "dynamic: start, publish time, update period");
 	ok(!has(m, "mediaPresentationDuration"), "no duration yet");
+	ok(has(m, "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" "
+	    "value=\"2026-11-29T12:47:10.000Z\"/>\n</MPD>"),
+	    "its own clock: no time server asked");
 	ok(has(m, "frameRate=\"30000/1001\""), "NTSC frame rate");
 	free(m);
 	r.nseg = 0;
