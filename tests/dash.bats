@@ -72,7 +72,7 @@ verify_dash() {
 	[ ! -e ts/manifest.mpd ]
 }
 
-@test "progressive: dynamic while transcoding, naming only written segments; static when done; removed on failure" {
+@test "progressive: dynamic while transcoding, naming only written segments; removed on failure; static when done" {
 	make_clip in.mp4 8 640x360
 	msp-catalog user add up@example.com >/dev/null
 	id=$(msp-ingest -t short --name clip --uploaded-by up@example.com in.mp4 | jq -r .videoId)
@@ -87,20 +87,26 @@ verify_dash() {
 	kill -STOP $pid
 	cp "$d/manifest.mpd" live.mpd
 	ls "$d/180p" > files
+	# interrupted: what was published goes with the master playlist
+	kill -INT $pid
 	kill -CONT $pid
-	wait $pid
+	wait $pid || true
+	[ ! -e "$d/manifest.mpd" ]
 	grep -q 'type="dynamic" availabilityStartTime="[0-9T:.-]*Z" publishTime="[0-9T:.-]*Z" minimumUpdatePeriod="PT1.000S"' live.mpd
+	grep -q '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="[0-9T:.-]*Z"/>' live.mpd
 	p=$(node "$BATS_TEST_DIRNAME/dash/mpd-parse.mjs" live.mpd)
 	[ "$(jq .endList <<<"$p")" = false ]
-	for f in $(jq -r '.reps[] | .segments[][0]' <<<"$p"); do
+	[ "$(jq '.reps[0].segments | length' <<<"$p")" -ge 1 ]
+	for f in $(jq -r '.reps[] | .init, .segments[][0]' <<<"$p"); do
 		grep -qx "${f#180p/}" files
 	done
-	grep -q '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="[0-9T:.-]*Z"/>' live.mpd
 	# done: static, every segment
+	msp-transcode --preset ultrafast --segment 1 --ladder 180:300k "$id" >/dev/null
 	verify_dash "$d"
 	[ "$(msp-catalog get "$id" | jq -r .destinationVideoDetails.hls.dash)" = "media/hls/$id/manifest.mpd" ]
 	# dash.js plays the dynamic version, asking no time server (the
-	# page's policy would report it)
+	# page's policy would report it): its segments have the same names
+	# and times in the finished output
 	if [ -x "${MSP_CHROMIUM:-/usr/bin/chromium}" ]; then
 		cp live.mpd "$d/live.mpd"
 		start_server
@@ -110,19 +116,7 @@ verify_dash() {
 		[ "$status" -eq 0 ]
 		[[ "$output" == *"step: done"* ]]
 		[[ "$output" != *"csp violation"* ]]
-		stop_server
 	fi
-	# a failed run leaves no manifest
-	msp-transcode --progress --preset veryslow --segment 1 --ladder 180:300k "$id" >out 2>err &
-	pid=$!
-	for i in $(seq 1200); do
-		grep -q 'playable=1' err && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -INT $pid
-	wait $pid || true
-	[ ! -e "$d/manifest.mpd" ]
 }
 
 @test "msp-serve: application/dash+xml, no-cache; a premium video's manifest needs its signed URL, like its playlists" {
