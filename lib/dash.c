@@ -104,7 +104,8 @@ msp_dash_mpd(const struct msp_dash_rep *r, int n,
 	if (n < 1 || n > MSP_LADDER_MAX)
 		return msp_err_set(e, MSP_EINVAL, "manifest: %d rungs", n);
 	for (i = 0; i < n; i++) {
-		if (!token_ok(r[i].id) || !token_ok(r[i].codecs))
+		if (!token_ok(r[i].id) || r[i].id[0] == '.' ||
+		    !token_ok(r[i].codecs))
 			return msp_err_set(e, MSP_EINVAL, "manifest: rung %d: "
 			    "a name or codecs string msp does not write", i);
 		if (r[i].nseg < 0 || (r[i].nseg > 0 && r[i].segs == NULL))

@@ -35,7 +35,8 @@ struct msp_dash_opts {
 };
 
 /* The MPD for n rungs (1 to MSP_LADDER_MAX) into *out (caller frees).
- * An id or codecs outside [A-Za-z0-9._,-] is refused (MSP_EINVAL). */
+ * An id or codecs outside [A-Za-z0-9._,-], or an id starting with a dot,
+ * is refused (MSP_EINVAL). */
 int msp_dash_mpd(const struct msp_dash_rep *r, int n,
     const struct msp_dash_opts *o, char **out, struct msp_err *e);
 

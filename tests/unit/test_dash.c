@@ -68,6 +68,9 @@ test_static(void)
 	r[0].id = "x\"><evil";
 	ok(msp_dash_mpd(r, 1, &o, &m, &e) == MSP_EINVAL && m == NULL,
 	    "a name msp does not write is refused: %s", e.msg);
+	r[0].id = "..";
+	ok(msp_dash_mpd(r, 1, &o, &m, &e) == MSP_EINVAL && m == NULL,
+	    "a name out of the video's directory is refused");
 	r[0].id = "180p";
 	ok(msp_dash_mpd(r, 0, &o, &m, &e) == MSP_EINVAL, "no rung refused");
 }
