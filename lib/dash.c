@@ -22,11 +22,12 @@ token_ok(const char *s)
 	return 1;
 }
 
-/* xs:duration of seconds, to the millisecond */
+/* xs:duration of seconds, to the millisecond above */
 static void
 duration(FILE *f, const char *name, double s)
 {
-	fprintf(f, " %s=\"PT%.3fS\"", name, s < 0 ? 0 : s);
+	fprintf(f, " %s=\"PT%.3fS\"", name, s < 0 ? 0 :
+	    ceil(s * 1000 - 1e-6) / 1000);
 }
 
 static void
@@ -126,6 +127,9 @@ msp_dash_mpd(const struct msp_dash_rep *r, int n,
 	}
 	for (k = 0; k < r[0].nseg; k++)
 		total += r[0].segs[k].dur;
+	if (o->end - o->offset > total)
+		total = o->end - o->offset;
+	total += MSP_DASH_END_SLACK;
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

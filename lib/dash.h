@@ -12,6 +12,12 @@
 #include "hls.h"
 
 #define MSP_DASH_TIMESCALE 90000
+/* seconds a static presentation's duration is given past the end of its
+ * media as msp knows it: a duration that falls short of the last frame
+ * (an audio frame's padding, the picture's composition delay) leaves
+ * dash.js paused before the end; one past it is cut to the media's end by
+ * the browser */
+#define MSP_DASH_END_SLACK 0.1
 
 /* One rung. */
 struct msp_dash_rep {
@@ -32,6 +38,11 @@ struct msp_dash_opts {
 	double segment;     /* the nominal segment length, seconds */
 	double offset;      /* seconds of media time before the first
 	                     * segment's start (presentationTimeOffset) */
+	double end;         /* static: the media time where the last frame
+	                     * of any track ends, when past the segments'
+	                     * sum (the sound after the last picture); 0:
+	                     * unknown. The duration must not fall short of
+	                     * it: players stall before such an end. */
 };
 
 /* The MPD for n rungs (1 to MSP_LADDER_MAX) into *out (caller frees).

@@ -730,7 +730,7 @@ stitch(struct apply *a, json_object *job, json_object **det,
 		/* chunks keep their timestamps CHUNK_OFFSET_MS after the
 		 * video's */
 		struct msp_dash_opts o = { 0, 0, 0, segl,
-		    MSP_TC_CHUNK_OFFSET_MS / 1000.0 };
+		    MSP_TC_CHUNK_OFFSET_MS / 1000.0, 0 };
 		free(rel);
 		free(m);
 		m = NULL;

@@ -95,6 +95,7 @@ struct rung {
 	int adone;
 	char codecs[48];
 	atomic_long done_ms;      /* media time muxed */
+	double end_s;             /* the end of the last frame muxed (s) */
 	atomic_long frames;
 	int rc;
 	struct msp_err err;
@@ -393,6 +394,9 @@ write_mpd(struct tc *tc, int final, struct msp_err *e)
 	o.start_ms = tc->wall0_ms;
 	o.now_ms = msp_now_ms();
 	o.segment = (double)tc->seg_ms / 1000;
+	for (i = 0; final && i < tc->nr; i++)
+		if (tc->r[i].end_s > o.end)
+			o.end = tc->r[i].end_s;
 	if ((rc = msp_dash_mpd(d, tc->nr, &o, &m, e)) != 0)
 		return rc;
 	rc = put(tc, tc->out, "manifest.mpd", m, strlen(m),
@@ -515,6 +519,10 @@ mux(struct rung *r, AVPacket *pkt, AVRational tb, AVStream *st,
 		pkt->dts += off;
 	}
 	pkt->stream_index = st->index;
+	if (pkt->pts != AV_NOPTS_VALUE && (double)(pkt->pts + pkt->duration) *
+	    av_q2d(st->time_base) > r->end_s)
+		r->end_s = (double)(pkt->pts + pkt->duration) *
+		    av_q2d(st->time_base);
 	if ((ret = av_write_frame(r->oc, pkt)) < 0)
 		return averr(e, MSP_EIO, ret, r->name);
 	r->seg_data = 1;

@@ -52,7 +52,7 @@ verify_dash() {
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .details.dash <<<"$output")" = manifest.mpd ]
 	verify_dash out
-	grep -q 'type="static" mediaPresentationDuration="PT3.000S"' out/manifest.mpd
+	grep -q 'type="static" mediaPresentationDuration="PT3\.1[0-9]*S"' out/manifest.mpd
 	grep -q '<Representation id="180p" bandwidth="[0-9]*" codecs="avc1\.[0-9a-f]*,mp4a.40.2" width="320" height="180" sar="1:1" frameRate="25">' out/manifest.mpd
 	# one copy of the media: only the playlists and the manifest besides
 	[ "$(find out -type f ! -name '*.m4s' ! -name init.mp4 ! -name '*.m3u8' \

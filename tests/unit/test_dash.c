@@ -26,14 +26,14 @@ test_static(void)
 		{ "360p", 900000, 640, 360, 30, "avc1.64001e,mp4a.40.2", segs,
 		    5 },
 	};
-	struct msp_dash_opts o = { 0, 0, 0, 2, 0 };
+	struct msp_dash_opts o = { 0, 0, 0, 2, 0, 0 };
 	struct msp_err e;
 	char *m = NULL;
 
 	ok(msp_dash_mpd(r, 2, &o, &m, &e) == 0, "static manifest");
 	ok(has(m, "type=\"static\"") &&
-	    has(m, "mediaPresentationDuration=\"PT7.500S\""),
-	    "static, with its duration");
+	    has(m, "mediaPresentationDuration=\"PT7.600S\""),
+	    "static, with its duration and the slack");
 	ok(!has(m, "availabilityStartTime") && !has(m, "UTCTiming"),
 	    "no availability time, no clock");
 	ok(has(m, "<S t=\"0\" d=\"90000\"/>\n            <S d=\"180000\" "
@@ -45,6 +45,12 @@ test_static(void)
 	ok(has(m, "codecs=\"avc1.64001e,mp4a.40.2\" width=\"640\" "
 	    "height=\"360\""), "codecs and size");
 	free(m);
+	o.end = 7.5388;
+	ok(msp_dash_mpd(r, 2, &o, &m, &e) == 0 &&
+	    has(m, "mediaPresentationDuration=\"PT7.639S\""),
+	    "the duration reaches past the end of the last frame");
+	free(m);
+	o.end = 0;
 
 	r[0].segs = thirds;
 	r[0].nseg = 3;
@@ -82,7 +88,7 @@ test_dynamic(void)
 	struct msp_dash_rep r = { "180p", 300000, 320, 180, 29.97,
 	    "avc1.64000c,mp4a.40.2", segs, 2 };
 	struct msp_dash_opts o = { 1, 1795956424123LL, 1795956430000LL, 2,
-	    0 };
+	    0, 0 };
 	struct msp_err e;
 	char *m = NULL;
 
