@@ -50,8 +50,9 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libmsp.a
 deps:
 	scripts/deps build test
 
-# the web front's npm packages: hls.js, and playwright-core for the browser
-# test (installed when web/node_modules is missing or older than the lock)
+# the web front's npm packages: hls.js, dash.js, tus-js-client, and
+# playwright-core and mpd-parser for the tests (installed when
+# web/node_modules is missing or older than the lock)
 web/node_modules: web/package.json web/package-lock.json
 	cd web && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
 	touch $@
@@ -92,10 +93,16 @@ install: all web/node_modules
 	for t in $(TOOL_SRC:tools/%.c=%); do \
 	    cp completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
 	    cp completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; done
-	mkdir -p $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/hls.js/dist
+	mkdir -p $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/hls.js/dist \
+	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/tus-js-client/dist \
+	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/dashjs/dist/modern/umd
 	cp web/index.html web/app.js web/style.css $(DESTDIR)$(PREFIX)/share/msp/web/
 	cp web/node_modules/hls.js/dist/hls.min.js \
 	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/hls.js/dist/
+	cp web/node_modules/tus-js-client/dist/tus.min.js \
+	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/tus-js-client/dist/
+	cp web/node_modules/dashjs/dist/modern/umd/dash.mediaplayer.min.js \
+	    $(DESTDIR)$(PREFIX)/share/msp/web/node_modules/dashjs/dist/modern/umd/
 
 uninstall:
 	for t in $(TOOL_SRC:tools/%.c=%); do \

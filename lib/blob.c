@@ -477,6 +477,7 @@ static const struct {
 	const char *ext, *type;
 } types[] = {
 	{ ".m3u8", "application/vnd.apple.mpegurl" },
+	{ ".mpd", "application/dash+xml" },
 	{ ".ts", "video/mp2t" },
 	{ ".m4s", "video/iso.segment" },
 	{ ".mp4", "video/mp4" },
@@ -521,10 +522,12 @@ msp_blob_cache_control(const char *key, int flags)
 {
 	size_t n = strlen(key);
 
-	/* playlists change (EVENT while transcoding, a new ladder later);
-	 * everything else under a key is written once */
+	/* playlists and manifests change (EVENT and dynamic while
+	 * transcoding, a new ladder later); everything else under a key is
+	 * written once */
 	if ((flags & MSP_BLOB_LIVE) ||
-	    (n > 5 && strcmp(key + n - 5, ".m3u8") == 0))
+	    (n > 5 && strcmp(key + n - 5, ".m3u8") == 0) ||
+	    (n > 4 && strcmp(key + n - 4, ".mpd") == 0))
 		return "no-cache";
 	return "max-age=31536000, immutable";
 }

@@ -21,9 +21,11 @@
 #include "blob.h"
 #include "caption.h"
 #include "catalog.h"
+#include "dash.h"
 #include "dispatch.h"
 #include "jobs.h"
 #include "jsonl.h"
+#include "transcode.h"
 #include "util.h"
 
 #define KEY_FILE "transcode.key"
@@ -617,7 +619,8 @@ copy(json_object *o)
 }
 
 /* A variant playlist and the master of a chunked job's output, from the
- * chunks' segments; *det (caller puts) the details of the whole. */
+ * chunks' segments, and for fMP4 the DASH manifest; *det (caller puts)
+ * the details of the whole. */
 static int
 stitch(struct apply *a, json_object *job, json_object **det,
     struct msp_err *e)
@@ -625,8 +628,9 @@ stitch(struct apply *a, json_object *job, json_object **det,
 	json_object *cs = chunks_of(job), *d0, *lad, *r, *cl, *sg, *x;
 	struct msp_hls_stream sm[MSP_LADDER_MAX];
 	char uris[MSP_LADDER_MAX][48], *pl = NULL, *rel = NULL, *m = NULL;
-	struct msp_hls_seg *segs = NULL;
-	size_t nc = json_object_array_length(cs), i, k, n, cap = 0;
+	struct msp_hls_seg *rsegs[MSP_LADDER_MAX] = { NULL }, *segs;
+	struct msp_dash_rep dr[MSP_LADDER_MAX];
+	size_t nc = json_object_array_length(cs), i, k, n, cap;
 	double segl, total = 0;
 	const char *fmt;
 	int rc = 0, nr, ts;
@@ -644,6 +648,8 @@ stitch(struct apply *a, json_object *job, json_object **det,
 	nr = (int)json_object_array_length(lad);
 	for (k = 0; rc == 0 && k < (size_t)nr && k < MSP_LADDER_MAX; k++) {
 		r = json_object_array_get_idx(lad, k);
+		segs = NULL;
+		cap = 0;
 		for (n = 0, i = 0; rc == 0 && i < nc; i++) {
 			size_t j;
 			cl = json_object_array_get_idx(json_object_object_get(
@@ -658,6 +664,7 @@ stitch(struct apply *a, json_object *job, json_object **det,
 					rc = oom(e);
 					break;
 				}
+				rsegs[k] = segs;
 				segs[n].dur = json_object_get_double(
 				    json_object_array_get_idx(x, 0));
 				segs[n].bytes = json_object_get_int64(
@@ -699,6 +706,14 @@ stitch(struct apply *a, json_object *job, json_object **det,
 		    "fps"));
 		sm[k].codecs = msp_json_sget(r, "codecs");
 		sm[k].uri = uris[k];
+		dr[k].id = msp_json_sget(r, "name");
+		dr[k].bandwidth = sm[k].bandwidth;
+		dr[k].w = sm[k].w;
+		dr[k].h = sm[k].h;
+		dr[k].fps = sm[k].w > 0 ? sm[k].fps : 0;
+		dr[k].codecs = sm[k].codecs;
+		dr[k].segs = segs;
+		dr[k].nseg = (int)n;
 	}
 	if (rc == 0) {
 		json_object_object_add(*det, "duration", json_object_new_double(
@@ -712,7 +727,22 @@ stitch(struct apply *a, json_object *job, json_object **det,
 		else
 			rc = store_put(a->st, rel, m, strlen(m), e);
 	}
-	free(segs);
+	if (rc == 0 && !ts && nr <= MSP_LADDER_MAX) {
+		/* chunks keep their timestamps CHUNK_OFFSET_MS after the
+		 * video's */
+		struct msp_dash_opts o = { 0, 0, 0, segl,
+		    MSP_TC_CHUNK_OFFSET_MS / 1000.0, 0 };
+		free(rel);
+		free(m);
+		m = NULL;
+		rel = msp_sprintf("media/hls/%s/manifest.mpd", a->vid);
+		if (rel == NULL)
+			rc = oom(e);
+		else if ((rc = msp_dash_mpd(dr, nr, &o, &m, e)) == 0)
+			rc = store_put(a->st, rel, m, strlen(m), e);
+	}
+	for (k = 0; k < MSP_LADDER_MAX; k++)
+		free(rsegs[k]);
 	free(pl);
 	free(rel);
 	free(m);

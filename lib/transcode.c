@@ -43,6 +43,7 @@
 #include <libswscale/swscale.h>
 
 #include "blob.h"
+#include "dash.h"
 #include "hls.h"
 #include "media.h"
 #include "transcode.h"
@@ -58,10 +59,6 @@
 #define BIG_PICTURE (4096 * 2160) /* pixels: one decoding thread above */
 #define X264_THREADS 8      /* threads of one rung's encoder, at most */
 #define MMAP_MIN (256 * 1024) /* bytes: blocks mapped on their own */
-/* A chunk's timestamps are the whole video's plus this, written as they
- * are (no shift to zero per chunk): more than any encoder delay, so no
- * decode time is negative, and the same in every chunk. */
-#define CHUNK_OFFSET_MS 500
 #define PRESCALE 2          /* source pixels over the largest rung's */
 #define DEINTERLACE "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
@@ -98,6 +95,7 @@ struct rung {
 	int adone;
 	char codecs[48];
 	atomic_long done_ms;      /* media time muxed */
+	double end_s;             /* the end of the last frame muxed (s) */
 	atomic_long frames;
 	int rc;
 	struct msp_err err;
@@ -147,6 +145,8 @@ struct tc {
 	pthread_cond_t cv;
 	atomic_int abort_;
 	atomic_int playable;
+	int mpd_n;               /* segments a rung in the last dynamic MPD */
+	int64_t wall0_ms;        /* when the transcode began (epoch ms) */
 	int pub_err;
 	struct msp_err perr;
 
@@ -309,7 +309,25 @@ fps_of(const struct tc *tc)
 	return tc->fr.num > 0 && tc->fr.den > 0 ? av_q2d(tc->fr) : 0;
 }
 
-/* final: measured rates; else nominal ones where larger */
+/* A rung's peak and average rate. final: measured; else the nominal
+ * rate where larger (the first segments say little). */
+static void
+rung_rates(const struct tc *tc, const struct rung *r, int final, long *peak,
+    long *avg)
+{
+	long nominal;
+
+	msp_hls_rates(r->segs, r->nseg, peak, avg);
+	nominal = (r->enc ? r->sz.bitrate : 0) + (tc->aenc ? AUDIO_RATE : 0);
+	if (!final) {
+		nominal = nominal + nominal / 10;
+		if (*peak < nominal)
+			*peak = nominal;
+		if (*avg < nominal)
+			*avg = nominal;
+	}
+}
+
 static int
 write_master(struct tc *tc, int final, struct msp_err *e)
 {
@@ -320,18 +338,9 @@ write_master(struct tc *tc, int final, struct msp_err *e)
 
 	for (i = 0; i < tc->nr; i++) {
 		struct rung *r = &tc->r[i];
-		long peak, avg, nominal;
+		long peak, avg;
 
-		msp_hls_rates(r->segs, r->nseg, &peak, &avg);
-		nominal = (r->enc ? r->sz.bitrate : 0) +
-		    (tc->aenc ? AUDIO_RATE : 0);
-		if (!final) {
-			nominal = nominal + nominal / 10;
-			if (peak < nominal)
-				peak = nominal;
-			if (avg < nominal)
-				avg = nominal;
-		}
+		rung_rates(tc, r, final, &peak, &avg);
 		snprintf(uris[i], sizeof(uris[i]), "%s/index.m3u8", r->name);
 		s[i].bandwidth = peak;
 		s[i].avg_bandwidth = avg;
@@ -346,6 +355,55 @@ write_master(struct tc *tc, int final, struct msp_err *e)
 	rc = put(tc, tc->out, "master.m3u8", m, strlen(m),
 	    final ? 0 : MSP_BLOB_LIVE, e);
 	free(m);
+	return rc;
+}
+
+/* fMP4: the DASH manifest beside the master, naming the same segments.
+ * While transcoding (dynamic) it lists the segments every rung has, and
+ * is rewritten when that count grows; final: all, static. */
+static int
+write_mpd(struct tc *tc, int final, struct msp_err *e)
+{
+	struct msp_dash_rep d[MSP_LADDER_MAX];
+	struct msp_dash_opts o;
+	char *m;
+	int i, n = 0, rc;
+
+	if (tc->o->format != MSP_TC_FMP4 || tc->o->chunked)
+		return 0;
+	for (i = 0; i < tc->nr; i++)
+		if (i == 0 || tc->r[i].nseg < n)
+			n = tc->r[i].nseg;
+	if (!final && n == tc->mpd_n)
+		return 0;
+	for (i = 0; i < tc->nr; i++) {
+		struct rung *r = &tc->r[i];
+		long avg;
+
+		rung_rates(tc, r, final, &d[i].bandwidth, &avg);
+		d[i].id = r->name;
+		d[i].w = r->enc ? r->sz.w : 0;
+		d[i].h = r->enc ? r->sz.h : 0;
+		d[i].fps = r->enc ? fps_of(tc) : 0;
+		d[i].codecs = r->codecs;
+		d[i].segs = r->segs;
+		d[i].nseg = final ? r->nseg : n;
+	}
+	memset(&o, 0, sizeof(o));
+	o.dynamic = !final;
+	o.start_ms = tc->wall0_ms;
+	o.now_ms = msp_now_ms();
+	o.segment = (double)tc->seg_ms / 1000;
+	for (i = 0; final && i < tc->nr; i++)
+		if (tc->r[i].end_s > o.end)
+			o.end = tc->r[i].end_s;
+	if ((rc = msp_dash_mpd(d, tc->nr, &o, &m, e)) != 0)
+		return rc;
+	rc = put(tc, tc->out, "manifest.mpd", m, strlen(m),
+	    final ? 0 : MSP_BLOB_LIVE, e);
+	free(m);
+	if (rc == 0)
+		tc->mpd_n = n;
 	return rc;
 }
 
@@ -370,14 +428,16 @@ publish_locked(struct rung *r, struct msp_hls_seg seg, struct msp_err *e)
 	if (tc->o->chunked)
 		return 0; /* the dispatcher writes the playlists */
 	if (atomic_load(&tc->playable))
-		return write_variant(r, 1, e);
+		return (rc = write_variant(r, 1, e)) != 0 ? rc :
+		    write_mpd(tc, 0, e);
 	for (i = 0; i < tc->nr; i++)
 		if (tc->r[i].nseg == 0)
 			return 0;
 	for (i = 0; i < tc->nr; i++)
 		if ((rc = write_variant(&tc->r[i], 1, e)) != 0)
 			return rc;
-	if ((rc = write_master(tc, 0, e)) != 0)
+	if ((rc = write_master(tc, 0, e)) != 0 ||
+	    (rc = write_mpd(tc, 0, e)) != 0)
 		return rc;
 	atomic_store(&tc->playable, 1);
 	return 0;
@@ -453,12 +513,16 @@ mux(struct rung *r, AVPacket *pkt, AVRational tb, AVStream *st,
 
 	av_packet_rescale_ts(pkt, tb, st->time_base);
 	if (r->tc->o->chunked) {
-		int64_t off = av_rescale_q(CHUNK_OFFSET_MS,
+		int64_t off = av_rescale_q(MSP_TC_CHUNK_OFFSET_MS,
 		    (AVRational){ 1, 1000 }, st->time_base);
 		pkt->pts += off;
 		pkt->dts += off;
 	}
 	pkt->stream_index = st->index;
+	if (pkt->pts != AV_NOPTS_VALUE && (double)(pkt->pts + pkt->duration) *
+	    av_q2d(st->time_base) > r->end_s)
+		r->end_s = (double)(pkt->pts + pkt->duration) *
+		    av_q2d(st->time_base);
 	if ((ret = av_write_frame(r->oc, pkt)) < 0)
 		return averr(e, MSP_EIO, ret, r->name);
 	r->seg_data = 1;
@@ -1886,6 +1950,9 @@ details(struct tc *tc)
 	    (double)tc->seg_ms / 1000));
 	json_object_object_add(o, "master", json_object_new_string(
 	    "master.m3u8"));
+	if (tc->o->format == MSP_TC_FMP4)
+		json_object_object_add(o, "dash", json_object_new_string(
+		    "manifest.mpd"));
 	if (tc->vi >= 0) {
 		json_object_object_add(o, "width", json_object_new_int(tc->dw));
 		json_object_object_add(o, "height", json_object_new_int(tc->dh));
@@ -2051,6 +2118,7 @@ msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
 		pthread_cond_init(&tc->r[i].cv, NULL);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &tc->t0);
+	tc->wall0_ms = msp_now_ms();
 	tc->o = o;
 	tc->in = in;
 	tc->b = b;
@@ -2118,7 +2186,8 @@ msp_transcode_file(const char *in, struct msp_blob *b, const char *prefix,
 	    av_q2d(tc->r[0].enc ? tc->r[0].enc->time_base :
 	    tc->aenc->time_base) : tc->duration, e)) != 0)
 		goto out;
-	if (!o->chunked && (rc = write_master(tc, 1, e)) != 0)
+	if (!o->chunked && ((rc = write_master(tc, 1, e)) != 0 ||
+	    (rc = write_mpd(tc, 1, e)) != 0))
 		goto out;
 	if ((rc = msp_blob_sync(b, prefix, e)) != 0)
 		goto out;
@@ -2140,15 +2209,19 @@ out:
 	malloc_trim(0);
 #endif
 	if (rc != 0) { /* what was published early must not look playable */
-		char *m = okey(prefix, "master.m3u8");
+		static const char *const early[] = { "master.m3u8",
+		    "manifest.mpd" };
 
 		/* a bucket: what is still going up lands first; its
 		 * failures are this run's and are forgotten with it */
 		if (msp_blob_root(b) == NULL)
 			(void)msp_blob_sync(b, prefix, NULL);
-		if (m != NULL)
-			(void)msp_blob_remove(b, m, NULL);
-		free(m);
+		for (i = 0; i < 2; i++) {
+			char *m = okey(prefix, early[i]);
+			if (m != NULL)
+				(void)msp_blob_remove(b, m, NULL);
+			free(m);
+		}
 	}
 	return rc;
 }

@@ -34,6 +34,11 @@ struct msp_tc_progress {
 			  * are published */
 };
 
+/* A chunk's timestamps are the whole video's plus this, written as they
+ * are (no shift to zero per chunk): more than any encoder delay, so no
+ * decode time is negative, and the same in every chunk. */
+#define MSP_TC_CHUNK_OFFSET_MS 500
+
 struct msp_tc_opts {
 	struct msp_ladder ladder;
 	enum msp_tc_format format;

@@ -101,8 +101,8 @@ prefix(json_object *o, const char *key, const char *dir)
 static json_object *
 paths(json_object *d, const char *rel)
 {
-	static const char *const keys[] = { "master", "poster", "sprite",
-	    "thumbnails", NULL };
+	static const char *const keys[] = { "master", "dash", "poster",
+	    "sprite", "thumbnails", NULL };
 	json_object *lad;
 	size_t i;
 

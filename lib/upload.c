@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "blob.h"
+#include "catalog.h"
 #include "ingest.h"
 #include "jsonl.h"
 #include "upload.h"
@@ -38,8 +41,10 @@ msp_upload_free(struct msp_upload *u)
 		return;
 	if (u->fd >= 0)
 		close(u->fd);
+	EVP_MD_CTX_free(u->md);
 	free(u->owner);
 	free(u->video);
+	free(u->planned);
 	free(u->dir);
 	json_object_put(u->meta);
 	free(u);
@@ -139,6 +144,12 @@ info_parse(struct msp_upload *u, const char *text, struct msp_err *e)
 	u->expires_ms = json_object_get_int64(x);
 	if (json_object_object_get_ex(o, "meta", &x))
 		u->meta = json_object_get(x);
+	if (json_object_object_get_ex(o, "videoId", &x) &&
+	    msp_id_valid(json_object_get_string(x)) &&
+	    (u->planned = msp_strdup(json_object_get_string(x))) == NULL) {
+		json_object_put(o);
+		return msp_err_set(e, MSP_ENOMEM, "out of memory");
+	}
 	json_object_put(o);
 	return 0;
 }
@@ -411,8 +422,14 @@ msp_upload_begin(struct msp_upload *u, int64_t offset, int sum,
 	}
 	u->start = offset;
 	u->sum = sum;
-	if (sum)
-		crypto_hash_sha256_init(&u->sha);
+	if (sum && ((u->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(u->md, sum == MSP_UPLOAD_SHA1 ? EVP_sha1() :
+	    EVP_sha256(), NULL) != 1)) {
+		close(u->fd);
+		u->fd = -1;
+		return msp_err_set(e, MSP_ENOMEM, "upload %s: no checksum "
+		    "context", u->id);
+	}
 	return 0;
 }
 
@@ -426,8 +443,9 @@ msp_upload_write(struct msp_upload *u, const void *p, size_t n,
 	if ((int64_t)n > u->length - u->offset)
 		return msp_err_set(e, MSP_EINVAL, "body: more than the %lld "
 		    "bytes of Upload-Length", (long long)u->length);
-	if (u->sum)
-		crypto_hash_sha256_update(&u->sha, b, n);
+	if (u->sum && EVP_DigestUpdate(u->md, b, n) != 1)
+		return msp_err_set(e, MSP_ENOMEM, "upload %s: checksum failed",
+		    u->id);
 	u->offset += (int64_t)n;
 	if ((err = msp_write_all(u->fd, b, n)) != 0)
 		return msp_err_set(e, MSP_EIO, "upload %s: %s", u->id,
@@ -441,21 +459,25 @@ end_fd(struct msp_upload *u)
 	if (u->fd >= 0)
 		close(u->fd); /* the lock goes with it */
 	u->fd = -1;
+	EVP_MD_CTX_free(u->md);
+	u->md = NULL;
 }
 
 int
 msp_upload_end(struct msp_upload *u, const unsigned char *want,
     struct msp_err *e)
 {
-	unsigned char got[crypto_hash_sha256_BYTES];
+	unsigned char got[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
 	int rc = 0;
 
 	if (u->fd < 0)
 		return msp_err_set(e, MSP_EINVAL, "upload %s: not appending",
 		    u->id);
 	if (want != NULL && u->sum) {
-		crypto_hash_sha256_final(&u->sha, got);
-		if (sodium_memcmp(got, want, sizeof(got)) != 0) {
+		if (EVP_DigestFinal_ex(u->md, got, &n) != 1)
+			n = 0;
+		if (n == 0 || sodium_memcmp(got, want, n) != 0) {
 			if (ftruncate(u->fd, u->start) != 0)
 				rc = msp_err_set(e, MSP_EIO, "upload %s: %s",
 				    u->id, strerror(errno));
@@ -463,8 +485,10 @@ msp_upload_end(struct msp_upload *u, const unsigned char *want,
 			if (rc == 0) {
 				(void)fsync(u->fd);
 				rc = msp_err_set(e, MSP_UPLOAD_MISMATCH,
-				    "Upload-Checksum: the body's sha256 "
-				    "differs; its bytes were dropped");
+				    "Upload-Checksum: the body's %s differs; "
+				    "its bytes were dropped",
+				    u->sum == MSP_UPLOAD_SHA1 ? "sha1" :
+				    "sha256");
 			}
 			end_fd(u);
 			return rc;
@@ -490,6 +514,74 @@ msp_upload_cut(struct msp_upload *u)
 	end_fd(u);
 }
 
+/* The video's id, chosen and written into the info before the ingest
+ * that uses it can commit. */
+static int
+plan(struct msp_upload *u, struct msp_err *e)
+{
+	char id[MSP_ID_LEN + 1], *p = NULL, *rel = NULL, *text = NULL;
+	json_object *o = NULL;
+	const char *s;
+	int rc;
+
+	if ((p = file_of(u, "info")) == NULL || (rel = rel_of(u->id,
+	    "info")) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = read_small(p, &text, e)) != 0) {
+		if (rc == MSP_ENOTFOUND)
+			rc = msp_err_set(e, MSP_ENOTFOUND, "upload %s: not "
+			    "found", u->id);
+		goto out;
+	}
+	if ((o = json_tokener_parse(text)) == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
+		rc = msp_err_set(e, MSP_ESTORE, "upload %s: bad info file",
+		    u->id);
+		goto out;
+	}
+	if (msp_id_new(id) != 0 || (u->planned = msp_strdup(id)) == NULL) {
+		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
+		goto out;
+	}
+	json_object_object_add(o, "videoId", json_object_new_string(id));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	rc = state_write(u->st, rel, s, strlen(s), e);
+out:
+	json_object_put(o);
+	free(text);
+	free(rel);
+	free(p);
+	return rc;
+}
+
+/* 1 when the planned video is in the store (the owner's), 0 when not */
+static int
+ingested(struct msp_upload *u, struct msp_err *e)
+{
+	json_object *v = NULL, *x;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = msp_txn_begin(u->st, 0, &t, e)) != 0)
+		return rc;
+	rc = msp_video_get(u->st, t, u->planned, &v, e);
+	msp_txn_abort(u->st, t);
+	if (rc == MSP_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (!json_object_object_get_ex(v, "uploadedBy", &x) ||
+	    strcmp(json_object_get_string(x), u->owner) != 0)
+		rc = msp_err_set(e, MSP_EEXIST, "upload %s: video %s is "
+		    "someone else's", u->id, u->planned);
+	else
+		rc = 1;
+	json_object_put(v);
+	return rc;
+}
+
 int
 msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 {
@@ -503,6 +595,12 @@ msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 	if (u->offset != u->length)
 		return msp_err_set(e, MSP_EINVAL, "upload %s: %lld of %lld "
 		    "bytes", u->id, (long long)u->offset, (long long)u->length);
+	if (u->planned == NULL && (rc = plan(u, e)) != 0)
+		return rc;
+	if ((rc = ingested(u, e)) < 0)
+		return rc;
+	if (rc == 1) /* a finish a crash cut off from its marker */
+		goto marker;
 	if (u->meta != NULL && json_object_object_get_ex(u->meta, "filename",
 	    &x))
 		name = json_object_get_string(x);
@@ -516,14 +614,20 @@ msp_upload_finish(struct msp_upload *u, json_object **job, struct msp_err *e)
 			json_object_object_add(meta, k, json_object_get(v));
 	json_object_object_add(meta, "uploadedBy",
 	    json_object_new_string(u->owner));
+	json_object_object_add(meta, "id", json_object_new_string(
+	    u->planned));
 	rc = msp_ingest_path(u->st, p, name, meta, u->length, &j, e);
-	if (rc != 0) {
+	if (rc == MSP_EEXIST && ingested(u, NULL) == 1) {
+		rc = 0; /* a concurrent finish was first */
+		json_object_put(j);
+		j = NULL;
+	} else if (rc != 0) {
 		(void)remove_files(u, NULL);
 		goto out;
 	}
+marker:
 	/* the marker, then the files go */
-	if (!json_object_object_get_ex(j, "videoId", &x) ||
-	    (u->video = msp_strdup(json_object_get_string(x))) == NULL ||
+	if ((u->video = msp_strdup(u->planned)) == NULL ||
 	    (o = json_object_new_object()) == NULL ||
 	    (rel = rel_of(u->id, "done")) == NULL) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");

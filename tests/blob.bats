@@ -70,6 +70,9 @@ ingest_short() {
 	h=$(curl -sfI "$S3_UPSTREAM/$S3_BUCKET/media/hls/$id/master.m3u8")
 	grep -qi '^content-type: application/vnd.apple.mpegurl' <<<"$h"
 	grep -qi '^cache-control: no-cache' <<<"$h"
+	h=$(curl -sfI "$S3_UPSTREAM/$S3_BUCKET/media/hls/$id/manifest.mpd")
+	grep -qi '^content-type: application/dash+xml' <<<"$h"
+	grep -qi '^cache-control: no-cache' <<<"$h"
 	msp-like add up@example.com "$id" >/dev/null
 	[ "$(msp-like count "$id" | jq -r .likes)" = 1 ]
 	[ "$(msp-search -t short cat | jq -r .id)" = "$id" ]
@@ -80,6 +83,9 @@ ingest_short() {
 	req GET "/hls/$id/master.m3u8"
 	[ "$code" = 200 ]
 	[[ "$body" == "#EXTM3U"* ]]
+	req GET "/hls/$id/manifest.mpd"
+	[ "$code" = 200 ]
+	[[ "$body" == *'media="180p/seg$Number%05d$.m4s"'* ]]
 	curl -sf "$S3_UPSTREAM/$S3_BUCKET/media/hls/$id/180p/seg00000.m4s" -o want.m4s
 	curl -sf "$U/hls/$id/180p/seg00000.m4s" -o got.m4s
 	cmp want.m4s got.m4s
@@ -369,6 +375,8 @@ msp-catalog: 2 disagreements between records and media" ]
 	[ "$code" = 403 ]
 	p=$(msp-serve --sign "$id")
 	req GET "${p}180p/index.m3u8"
+	[ "$code" = 200 ]
+	req GET "${p}manifest.mpd"
 	[ "$code" = 200 ]
 	run curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$U${p}180p/seg00000.m4s"
 	[[ "$output" == "302 $S3_ENDPOINT/$S3_BUCKET/media/hls/$id/180p/seg00000.m4s?"*"X-Amz-Signature="* ]]

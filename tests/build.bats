@@ -71,6 +71,8 @@ deps: install them with: sudo apt-get install liblmdb-dev libsodium-dev" ]
 	[ -f "$d/usr/share/zsh/site-functions/_msp-catalog" ]
 	[ -f "$d/usr/share/msp/web/index.html" ]
 	[ -f "$d/usr/share/msp/web/node_modules/hls.js/dist/hls.min.js" ]
+	[ -f "$d/usr/share/msp/web/node_modules/dashjs/dist/modern/umd/dash.mediaplayer.min.js" ]
+	[ -f "$d/usr/share/msp/web/node_modules/tus-js-client/dist/tus.min.js" ]
 	run make -s B="$MSP_BUILD" uninstall DESTDIR="$d" PREFIX=/usr
 	[ "$status" -eq 0 ]
 	[ -z "$(find "$d" -type f)" ]

@@ -523,6 +523,13 @@ psnr() {
 			    -show_entries packet=flags -of csv=p=0 s.mp4 | head -1 | grep -q '^K'
 		done
 	done
+	# the DASH manifest names the stitched segments, on the chunks' own
+	# timeline (CHUNK_OFFSET_MS after the video's)
+	grep -q 'presentationTimeOffset="45000"' "$d/manifest.mpd"
+	p=$(node "$BATS_TEST_DIRNAME/dash/mpd-parse.mjs" "$d/manifest.mpd")
+	[ "$(jq -r '[.endList, (.reps | map(.segments | length) | join(","))] | @tsv' <<<"$p")" = "$(printf 'true\t11,11')" ]
+	[ "$(jq -r '.reps[0].segments | map(.[1]) | add * 1000 | round' <<<"$p")" = \
+	    "$(awk -F'[:,]' '/^#EXTINF/ { s += $2 } END { printf "%d", s * 1000 + 0.5 }' "$d/180p/index.m3u8")" ]
 	# the same ladder unchunked, for the quality
 	msp-transcode -i long.mp4 -o ref --ladder 90:100k,180:300k -t 2 > /dev/null
 	for r in 90p 180p; do

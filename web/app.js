@@ -1,5 +1,6 @@
 /* msp web front: plain JavaScript, no framework. Talks to msp-serve's
- * routes with the session cookie; plays HLS with hls.js (or natively).
+ * routes with the session cookie; plays HLS with hls.js (or natively), or
+ * the MPEG-DASH manifest of the same segments with dash.js when chosen.
  * Runs under a Content-Security-Policy that allows no inline script or
  * style: elements are built with the DOM, styles set through CSSOM. */
 'use strict';
@@ -20,7 +21,8 @@ const PAGE = (() => {
 const $ = (id) => document.getElementById(id);
 const state = { me: null, shorts: [], shortIdx: 0, shortKey: null,
   shortEnd: false, catalogKey: null, catalogGen: 0, searchFrom: 0,
-  searchQ: '', poll: null, hls: {}, video: null, thumbs: null };
+  searchQ: '', poll: null, hls: {}, dash: {}, video: null, thumbs: null,
+  player: localStorage.getItem('msp.player') === 'dash' ? 'dash' : 'hls' };
 
 let langNames = null;
 try { langNames = new Intl.DisplayNames(['en'], { type: 'language' }); } catch (e) { langNames = null; }
@@ -125,10 +127,50 @@ function card(v, extra) {
 const TOKEN = /\/hls\/(\w+)\/\d+\.[\w-]+\//;
 const fresh = {};
 
-function play(video, url, onTracks) {
+function renewToken(m) {
+  return setInterval(() => api('GET', '/videos/' + m[1]).then((v) => { const n = TOKEN.exec(v.playbackUrl || ''); if (n) fresh[m[1]] = n[0]; }).catch(() => {}), 60000);
+}
+
+/* dash.js, loaded the first time DASH is chosen */
+let dashLoad = null;
+function loadDash() {
+  if (!dashLoad) dashLoad = new Promise((ok, no) => {
+    const s = document.createElement('script');
+    s.src = '/vendor/dash.min.js';
+    s.onload = ok;
+    s.onerror = () => { dashLoad = null; no(new Error('dash.js did not load')); };
+    document.head.append(s);
+  });
+  return dashLoad;
+}
+
+/* The MPEG-DASH manifest of the same segments, with dash.js. Audio and
+ * picture share a segment: MediaSource's type check takes both codecs,
+ * MediaCapabilities one only. */
+async function playDash(video, url) {
+  const key = video.id, m = TOKEN.exec(url);
+  if (m) fresh[m[1]] = m[0];
+  await loadDash();
+  const d = dashjs.MediaPlayer().create();
+  d.updateSettings({ streaming: { capabilities: { useMediaCapabilitiesApi: false } } });
+  d.addRequestInterceptor((req) => {
+    req.url = req.url.replace(TOKEN, (t, id) => fresh[id] || t);
+    return Promise.resolve(req);
+  });
+  if (m) d.renew = renewToken(m);
+  d.initialize(video, url, true);
+  state.dash[key] = d;
+}
+
+function play(video, url, onTracks, dashUrl) {
   const key = video.id, m = TOKEN.exec(url || '');
   if (state.hls[key]) { state.hls[key].destroy(); clearInterval(state.hls[key].renew); delete state.hls[key]; }
+  if (state.dash[key]) { state.dash[key].reset(); clearInterval(state.dash[key].renew); delete state.dash[key]; }
   if (!url) { video.removeAttribute('src'); video.load(); return; }
+  if (dashUrl && state.player === 'dash' && window.MediaSource) {
+    playDash(video, dashUrl).catch((e) => { $('video-error').textContent = e.message; });
+    return;
+  }
   if (m) fresh[m[1]] = m[0];
   if (window.Hls && Hls.isSupported()) {
     /* no worker: the policy allows no blob: scripts */
@@ -136,7 +178,7 @@ function play(video, url, onTracks) {
      * elements carry a data: URL, which the policy refuses) */
     const h = new Hls({ enableWorker: false, renderTextTracksNatively: false,
       xhrSetup: (xhr, u) => xhr.open('GET', u.replace(TOKEN, (t, id) => fresh[id] || t)) });
-    if (m) h.renew = setInterval(() => api('GET', '/videos/' + m[1]).then((v) => { const n = TOKEN.exec(v.playbackUrl || ''); if (n) fresh[m[1]] = n[0]; }).catch(() => {}), 60000);
+    if (m) h.renew = renewToken(m);
     h.loadSource(url);
     h.attachMedia(video);
     clearTracks(video);
@@ -452,7 +494,9 @@ async function video(id, startAt) {
       p.dataset.id = v.id;
       p.poster = v.posterUrl || '';
       captionsReset();
-      play(p, v.playbackUrl, captionTracks);
+      $('player-kind').hidden = !v.dashUrl;
+      $('player-kind').value = state.player;
+      play(p, v.playbackUrl, captionTracks, v.dashUrl);
       p.muted = false;
       updateMute();
       loadThumbs(v.thumbnailsUrl);
@@ -629,6 +673,15 @@ function playerControls() {
     const box = $('player-box');
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     else if (box.requestFullscreen) box.requestFullscreen().catch(() => {});
+  });
+  $('player-kind').addEventListener('change', () => {
+    state.player = $('player-kind').value === 'dash' ? 'dash' : 'hls';
+    localStorage.setItem('msp.player', state.player);
+    const v = state.video, t = p.currentTime;
+    if (!v || !v.playbackUrl) return;
+    captionsReset();
+    play(p, v.playbackUrl, captionTracks, v.dashUrl);
+    if (t > 0) seekOnLoad(p, t);
   });
   $('captions').addEventListener('change', () => {
     const i = Number($('captions').value);

@@ -469,7 +469,8 @@ msp_route_hls(struct msp_req *r)
 	}
 	{
 		size_t n = strlen(rel);
-		int playlist = n > 5 && strcmp(rel + n - 5, ".m3u8") == 0;
+		int playlist = (n > 5 && strcmp(rel + n - 5, ".m3u8") == 0) ||
+		    (n > 4 && strcmp(rel + n - 4, ".mpd") == 0);
 		const char *cache = playlist ? "no-cache" : premium ?
 		    "private, max-age=31536000, immutable" :
 		    "public, max-age=31536000, immutable";

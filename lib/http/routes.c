@@ -61,6 +61,7 @@ const struct msp_route msp_routes[] = {
 	{ "GET", "/style.css", msp_route_web, 0, NULL },
 	{ "GET", "/vendor/hls.min.js", msp_route_web, 0, NULL },
 	{ "GET", "/vendor/tus.min.js", msp_route_web, 0, NULL },
+	{ "GET", "/vendor/dash.min.js", msp_route_web, 0, NULL },
 };
 const size_t msp_nroutes = sizeof(msp_routes) / sizeof(msp_routes[0]);
 

@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "internal.h"
 #include "jsonl.h"
+#include "upload.h"
 #include "util.h"
 
 #define NSTATUS 600
@@ -434,14 +435,18 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	pthread_mutex_unlock(&h->mu);
 }
 
+#define UPLOAD_SWEEP_MS 60000 /* expired resumable uploads go this often */
+
 /* Drop connections whose request head (or JSON body) is late, and uploads
  * slower than --min-rate: a client trickling bytes keeps the idle timeout
- * from firing, not this one. */
+ * from firing, not this one. Remove expired resumable uploads now and
+ * then. */
 static void *
 reaper(void *arg)
 {
 	struct msp_http *h = arg;
 	struct msp_conn *c;
+	int64_t swept = mono_ms();
 	int stop = 0;
 
 	while (!stop) {
@@ -450,6 +455,10 @@ reaper(void *arg)
 
 		nanosleep(&ts, NULL);
 		now = mono_ms();
+		if (now - swept >= UPLOAD_SWEEP_MS) {
+			(void)msp_upload_sweep(h->st, msp_now_ms(), NULL, NULL);
+			swept = now;
+		}
 		pthread_mutex_lock(&h->mu);
 		for (c = h->conns; c != NULL; c = c->next)
 			if (c->deadline != 0 && now > c->deadline) {
@@ -1197,6 +1206,8 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 	}
 	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = di != NULL ? di->port : 0;
+	/* what expired while the server was down */
+	(void)msp_upload_sweep(h->st, msp_now_ms(), NULL, NULL);
 	h->reaper_on = 1;
 	if (pthread_create(&h->reaper, NULL, reaper, h) != 0) {
 		h->reaper_on = 0;

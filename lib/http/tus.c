@@ -1,5 +1,6 @@
 /* Resumable uploads: the tus 1.0 protocol (core, creation, termination,
- * expiration, checksum with sha256) over lib/upload, under /files/. The
+ * expiration, checksum with sha1 and sha256) over lib/upload, under
+ * /files/. The
  * body of a PATCH streams into the upload as it arrives; the last byte
  * ingests the file as PUT /short-content/upload does. */
 #include <stdio.h>
@@ -18,8 +19,8 @@
 
 struct msp_tus {
 	struct msp_upload *u;
-	unsigned char want[crypto_hash_sha256_BYTES];
-	int has_sum;
+	unsigned char want[32];
+	int sum;               /* 0 or MSP_UPLOAD_SHA1, MSP_UPLOAD_SHA256 */
 	int rc;                /* a write error, answered at the end */
 	struct msp_err err;
 	int ended;
@@ -132,7 +133,7 @@ msp_route_tus_options(struct msp_req *r)
 	MHD_add_response_header(resp, "Tus-Extension",
 	    "creation,termination,expiration,checksum");
 	MHD_add_response_header(resp, "Tus-Max-Size", n);
-	MHD_add_response_header(resp, "Tus-Checksum-Algorithm", "sha256");
+	MHD_add_response_header(resp, "Tus-Checksum-Algorithm", "sha1,sha256");
 	msp_reply(r, 204, resp);
 }
 
@@ -340,28 +341,38 @@ msp_tus_begin(struct msp_req *r)
 	}
 	r->tus = t;
 	if ((h = msp_req_header(r, "Upload-Checksum")) != NULL) {
+		static const struct {
+			const char *name;
+			int sum;
+			size_t len;
+		} algs[] = { { "sha1", MSP_UPLOAD_SHA1, 20 },
+		    { "sha256", MSP_UPLOAD_SHA256, 32 }, { NULL, 0, 0 } };
 		const char *sp = strchr(h, ' ');
-		size_t n = 0;
+		size_t n = 0, i;
 
-		if (sp == NULL || (size_t)(sp - h) != 6 ||
-		    strncmp(h, "sha256", 6) != 0) {
+		for (i = 0; sp != NULL && algs[i].name != NULL; i++)
+			if ((size_t)(sp - h) == strlen(algs[i].name) &&
+			    strncmp(h, algs[i].name, (size_t)(sp - h)) == 0)
+				break;
+		if (sp == NULL || algs[i].name == NULL) {
 			msp_reply_error(r, 400, "Upload-Checksum: the "
-			    "algorithm is not supported (sha256)");
+			    "algorithm is not supported (sha1, sha256)");
 			return -1;
 		}
 		if (sodium_base642bin(t->want, sizeof(t->want), sp + 1,
 		    strlen(sp + 1), NULL, &n, NULL,
 		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    n != sizeof(t->want)) {
+		    n != algs[i].len) {
 			msp_reply_error(r, 400, "Upload-Checksum: expected "
-			    "sha256 and 32 bytes in base64");
+			    "%s and %zu bytes in base64", algs[i].name,
+			    algs[i].len);
 			return -1;
 		}
-		t->has_sum = 1;
+		t->sum = algs[i].sum;
 	}
 	if ((t->u = load(r)) == NULL)
 		return -1;
-	rc = msp_upload_begin(t->u, off, t->has_sum, &e);
+	rc = msp_upload_begin(t->u, off, t->sum, &e);
 	if (rc == MSP_EAGAIN) {
 		msp_reply_error(r, 423, "%s", e.msg);
 		return -1;
@@ -405,7 +416,7 @@ msp_route_tus_patch(struct msp_req *r)
 			msp_reply_err(r, &t->err);
 		return;
 	}
-	rc = msp_upload_end(t->u, t->has_sum ? t->want : NULL, &e);
+	rc = msp_upload_end(t->u, t->sum ? t->want : NULL, &e);
 	if (rc == MSP_UPLOAD_MISMATCH) {
 		msp_reply_error(r, 460, "%s", e.msg);
 		return;

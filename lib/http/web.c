@@ -24,6 +24,8 @@ static const struct {
 	{ "/style.css", "style.css" },
 	{ "/vendor/hls.min.js", "node_modules/hls.js/dist/hls.min.js" },
 	{ "/vendor/tus.min.js", "node_modules/tus-js-client/dist/tus.min.js" },
+	{ "/vendor/dash.min.js",
+	    "node_modules/dashjs/dist/modern/umd/dash.mediaplayer.min.js" },
 	{ NULL, NULL }
 };
 
@@ -80,9 +82,9 @@ msp_http_web_headers(struct msp_req *r, struct MHD_Response *resp)
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 }
 
-/* A ready video's poster and scrubbing thumbnails, under the same path
- * (and token) as its playlist; a locked premium video gets its public
- * poster only. */
+/* A ready video's poster, scrubbing thumbnails and (fMP4) DASH manifest,
+ * under the same path (and token) as its playlist; a locked premium
+ * video gets its public poster only. */
 void
 msp_http_media_links(json_object *v, const char *id, const char *playback)
 {
@@ -115,6 +117,12 @@ msp_http_media_links(json_object *v, const char *id, const char *playback)
 	    playback)) != NULL) {
 		json_object_object_add(v, "thumbnailsUrl",
 		    json_object_new_string(s));
+		free(s);
+	}
+	if (json_object_object_get_ex(hls, "dash", &x) &&
+	    (s = msp_sprintf("%.*s/manifest.mpd", (int)(slash - playback),
+	    playback)) != NULL) {
+		json_object_object_add(v, "dashUrl", json_object_new_string(s));
 		free(s);
 	}
 }
