@@ -364,6 +364,23 @@ publish_local(void *arg, const char *rel, int *created, struct msp_err *e)
 	return 0;
 }
 
+/* One read of a file being ingested: *got bytes, 0 at its end; EINTR
+ * retried, a stop request honoured between reads. */
+static int
+read_part(int fd, void *buf, size_t size, ssize_t *got, struct msp_err *e)
+{
+	ssize_t n;
+
+	while ((n = read(fd, buf, size)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return msp_err_set(e, MSP_EIO, "%s", strerror(errno));
+	if (n > 0 && msp_stop_requested())
+		return msp_err_set(e, MSP_EAGAIN, "interrupted");
+	*got = n;
+	return 0;
+}
+
 static int
 ingest_local(struct msp_store *st, struct msp_blob *b, const char *path,
     const char *name, json_object *meta, int64_t max, json_object **out,
@@ -400,17 +417,11 @@ ingest_local(struct msp_store *st, struct msp_blob *b, const char *path,
 		goto out;
 	}
 	crypto_generichash_init(&h, NULL, 0, HASH_BYTES);
-	while ((n = read(l.fd, buf, 1 << 20)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s", strerror(errno));
+	for (;;) {
+		if ((rc = read_part(l.fd, buf, 1 << 20, &n, e)) != 0)
 			goto out;
-		}
-		if (msp_stop_requested()) {
-			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
-			goto out;
-		}
+		if (n == 0)
+			break;
 		crypto_generichash_update(&h, buf, (size_t)n);
 	}
 	crypto_generichash_final(&h, hash, sizeof(hash));
@@ -458,17 +469,11 @@ msp_ingest_path(struct msp_store *st, const char *path, const char *name,
 	if ((rc = msp_ingest_begin(st, name ? name : path, max_size, &in,
 	    e)) != 0)
 		goto out;
-	while ((n = read(fd, buf, 1 << 16)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = msp_err_set(e, MSP_EIO, "%s", strerror(errno));
+	for (;;) {
+		if ((rc = read_part(fd, buf, 1 << 16, &n, e)) != 0)
 			goto out;
-		}
-		if (msp_stop_requested()) {
-			rc = msp_err_set(e, MSP_EAGAIN, "interrupted");
-			goto out;
-		}
+		if (n == 0)
+			break;
 		if ((rc = msp_ingest_write(in, buf, (size_t)n, e)) != 0)
 			goto out;
 	}
