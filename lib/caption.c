@@ -514,6 +514,19 @@ starts_word(const char *s, size_t n, const char *w)
 	    s[k] == '\t');
 }
 
+/* The cue timing line that must follow a cue's identifier or number. */
+static int
+timing_line(struct rd *r, const char *after, const char **s, size_t *n)
+{
+	if (!next_line(r, s, n))
+		return bad(r, "expected a cue timing line (START --> END) "
+		    "after the cue %s", after, strlen(after));
+	if (!has_arrow(*s, *n))
+		return bad(r, "expected a cue timing line (START --> END), "
+		    "got '%s'", *s, *n);
+	return 0;
+}
+
 static int
 parse_vtt(struct parse *ps)
 {
@@ -542,13 +555,8 @@ parse_vtt(struct parse *ps)
 			continue;
 		}
 		if (!has_arrow(s, n)) { /* a cue identifier */
-			if (!next_line(r, &s, &n))
-				return bad(r, "expected a cue timing line "
-				    "(START --> END) after the cue "
-				    "identifier%s", "", 0);
-			if (!has_arrow(s, n))
-				return bad(r, "expected a cue timing line "
-				    "(START --> END), got '%s'", s, n);
+			if ((rc = timing_line(r, "identifier", &s, &n)) != 0)
+				return rc;
 		}
 		if ((rc = timing(ps, s, n, &a, &b)) != 0 ||
 		    (rc = payload(ps, a, b)) != 0)
@@ -585,13 +593,8 @@ parse_srt(struct parse *ps)
 			if (!blank(s + i, n - i))
 				return bad(r, "expected a cue number: '%s'", s,
 				    n);
-			if (!next_line(r, &s, &n))
-				return bad(r, "expected a cue timing line "
-				    "(START --> END) after the cue number%s",
-				    "", 0);
-			if (!has_arrow(s, n))
-				return bad(r, "expected a cue timing line "
-				    "(START --> END), got '%s'", s, n);
+			if ((rc = timing_line(r, "number", &s, &n)) != 0)
+				return rc;
 		}
 		if ((rc = timing(ps, s, n, &a, &b)) != 0 ||
 		    (rc = payload(ps, a, b)) != 0)
