@@ -1,7 +1,5 @@
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +18,7 @@ struct line {
 	void *state;
 	char *perr;  /* the line did not parse: "where: reason" */
 	int borrowed; /* raw and where point into the batch's text */
-	atomic_int help; /* b->help: HELP_* */
 };
-
-/* Who does a line's b->help work: nobody yet, the preparing thread (busy,
- * then done), or the applying one. */
-enum { HELP_NONE, HELP_BUSY, HELP_DONE, HELP_MAIN };
 
 struct run {
 	struct msp_store *st;
@@ -155,13 +148,6 @@ flush(struct run *r, int *stop, struct msp_err *e)
 			b->ok++;
 			if (l->out != NULL && b->emit)
 				b->emit(l->out, b->cbarg);
-			if (b->help != NULL) {
-				int none = HELP_NONE;
-				if (!atomic_compare_exchange_strong(&l->help,
-				    &none, HELP_MAIN))
-					while (atomic_load(&l->help) != HELP_DONE)
-						sched_yield();
-			}
 			if (b->accept != NULL)
 				b->accept(l->state, b->arg);
 		}
@@ -251,8 +237,6 @@ struct pipe {
 	pthread_cond_t cv;
 	struct lset *job;   /* lines to prepare; NULL when none */
 	struct lset *junk;  /* lines to free first; NULL when none */
-	struct lset *helped; /* lines being applied, for b->help */
-	size_t hnext;       /* b->help goes from their end: next + 1 */
 	int busy;           /* a job was handed over and is not done */
 	int quit;
 	int rc;             /* prep's fatal error */
@@ -299,25 +283,8 @@ prep_main(void *arg)
 		size_t i;
 		int rc = 0;
 
-		while (!p->busy && !p->quit) {
-			struct line *l;
-			int none = HELP_NONE;
-
-			if (p->helped == NULL || p->hnext == 0) {
-				pthread_cond_wait(&p->cv, &p->mu);
-				continue;
-			}
-			/* idle: take work of the batch being applied, from
-			 * its end (the applying thread starts at the front) */
-			l = &p->helped->v[--p->hnext];
-			if (l->state == NULL || !atomic_compare_exchange_strong(
-			    &l->help, &none, HELP_BUSY))
-				continue;
-			pthread_mutex_unlock(&p->mu);
-			p->b->help(l->state, p->b->arg);
-			atomic_store(&l->help, HELP_DONE);
-			pthread_mutex_lock(&p->mu);
-		}
+		while (!p->busy && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
 		if (!p->busy)
 			break;
 		job = p->job;
@@ -470,18 +437,8 @@ run_piped(struct run *r, struct msp_jsonl *jr, size_t size, struct msp_err *e)
 			pipe_submit(&p, NULL, old);
 		r->lines = ready->v;
 		r->n = ready->n;
-		if (r->b->help != NULL) {
-			pthread_mutex_lock(&p.mu);
-			p.helped = ready;
-			p.hnext = ready->n;
-			pthread_cond_broadcast(&p.cv);
-			pthread_mutex_unlock(&p.mu);
-		}
 		rc = flush(r, &stop, e);
 		r->n = 0;
-		pthread_mutex_lock(&p.mu);
-		p.helped = NULL;
-		pthread_mutex_unlock(&p.mu);
 		if (rc == 0 && rrc != 0) {
 			rc = rrc;
 			*e = re;

@@ -46,11 +46,6 @@ struct msp_batch {
 	    void *state, json_object **out, void *arg, struct msp_err *e);
 	void (*accept)(void *state, void *arg);
 	void (*prep_free)(void *state);
-	/* optional: work on a line's state that accept would otherwise do,
-	 * taken by the preparing thread when it is idle, while the batch is
-	 * applied (it must not touch the store, nor what fn_prep writes);
-	 * accept then finds it done */
-	void (*help)(void *state, void *arg);
 	/* optional, around each attempt at a batch's transaction: begin
 	 * (careful: each line in a child transaction of its own), then the
 	 * lines, then end in the batch's transaction before it commits

@@ -1,6 +1,4 @@
 #include <errno.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -245,15 +243,11 @@ defkeys_sort(struct msp_importer *im)
 	return 0;
 }
 
-/* A line's search document: made once, by whichever thread comes first
- * (imp_help on the preparing thread when it is idle, else the batch's
- * end); the other waits for it. */
-enum { DOC_NONE, DOC_BUSY, DOC_DONE };
-
+/* A line: its video, checked and built, and its search document, both
+ * made on the preparing thread. */
 struct imp_line {
 	struct msp_video_prep *vp;
 	struct msp_search_doc *sd;
-	atomic_int doc;   /* DOC_* */
 	int doc_rc;
 	struct msp_err doc_err;
 };
@@ -261,24 +255,9 @@ struct imp_line {
 static int
 line_doc(struct imp_line *l, struct msp_err *e)
 {
-	json_object *rec;
-	int none = DOC_NONE;
-
-	if (l->vp == NULL)
-		return 0;
-	if (atomic_compare_exchange_strong(&l->doc, &none, DOC_BUSY)) {
-		msp_err_clear(&l->doc_err);
-		if ((rec = msp_video_prep_record(l->vp)) != NULL)
-			l->doc_rc = msp_search_doc_prep(rec, &l->sd,
-			    &l->doc_err);
-		atomic_store(&l->doc, DOC_DONE);
-	} else {
-		while (atomic_load(&l->doc) != DOC_DONE)
-			sched_yield();
-	}
-	if (l->doc_rc != 0)
+	if (l->vp != NULL && l->doc_rc != 0)
 		*e = l->doc_err;
-	return l->doc_rc;
+	return l->vp != NULL ? l->doc_rc : 0;
 }
 
 /* What waits: the new videos' index keys, then their search documents. */
@@ -386,16 +365,23 @@ static int
 imp_prep(json_object *line, void **state, void *arg, struct msp_err *e)
 {
 	struct imp_line *l;
+	json_object *rec;
 	const char *type = msp_json_sget(line, "type");
+	int rc;
 
 	(void)arg;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return msp_err_set(e, MSP_ENOMEM, "out of memory");
-	atomic_init(&l->doc, DOC_NONE);
 	*state = l;
 	if (type == NULL || strcmp(type, "video") != 0)
 		return 0;
-	return msp_video_prep(line, &l->vp, e);
+	if ((rc = msp_video_prep(line, &l->vp, e)) != 0)
+		return rc;
+	/* its document's error is the line's, told when it is applied */
+	msp_err_clear(&l->doc_err);
+	if ((rec = msp_video_prep_record(l->vp)) != NULL)
+		l->doc_rc = msp_search_doc_prep(rec, &l->sd, &l->doc_err);
+	return 0;
 }
 
 static int
@@ -426,16 +412,6 @@ imp_apply(struct msp_store *st, MDB_txn *t, json_object *line, void *state,
 	return rc;
 }
 
-/* The preparing thread's share of the batch's end, when it is idle. */
-static void
-imp_help(void *state, void *arg)
-{
-	struct msp_err e;
-
-	(void)arg;
-	line_doc(state, &e);
-}
-
 int
 msp_import_open(struct msp_store *st, struct msp_importer **ip,
     struct msp_err *e)
@@ -460,7 +436,6 @@ msp_import_setup(struct msp_importer *im, struct msp_batch *b)
 	b->fn_prep = imp_apply;
 	b->accept = NULL;
 	b->prep_free = imp_free;
-	b->help = imp_help;
 	b->begin = imp_begin;
 	b->end = imp_flush;
 }
