@@ -8,24 +8,12 @@
 //   PLAYLIST: the signed path of the master playlist
 //   BOUNDARIES: the chunks' start times after the first, comma-separated
 // Prints "play: ..." facts and "step: done"; exits 1 on a failure.
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { check, run } from './browser.mjs';
 
 const [url, playlist, profile, bounds] = process.argv.slice(2);
 const boundaries = bounds.split(',').map(Number);
 
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.MSP_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
-let status = 0;
-try {
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(60000);
-  page.on('pageerror', (e) => { console.log('page error: ' + e.message); });
+await run(profile, { timeout: 60000 }, async (page) => {
   await page.goto(url + '/');
   await page.waitForFunction(() => window.Hls && window.Hls.isSupported());
   const r = await page.evaluate((src) => new Promise((resolve) => {
@@ -64,7 +52,6 @@ try {
     setTimeout(() => { facts.timeout = true; facts.time = v.currentTime; resolve(facts); }, 50000);
   }), url + playlist);
   console.log('play: ' + JSON.stringify(r));
-  const check = (c, what) => { if (!c) throw new Error('check failed: ' + what); };
   check(!r.timeout, 'the end was reached');
   check(r.ended && r.time >= r.duration - 0.1, 'played to the end');
   check(!r.errors.some((x) => x.includes('fatal')), 'no fatal hls.js error: ' + r.errors.join(', '));
@@ -77,10 +64,4 @@ try {
   check(r.ranges.length === 1 && r.ranges[0][0] < 0.1 &&
     r.ranges[0][1] >= r.duration - 0.1, 'one buffered range, start to end');
   console.log('step: done');
-} catch (e) {
-  console.log('fail: ' + e.message);
-  status = 1;
-} finally {
-  await ctx.close();
-}
-process.exit(status);
+});

@@ -8,35 +8,13 @@
 // usage: node dash.mjs URL MPD_PATH PROFILE_DIR [live]
 // Prints "step: NAME" per step, "csp violation: ..." for each violation
 // and "step: done" at the end; exits 1 on the first failure.
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { run, step, watchCsp } from './browser.mjs';
 
 const [url, mpd, profile, mode] = process.argv.slice(2);
 const live = mode === 'live';
-const step = (s) => console.log('step: ' + s);
 
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.MSP_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
-let status = 0;
-try {
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(30000);
-  page.on('pageerror', (e) => { console.log('page error: ' + e.message); });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Content-Security-Policy/i.test(m.text()))
-      console.log('csp violation: ' + m.text());
-  });
-  await page.exposeFunction('mspCspViolation', (v) => console.log('csp violation: ' + v));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.mspCspViolation(e.violatedDirective + ' ' + e.blockedURI);
-    });
-  });
+await run(profile, { timeout: 30000 }, async (page) => {
+  await watchCsp(page, (v) => console.log('csp violation: ' + v));
   if (process.env.MSP_DASH_DEBUG) { page.on('console', (m) => console.log('console: ' + m.text())); await page.addInitScript(() => { window.MSP_DASH_DEBUG = 1; }); }
   await page.goto(url + '/');
   await page.addScriptTag({ url: '/vendor/dash.min.js' });
@@ -103,10 +81,4 @@ try {
   if (live && (!(r.t2 > r.t) || r.video === 0)) throw new Error('live playback did not go on');
   if (!live) await whole(r);
   step('done');
-} catch (e) {
-  console.log('error: ' + e.message);
-  status = 1;
-} finally {
-  await ctx.close();
-}
-process.exit(status);
+});

@@ -11,45 +11,16 @@
 // and "step: done" at the end; exits 1 on the first failure.
 import { execSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { check, run, step, watchCsp } from './browser.mjs';
 
 const [url, clip, profile, shots] = process.argv.slice(2);
 const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
-const step = (s) => console.log('step: ' + s);
 const violations = [];
-function check(cond, what) {
-  if (!cond) throw new Error('check failed: ' + what);
-}
 
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.MSP_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: SIZES.desktop,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
-let status = 0;
-try {
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(30000);
-  page.on('pageerror', (e) => { console.log('page error: ' + e.message); });
-  page.on('console', (m) => {
-    if (/Content Security Policy|Content-Security-Policy/i.test(m.text())) {
-      violations.push(m.text());
-      console.log('csp violation: ' + m.text());
-    }
-  });
-  // the page reports violations as events too; collected before its scripts run
-  await page.exposeFunction('mspCspViolation', (v) => {
+await run(profile, { timeout: 30000, viewport: SIZES.desktop }, async (page) => {
+  await watchCsp(page, (v) => {
     violations.push(v);
     console.log('csp violation: ' + v);
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.mspCspViolation(e.violatedDirective + ' ' + e.blockedURI);
-    });
   });
   // Razorpay Checkout's script, as loaded from its origin, stands in for
   // the real one: "paying" makes a payment at the fake Razorpay API and
@@ -397,10 +368,4 @@ try {
   check(violations.length === 0, violations.length + ' CSP violations');
   step('no CSP violation');
   step('done');
-} catch (e) {
-  console.log('failed: ' + e.message.split('\n').slice(0, 6).join(' | '));
-  status = 1;
-} finally {
-  await ctx.close();
-}
-process.exit(status);
+});
