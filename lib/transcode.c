@@ -762,6 +762,19 @@ rung_scale(struct rung *r, AVFrame *f, struct msp_err *e)
 	}
 }
 
+/* The calling thread's name (what top -H and perf show): "tc NAME".
+ * Threads started by this one (the encoder's) inherit it. */
+static void
+name_thread(const char *name)
+{
+	char buf[16] = "tc ";
+	size_t n = strnlen(name, sizeof(buf) - 4);
+
+	memcpy(buf + 3, name, n);
+	buf[3 + n] = '\0';
+	(void)pthread_setname_np(pthread_self(), buf);
+}
+
 static void *
 rung_video(void *arg)
 {
@@ -769,6 +782,7 @@ rung_video(void *arg)
 	AVFrame *f;
 	int eof, i;
 
+	name_thread(r->name);
 	for (;;) {
 		f = q_pop(r, &eof);
 		if (eof)
@@ -1285,7 +1299,7 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 {
 	const AVCodec *c = avcodec_find_encoder_by_name("libx264");
 	AVDictionary *d = NULL;
-	char x264[128];
+	char x264[128], was[16];
 	double fps = fps_of(tc);
 	int keyint, ret;
 
@@ -1313,7 +1327,13 @@ venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
 	av_dict_set(&d, "preset", tc->o->preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
 	av_dict_set(&d, "x264-params", x264, 0);
+	/* the encoder's threads are named after the rung */
+	if (pthread_getname_np(pthread_self(), was, sizeof(was)) != 0)
+		was[0] = '\0';
+	name_thread(r->name);
 	ret = avcodec_open2(r->enc, c, &d);
+	if (was[0] != '\0')
+		(void)pthread_setname_np(pthread_self(), was);
 	av_dict_free(&d);
 	if (ret < 0)
 		return averr(e, MSP_EMEDIA, ret, "video encoder");
