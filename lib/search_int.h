@@ -311,6 +311,7 @@ struct qctx {
 	int typos;          /* this pass uses the typo expansions */
 	struct cmatch *pool; /* candidates' matches, c->ng each */
 	size_t npool, cappool;
+	struct msp_search_cost cost;
 };
 
 

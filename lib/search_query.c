@@ -394,6 +394,7 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
 			if (k.mv_size != x->n + 6 ||
 			    memcmp(kp, key, x->n + 2) != 0)
 				break;
+			c->cost.postings++;
 			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
 			    v.mv_data))
 				continue;
@@ -431,6 +432,7 @@ msp_search_post_get(struct qctx *c, const struct qexp *x, uint32_t doc, MDB_val 
 	unsigned char key[2 + MSP_TERM_MAX + 4];
 	MDB_val k;
 
+	c->cost.lookups++;
 	key[0] = 'P';
 	memcpy(key + 1, x->term, x->n);
 	key[1 + x->n] = '\0';
@@ -779,6 +781,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		goto out;
 	typo_exps = 0;
 	if (q->typos && (q->facets || total != NULL || cs.n < k)) {
+		c->cost.typo_pass = 1;
 		for (i = 0; i < c->ng; i++) {
 			size_t before = c->g[i].nx;
 			if ((rc = expand(c, &c->g[i], 1, e)) != 0)
@@ -841,6 +844,12 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 			goto out;
 		}
 	}
+	for (i = 0; i < c->ng; i++)
+		for (j = 0; j < c->g[i].nx; j++)
+			if (c->g[i].x[j].edits > 0 || c->g[i].x[j].prefix)
+				c->cost.expansions++;
+	if (q->cost != NULL)
+		*q->cost = c->cost;
 	rc = 0;
 out:
 	if (rc != 0 && facets != NULL && *facets != NULL) {
