@@ -312,7 +312,11 @@ struct qctx {
 	struct cmatch *pool; /* candidates' matches, c->ng each */
 	size_t npool, cappool;
 	struct msp_search_cost cost;
+	int exhaustive;     /* no shortcut: every posting of every term */
 };
+
+/* Tests: 1 makes every query take no shortcut (see tests/unit). */
+extern int msp_search_exhaustive;
 
 
 /* The expansions a pass uses. */

@@ -20,6 +20,8 @@
 
 /* ---- queries -------------------------------------------------------- */
 
+int msp_search_exhaustive;
+
 static int
 count_word(const char *term, size_t n, size_t start, size_t end, void *arg)
 {
@@ -442,6 +444,100 @@ msp_search_post_get(struct qctx *c, const struct qexp *x, uint32_t doc, MDB_val 
 	return mdb_get(c->t, msp_store_dbi(c->st, MSP_DB_SEARCH), &k, v);
 }
 
+/* Of two expansions scoring the same, the one the group lists first. */
+static int
+hit_before(const struct qexp *a, const struct qexp *b)
+{
+	return b == NULL || a < b;
+}
+
+static int
+qexp_ptr_cmp(const void *a, const void *b)
+{
+	const struct qexp *const *x = a, *const *y = b;
+
+	return strcmp((*x)->term, (*y)->term);
+}
+
+/*
+ * Keep the candidates that hold one of the group's many terms (the
+ * completions or typo variants of a word), adding its score: each
+ * candidate's distinct terms ("D") against the group's, so that a
+ * candidate costs one read and one more for each term it holds, however
+ * many the group has and however long their lists are.
+ */
+static int
+intersect_doc(struct qctx *c, struct qgroup *g, struct cands *cs,
+    struct msp_err *e)
+{
+	struct qexp **xs;
+	size_t i, j, w, nx = 0;
+	int rc = 0;
+
+	if ((xs = malloc(g->nx * sizeof(*xs))) == NULL)
+		return nomem(e);
+	for (j = 0; j < g->nx; j++)
+		if (use(c, &g->x[j]))
+			xs[nx++] = &g->x[j];
+	qsort(xs, nx, sizeof(*xs), qexp_ptr_cmp);
+	for (i = 0, w = 0; i < cs->n; i++) {
+		const struct qexp *bx = NULL;
+		const char *term;
+		unsigned char dk[5];
+		struct docrec d;
+		double best = -1;
+		MDB_val v, bv = { 0, NULL };
+
+		dk[0] = 'D';
+		be32_put(dk + 1, cs->v[i].doc);
+		c->cost.lookups++;
+		rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
+		if (rc == MSP_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			goto out;
+		if (msp_search_doc_parse(v.mv_data, v.mv_size, &d) != 0)
+			continue;
+		for (term = d.terms; term < d.terms_end;
+		    term += strlen(term) + 1) {
+			struct qexp key, *kp = &key, **hit;
+			double sc;
+			size_t tn = strlen(term);
+
+			if (tn == 0 || tn > MSP_TERM_MAX)
+				continue;
+			memcpy(key.term, term, tn + 1);
+			if ((hit = bsearch(&kp, xs, nx, sizeof(*xs),
+			    qexp_ptr_cmp)) == NULL)
+				continue;
+			rc = msp_search_post_get(c, *hit, cs->v[i].doc, &v);
+			if (rc == MDB_NOTFOUND)
+				continue;
+			if (rc != 0) {
+				rc = msp_store_mdb_err(rc, "search", e);
+				goto out;
+			}
+			sc = (*hit)->idf * (*hit)->pen *
+			    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
+			if (sc > best || (sc == best && hit_before(*hit, bx))) {
+				best = sc;
+				bx = *hit;
+				bv = v;
+			}
+		}
+		if (best >= 0) {
+			cs->v[w] = cs->v[i];
+			cs->v[w].score += best;
+			pool_set(c, &cs->v[w++], g, bv.mv_data, bv.mv_size, bx);
+		}
+	}
+	cs->n = w;
+	rc = 0;
+out:
+	free(xs);
+	return rc;
+}
+
 /* Keep the candidates that hold one of the group's terms, adding its
  * score: by looking each up when they are few, else by a merge. */
 static int
@@ -452,6 +548,8 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 	uint64_t df = group_df(c, g, &nx);
 	int rc;
 
+	if (nx > 1 && !c->exhaustive && (uint64_t)cs->n * 2 < df)
+		return intersect_doc(c, g, cs, e);
 	if ((uint64_t)cs->n * nx * 8 < df) {
 		for (i = 0, w = 0; i < cs->n; i++) {
 			const struct qexp *bx = NULL;
@@ -751,6 +849,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	c->q = q;
 	c->genre = genre;
 	c->language = language;
+	c->exhaustive = msp_search_exhaustive;
 	if ((rc = msp_search_stats_get(st, t, &c->s, e)) != 0)
 		goto out;
 	for (i = 0; i < MSP_SF_COUNT; i++) {
