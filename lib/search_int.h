@@ -25,10 +25,15 @@
 #define F_LONG 0x1
 #define F_PREMIUM 0x2
 
+/* The index's format: "S" values of another size or format are made
+ * again (msp_search_upgrade). 2: the "E" keys. */
+#define SEARCH_FORMAT 2
+
 struct stats {
 	uint64_t docs;
 	uint64_t next;
 	uint64_t len[MSP_SF_COUNT];
+	uint64_t format;
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -213,6 +218,12 @@ struct docrec {
 	const char *terms_end;
 };
 
+
+/* 1 when an "S" value is not this format's: the index is made again. */
+int msp_search_stats_old(const MDB_val *v);
+/* 1 when a posting starts its document's title or name: it has an "E"
+ * key too. */
+int msp_search_post_start(const unsigned char *p, size_t n);
 
 /* The corpus statistics (zero when the index is empty). */
 int msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,

@@ -459,81 +459,108 @@ qexp_ptr_cmp(const void *a, const void *b)
 	return strcmp((*x)->term, (*y)->term);
 }
 
+/* The group's used expansions sorted by term (malloc'd); *nx their
+ * number. */
+static struct qexp **
+exps_sorted(const struct qctx *c, struct qgroup *g, size_t *nx)
+{
+	struct qexp **xs;
+	size_t j;
+
+	*nx = 0;
+	if ((xs = malloc((g->nx + 1) * sizeof(*xs))) == NULL)
+		return NULL;
+	for (j = 0; j < g->nx; j++)
+		if (use(c, &g->x[j]))
+			xs[(*nx)++] = &g->x[j];
+	qsort(xs, *nx, sizeof(*xs), qexp_ptr_cmp);
+	return xs;
+}
+
 /*
- * Keep the candidates that hold one of the group's many terms (the
- * completions or typo variants of a word), adding its score: each
- * candidate's distinct terms ("D") against the group's, so that a
- * candidate costs one read and one more for each term it holds, however
- * many the group has and however long their lists are.
+ * The best posting in doc of the expansions xs (sorted by term): the
+ * document's distinct terms ("D") against them, so that a document costs
+ * one read and one more for each term it holds, however many the group
+ * has and however long their lists are. *bx is NULL when it holds none.
  */
+static int
+best_in_doc(struct qctx *c, struct qexp **xs, size_t nx, uint32_t doc,
+    double *best, const struct qexp **bx, MDB_val *bv, struct msp_err *e)
+{
+	const char *term;
+	unsigned char dk[5];
+	struct docrec d;
+	MDB_val v;
+	int rc;
+
+	*best = -1;
+	*bx = NULL;
+	dk[0] = 'D';
+	be32_put(dk + 1, doc);
+	c->cost.lookups++;
+	rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
+	if (rc == MSP_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (msp_search_doc_parse(v.mv_data, v.mv_size, &d) != 0)
+		return 0;
+	for (term = d.terms; term < d.terms_end; term += strlen(term) + 1) {
+		struct qexp key, *kp = &key, **hit;
+		double sc;
+		size_t tn = strlen(term);
+
+		if (tn == 0 || tn > MSP_TERM_MAX)
+			continue;
+		memcpy(key.term, term, tn + 1);
+		if ((hit = bsearch(&kp, xs, nx, sizeof(*xs),
+		    qexp_ptr_cmp)) == NULL)
+			continue;
+		rc = msp_search_post_get(c, *hit, doc, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return msp_store_mdb_err(rc, "search", e);
+		sc = (*hit)->idf * (*hit)->pen *
+		    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
+		if (sc > *best || (sc == *best && hit_before(*hit, *bx))) {
+			*best = sc;
+			*bx = *hit;
+			*bv = v;
+		}
+	}
+	return 0;
+}
+
+/* Keep the candidates that hold one of the group's many terms (the
+ * completions or typo variants of a word), adding its score, each
+ * through its document's terms. */
 static int
 intersect_doc(struct qctx *c, struct qgroup *g, struct cands *cs,
     struct msp_err *e)
 {
 	struct qexp **xs;
-	size_t i, j, w, nx = 0;
+	size_t i, w, nx;
 	int rc = 0;
 
-	if ((xs = malloc(g->nx * sizeof(*xs))) == NULL)
+	if ((xs = exps_sorted(c, g, &nx)) == NULL)
 		return nomem(e);
-	for (j = 0; j < g->nx; j++)
-		if (use(c, &g->x[j]))
-			xs[nx++] = &g->x[j];
-	qsort(xs, nx, sizeof(*xs), qexp_ptr_cmp);
 	for (i = 0, w = 0; i < cs->n; i++) {
-		const struct qexp *bx = NULL;
-		const char *term;
-		unsigned char dk[5];
-		struct docrec d;
-		double best = -1;
-		MDB_val v, bv = { 0, NULL };
+		const struct qexp *bx;
+		double best;
+		MDB_val bv;
 
-		dk[0] = 'D';
-		be32_put(dk + 1, cs->v[i].doc);
-		c->cost.lookups++;
-		rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
-		if (rc == MSP_ENOTFOUND)
-			continue;
-		if (rc != 0)
-			goto out;
-		if (msp_search_doc_parse(v.mv_data, v.mv_size, &d) != 0)
-			continue;
-		for (term = d.terms; term < d.terms_end;
-		    term += strlen(term) + 1) {
-			struct qexp key, *kp = &key, **hit;
-			double sc;
-			size_t tn = strlen(term);
-
-			if (tn == 0 || tn > MSP_TERM_MAX)
-				continue;
-			memcpy(key.term, term, tn + 1);
-			if ((hit = bsearch(&kp, xs, nx, sizeof(*xs),
-			    qexp_ptr_cmp)) == NULL)
-				continue;
-			rc = msp_search_post_get(c, *hit, cs->v[i].doc, &v);
-			if (rc == MDB_NOTFOUND)
-				continue;
-			if (rc != 0) {
-				rc = msp_store_mdb_err(rc, "search", e);
-				goto out;
-			}
-			sc = (*hit)->idf * (*hit)->pen *
-			    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
-			if (sc > best || (sc == best && hit_before(*hit, bx))) {
-				best = sc;
-				bx = *hit;
-				bv = v;
-			}
-		}
-		if (best >= 0) {
+		if ((rc = best_in_doc(c, xs, nx, cs->v[i].doc, &best, &bx, &bv,
+		    e)) != 0)
+			break;
+		if (bx != NULL) {
 			cs->v[w] = cs->v[i];
 			cs->v[w].score += best;
 			pool_set(c, &cs->v[w++], g, bv.mv_data, bv.mv_size, bx);
 		}
 	}
-	cs->n = w;
-	rc = 0;
-out:
+	if (rc == 0)
+		cs->n = w;
 	free(xs);
 	return rc;
 }
@@ -762,6 +789,123 @@ match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
 	return 0;
 }
 
+static int filter(struct qctx *c, struct cands *cs, struct facets *fg,
+    struct facets *fl, struct msp_err *e);
+
+/*
+ * A one-word query asked for a page only (no total, no facets): the
+ * documents whose title or name starts with one of the word's terms
+ * ("E") are the only ones that can match it exactly, and exactness ranks
+ * before BM25. When k of them match exactly and pass the filters, they
+ * hold the page, and the word's long lists are not walked; else *done is
+ * 0 and cs is empty. With many terms (completions), each such document
+ * is scored with the best of the terms it holds, as a walk would.
+ */
+static int
+start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX];
+	struct qgroup *g = &c->g[0];
+	struct qexp **xs = NULL;
+	size_t i, j, w, nx, nexact = 0;
+	uint64_t df = group_df(c, g, &nx);
+	int rc = 0;
+
+	*done = 0;
+	cs->n = 0;
+	if (nx == 0)
+		return 0;
+	for (i = 0; i < g->nx; i++) {
+		struct qexp *x = &g->x[i];
+		double f = x->idf * x->pen;
+		MDB_val kv, v;
+
+		if (!use(c, x))
+			continue;
+		key[0] = 'E';
+		memcpy(key + 1, x->term, x->n);
+		key[1 + x->n] = '\0';
+		kv.mv_size = x->n + 2;
+		kv.mv_data = key;
+		for (rc = mdb_cursor_get(c->cur, &kv, &v, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(c->cur, &kv, &v, MDB_NEXT)) {
+			const unsigned char *kp = kv.mv_data;
+			struct cand *h;
+
+			if (kv.mv_size != x->n + 6 ||
+			    memcmp(kp, key, x->n + 2) != 0)
+				break;
+			c->cost.postings++;
+			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
+			    v.mv_data))
+				continue;
+			if (cands_push(cs, be32_get(kp + x->n + 2), f *
+			    msp_search_post_score(c, v.mv_data, v.mv_size,
+			    NULL)) != 0)
+				return nomem(e);
+			h = &cs->v[cs->n - 1];
+			h->pv = v.mv_data;
+			h->pn = (uint32_t)v.mv_size;
+			h->edits = (unsigned char)x->edits;
+			h->prefix = (unsigned char)x->prefix;
+			h->exact = msp_search_exact1(v.mv_data, v.mv_size,
+			    x->prefix);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return msp_store_mdb_err(rc, "search", e);
+		rc = 0;
+	}
+	if (nx > 1) {
+		/* each document once, with its best term */
+		if ((uint64_t)cs->n * 4 >= df)
+			goto none; /* no cheaper than the walk */
+		qsort(cs->v, cs->n, sizeof(*cs->v), cand_doc_cmp);
+		for (i = 0, w = 0; i < cs->n; i = j) {
+			cs->v[w++] = cs->v[i];
+			for (j = i + 1; j < cs->n && cs->v[j].doc == cs->v[i].doc;
+			    j++)
+				;
+		}
+		cs->n = w;
+		if ((xs = exps_sorted(c, g, &nx)) == NULL)
+			return nomem(e);
+		for (i = 0; i < cs->n; i++) {
+			struct cand *h = &cs->v[i];
+			const struct qexp *bx;
+			double best;
+			MDB_val bv;
+
+			if ((rc = best_in_doc(c, xs, nx, h->doc, &best, &bx, &bv,
+			    e)) != 0)
+				goto out;
+			if (bx == NULL)
+				continue; /* cannot be: its "E" is a posting */
+			h->score = best;
+			h->pv = bv.mv_data;
+			h->pn = (uint32_t)bv.mv_size;
+			h->edits = (unsigned char)bx->edits;
+			h->prefix = (unsigned char)bx->prefix;
+			h->exact = msp_search_exact1(bv.mv_data, bv.mv_size,
+			    bx->prefix);
+		}
+	}
+	if ((rc = filter(c, cs, NULL, NULL, e)) != 0)
+		goto out;
+	for (i = 0; i < cs->n; i++)
+		if (cs->v[i].exact > 0)
+			nexact++;
+	if (nexact >= k) {
+		*done = 1;
+		goto out;
+	}
+none:
+	cs->n = 0;
+out:
+	free(xs);
+	return rc;
+}
+
 /* Keep the candidates that hold the phrases and pass the genre and
  * language filters; count the facets when fg is not NULL. */
 static int
@@ -874,6 +1018,13 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	 */
 	k = (size_t)q->offset + (size_t)q->limit;
 	c->typos = 0;
+	if (c->ng == 1 && !c->exhaustive && !q->facets && total == NULL) {
+		int done;
+		if ((rc = start_first(c, k, &cs, &done, e)) != 0)
+			goto out;
+		if (done)
+			goto ranked;
+	}
 	if ((rc = match_all(c, &cs, &tmp, e)) != 0)
 		goto out;
 	if (!q->facets && (rc = filter(c, &cs, NULL, NULL, e)) != 0)
@@ -914,6 +1065,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		free(cs.v);
 		cs = all;
 	}
+ranked:
 	msp_search_signals(c, &cs);
 	if (total != NULL)
 		*total = (long)cs.n;

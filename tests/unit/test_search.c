@@ -607,6 +607,11 @@ main(void)
 		ok(shortcuts > 20, "shortcuts read less in %d of 400 queries",
 		    shortcuts);
 		ok(check() == 0, "the index checks after the generated corpus");
+		ok(msp_store_write(st, reindex_fn, &n, &err) == 0 &&
+		    check() == 0, "and after a rebuild");
+		shortcuts = 0;
+		ok(same_pages(&r, &shortcuts) == 0, "the same pages after more "
+		    "documents are added to a rebuilt index");
 	}
 
 	json_object_put(a);
