@@ -532,36 +532,134 @@ best_in_doc(struct qctx *c, struct qexp **xs, size_t nx, uint32_t doc,
 	return 0;
 }
 
-/* Keep the candidates that hold one of the group's many terms (the
- * completions or typo variants of a word), adding its score, each
- * through its document's terms. */
+/* The index of the first candidate from i on whose document is at
+ * least doc (cs is in document order). */
+static size_t
+cand_seek(const struct cands *cs, size_t i, uint32_t doc)
+{
+	size_t lo = i, hi = cs->n, step = 1;
+
+	/* gallop, then halve */
+	while (lo + step < cs->n && cs->v[lo + step].doc < doc) {
+		lo += step;
+		step *= 2;
+	}
+	if (lo + step < hi)
+		hi = lo + step;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cs->v[mid].doc < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Keep the candidates that hold one of the group's terms, adding the
+ * best one's score. Each term's list is met with the candidates in
+ * document order: a step to the next posting where they are dense, a
+ * seek past the gap where they are sparse, so that a term costs about
+ * the smaller of its list and the candidates.
+ */
 static int
-intersect_doc(struct qctx *c, struct qgroup *g, struct cands *cs,
+intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
     struct msp_err *e)
 {
-	struct qexp **xs;
-	size_t i, w, nx;
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	struct cmatch *best;
+	double *bs;
+	size_t i, j, w;
 	int rc = 0;
 
-	if ((xs = exps_sorted(c, g, &nx)) == NULL)
+	if (cs->n == 0)
+		return 0;
+	bs = malloc(cs->n * sizeof(*bs));
+	best = calloc(cs->n, sizeof(*best));
+	if (bs == NULL || best == NULL) {
+		free(bs);
+		free(best);
 		return nomem(e);
-	for (i = 0, w = 0; i < cs->n; i++) {
-		const struct qexp *bx;
-		double best;
-		MDB_val bv;
+	}
+	for (i = 0; i < cs->n; i++)
+		bs[i] = -1;
+	for (j = 0; j < g->nx && rc == 0; j++) {
+		const struct qexp *x = &g->x[j];
+		double f = x->idf * x->pen, dens;
+		MDB_val k, v;
 
-		if ((rc = best_in_doc(c, xs, nx, cs->v[i].doc, &best, &bx, &bv,
-		    e)) != 0)
-			break;
-		if (bx != NULL) {
-			cs->v[w] = cs->v[i];
-			cs->v[w].score += best;
-			pool_set(c, &cs->v[w++], g, bv.mv_data, bv.mv_size, bx);
+		if (!use(c, x))
+			continue;
+		/* postings between two documents, on average */
+		dens = c->s.next > 0 ? (double)x->df / (double)c->s.next : 1;
+		key[0] = 'P';
+		memcpy(key + 1, x->term, x->n);
+		key[1 + x->n] = '\0';
+		i = 0;
+		be32_put(key + 2 + x->n, cs->v[0].doc);
+		k.mv_size = x->n + 6;
+		k.mv_data = key;
+		c->cost.lookups++;
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		while (rc == 0) {
+			const unsigned char *kp = k.mv_data;
+			uint32_t doc;
+
+			if (k.mv_size != x->n + 6 ||
+			    memcmp(kp, key, x->n + 2) != 0)
+				break;
+			doc = be32_get(kp + x->n + 2);
+			if (doc > cs->v[i].doc &&
+			    (i = cand_seek(cs, i, doc)) == cs->n)
+				break;
+			if (doc == cs->v[i].doc) {
+				double sc = f * msp_search_post_score(c,
+				    v.mv_data, v.mv_size, NULL);
+				if (sc > bs[i]) {
+					bs[i] = sc;
+					best[i].p = v.mv_data;
+					best[i].n = (uint32_t)v.mv_size;
+					best[i].edits = (unsigned char)x->edits;
+					best[i].prefix = (unsigned char)x->prefix;
+				}
+				if (++i == cs->n)
+					break;
+			}
+			/* the next posting, or a seek to the next candidate */
+			if ((double)(cs->v[i].doc - doc) * dens > 16) {
+				be32_put(key + 2 + x->n, cs->v[i].doc);
+				k.mv_size = x->n + 6;
+				k.mv_data = key;
+				c->cost.lookups++;
+				rc = mdb_cursor_get(c->cur, &k, &v,
+				    MDB_SET_RANGE);
+			} else {
+				c->cost.postings++;
+				rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+			}
 		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (rc != 0)
+			rc = msp_store_mdb_err(rc, "search", e);
+	}
+	for (i = 0, w = 0; rc == 0 && i < cs->n; i++) {
+		struct qexp x;
+
+		if (bs[i] < 0)
+			continue;
+		memset(&x, 0, sizeof(x));
+		x.edits = best[i].edits;
+		x.prefix = best[i].prefix;
+		cs->v[w] = cs->v[i];
+		cs->v[w].score += bs[i];
+		pool_set(c, &cs->v[w++], g, best[i].p, best[i].n, &x);
 	}
 	if (rc == 0)
 		cs->n = w;
-	free(xs);
+	free(bs);
+	free(best);
 	return rc;
 }
 
@@ -575,8 +673,8 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 	uint64_t df = group_df(c, g, &nx);
 	int rc;
 
-	if (nx > 1 && !c->exhaustive && (uint64_t)cs->n * 2 < df)
-		return intersect_doc(c, g, cs, e);
+	if (!c->exhaustive)
+		return intersect_merge(c, g, cs, e);
 	if ((uint64_t)cs->n * nx * 8 < df) {
 		for (i = 0, w = 0; i < cs->n; i++) {
 			const struct qexp *bx = NULL;
@@ -1048,6 +1146,17 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		/* the typo pass finds a superset; the exact ones rank first
 		 * with their scores without typos */
 		c->typos = 1;
+		if (cs.n == 0 && c->ng == 1 && !c->exhaustive && !q->facets &&
+		    total == NULL) {
+			/* nothing matched without a typo: every hit has one */
+			int done;
+			if ((rc = start_first(c, k, &cs, &done, e)) != 0)
+				goto out;
+			for (i = 0; done && i < cs.n; i++)
+				cs.v[i].typo = 1;
+			if (done)
+				goto ranked;
+		}
 		if ((rc = match_all(c, &all, &tmp, e)) != 0 ||
 		    (rc = filter(c, &all, q->facets ? &fg : NULL, &fl,
 		    e)) != 0) {

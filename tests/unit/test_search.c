@@ -293,7 +293,7 @@ same_pages(uint64_t *r, int *shortcuts)
 	for (nq = 0; nq < 400; nq++) {
 		struct msp_search_cost fast = { 0 }, slow = { 0 };
 		const char *type = NULL, *genre = NULL;
-		int premium = -1, kind = (int)(nq % 5);
+		int premium = -1, kind = (int)(nq % 6);
 		long limit = nq % 3 ? 10 : 25;
 
 		*r = *r * 6364136223846793005ull + 1;
@@ -307,6 +307,10 @@ same_pages(uint64_t *r, int *shortcuts)
 			    2 + (int)(nq % 3), vocab[j]); break;
 		case 3: snprintf(q, sizeof(q), "%.*s", 2 + (int)(nq % 4),
 			    vocab[i]); break;
+		case 4: /* one word, a typo: its last two letters swapped */
+			snprintf(q, sizeof(q), "%.4s%c%c ", vocab[i],
+			    vocab[i][5], vocab[i][4]);
+			break;
 		default: /* a typo: the last two letters swapped */
 			snprintf(q, sizeof(q), "%s %.4s%c%c ", vocab[j],
 			    vocab[i], vocab[i][5], vocab[i][4]);
