@@ -336,6 +336,43 @@ same_pages(uint64_t *r, int *shortcuts)
 	return (int)bad;
 }
 
+/* Make the index look as format 1 left it: no "E" keys, a shorter "S". */
+static int
+downgrade(void)
+{
+	MDB_cursor *cur;
+	MDB_txn *t;
+	MDB_val k, v;
+	unsigned char old[sizeof(struct stats)];
+	int rc;
+
+	if (msp_txn_begin(st, 1, &t, &err) != 0)
+		return -1;
+	rc = msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &v, &err);
+	if (rc == 0 && v.mv_size == sizeof(old)) {
+		memcpy(old, v.mv_data, sizeof(old));
+		rc = msp_db_put(st, t, MSP_DB_SEARCH, "S", 1, old,
+		    sizeof(old) - sizeof(uint64_t), 0, &err);
+	}
+	if (rc == 0 && (rc = mdb_cursor_open(t, msp_store_dbi(st,
+	    MSP_DB_SEARCH), &cur)) == 0) {
+		k.mv_size = 1;
+		k.mv_data = "E";
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) == 0 &&
+		    ((const char *)k.mv_data)[0] == 'E')
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc != 0) {
+		msp_txn_abort(st, t);
+		return -1;
+	}
+	return msp_txn_commit(st, t, &err);
+}
+
 int
 main(void)
 {
@@ -616,6 +653,15 @@ main(void)
 		shortcuts = 0;
 		ok(same_pages(&r, &shortcuts) == 0, "the same pages after more "
 		    "documents are added to a rebuilt index");
+		ok(downgrade() == 0 && strcmp(search("harbour", NULL, NULL, -1),
+		    "error: search: the index was made by an older msp; run "
+		    "msp-search reindex") == 0, "an index of format 1 is not "
+		    "searched: %s", got);
+		ok(msp_search_upgrade(st, &err) == 0 && check() == 0,
+		    "the upgrade remakes it: %s", err.msg);
+		strcpy(got, page_of("kaka", NULL, -1, NULL, 10, 1, NULL));
+		ok(strcmp(got, page_of("kaka", NULL, -1, NULL, 10, 0, NULL)) ==
+		    0 && got[0] != '\0', "and its start entries serve again");
 	}
 
 	json_object_put(a);
