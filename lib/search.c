@@ -8,6 +8,10 @@
  *
  *   "S"                        corpus: struct stats (documents, next
  *                              document number, total length of each field)
+ *   "E" <term> 0x00 <doc>      the posting again, when the term starts the
+ *                              document's title or name (position 0): the
+ *                              documents that can match a one-word query
+ *                              exactly, without walking every posting
  *   "I" <video id>             <doc>
  *   "D" <doc>                  the document: flags, field lengths, video
  *                              id, language, genres and its distinct terms
@@ -48,7 +52,24 @@ const double msp_search_field_weights[MSP_SF_COUNT] = {
 };
 
 /* The corpus statistics of an index made before the captions field. */
-#define STATS_OLD_SIZE (sizeof(struct stats) - sizeof(uint64_t))
+#define STATS_OLD_SIZE (sizeof(struct stats) - 2 * sizeof(uint64_t))
+
+int
+msp_search_stats_old(const MDB_val *v)
+{
+	struct stats s;
+
+	if (v->mv_size != sizeof(s))
+		return 1;
+	memcpy(&s, v->mv_data, sizeof(s));
+	return s.format != SEARCH_FORMAT;
+}
+
+int
+msp_search_post_start(const unsigned char *p, size_t n)
+{
+	return msp_search_exact1(p, n, 0) != 0;
+}
 
 int
 msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
@@ -66,6 +87,10 @@ msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
 	if (v.mv_size == STATS_OLD_SIZE)
 		return msp_err_set(e, MSP_ESTORE, "search: the index was made "
 		    "before captions were searched; run msp-search reindex");
+	if (v.mv_size == sizeof(*s) - sizeof(uint64_t) ||
+	    (v.mv_size == sizeof(*s) && msp_search_stats_old(&v)))
+		return msp_err_set(e, MSP_ESTORE, "search: the index was made "
+		    "by an older msp; run msp-search reindex");
 	if (v.mv_size != sizeof(*s))
 		return msp_err_set(e, MSP_ESTORE, "search: corrupt corpus "
 		    "statistics; run msp-search reindex");
@@ -74,7 +99,8 @@ msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
 }
 
 /*
- * An index made before captions were searched is made again, once, by
+ * An index made by an older msp (before captions were searched, before
+ * the "E" keys) is made again, once, by
  * the first tool that opens the store to search it (msp-search, msp-serve
  * at start) or that changes a video (msp_search_observe), so that an
  * upgraded store answers queries at once.
@@ -89,7 +115,7 @@ msp_search_upgrade(struct msp_store *st, struct msp_err *e)
 	if ((rc = msp_txn_begin(st, 0, &t, e)) != 0)
 		return rc;
 	old = msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &v, NULL) == 0 &&
-	    v.mv_size == STATS_OLD_SIZE;
+	    msp_search_stats_old(&v);
 	msp_txn_abort(st, t);
 	if (!old)
 		return 0;
@@ -97,7 +123,7 @@ msp_search_upgrade(struct msp_store *st, struct msp_err *e)
 		return rc;
 	/* another process may have done it meanwhile */
 	if (msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &v, NULL) == 0 &&
-	    v.mv_size == STATS_OLD_SIZE &&
+	    msp_search_stats_old(&v) &&
 	    (rc = msp_search_reindex(st, t, NULL, e)) != 0) {
 		msp_txn_abort(st, t);
 		return rc;
@@ -109,7 +135,10 @@ static int
 stats_put(struct msp_store *st, MDB_txn *t, const struct stats *s,
     struct msp_err *e)
 {
-	return msp_db_put(st, t, MSP_DB_SEARCH, "S", 1, s, sizeof(*s), 0, e);
+	struct stats x = *s;
+
+	x.format = SEARCH_FORMAT;
+	return msp_db_put(st, t, MSP_DB_SEARCH, "S", 1, &x, sizeof(x), 0, e);
 }
 
 /* ---- a document's words --------------------------------------------- */
@@ -526,6 +555,14 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
 		    0, e)) != 0 ||
 		    (rc = df_change(st, t, term, tn, 1, 0, e)) != 0)
 			goto out;
+		if (msp_search_post_start(val, vn)) {
+			key[0] = 'E';
+			rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6, val,
+			    vn, 0, e);
+			key[0] = 'P';
+			if (rc != 0)
+				goto out;
+		}
 	}
 	dk[0] = 'D';
 	be32_put(dk + 1, docnum);
@@ -782,44 +819,17 @@ cd_pass(MDB_cursor *c, struct msp_search_bulk *b, int which,
 	return rc;
 }
 
-/* Write everything gathered into t's (empty) index, in key order. */
+/* Every posting gathered, term by term in key order (ord): as "P" keys
+ * (which 'P'), or the ones that start a title or name as "E" keys. */
 static int
-bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
-    struct msp_err *e)
+tpost_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
+    int which, struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4], ik[1 + MSP_ID_LEN], dv[4];
-	uint32_t *ord = NULL, i;
-	MDB_cursor *c;
-	size_t k;
-	int rc;
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	uint32_t i;
+	int rc = 0;
 
-	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
-	    0)
-		return msp_store_mdb_err(rc, "search", e);
-	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
-	    (rc = cd_pass(c, b, 1, e)) != 0)
-		goto out;
-	if (b->unsorted)
-		qsort(b->iv, b->ni, sizeof(*b->iv), ient_cmp);
-	ik[0] = 'I';
-	for (k = 0; k < b->ni && rc == 0; k++) {
-		if (k > 0 && memcmp(b->iv[k - 1].id, b->iv[k].id,
-		    MSP_ID_LEN) == 0) {
-			rc = msp_err_set(e, MSP_ESTORE, "search: video %.*s "
-			    "indexed twice", MSP_ID_LEN, b->iv[k].id);
-			break;
-		}
-		memcpy(ik + 1, b->iv[k].id, MSP_ID_LEN);
-		be32_put(dv, b->iv[k].doc);
-		rc = append(c, ik, sizeof(ik), dv, 4, e);
-	}
-	if (rc != 0)
-		goto out;
-	if ((ord = msp_strset_sorted(&b->terms)) == NULL) {
-		rc = nomem(e);
-		goto out;
-	}
-	key[0] = 'P';
+	key[0] = (unsigned char)which;
 	for (i = 0; i < b->terms.n && rc == 0; i++) {
 		const struct tpost *tp = &b->tp[ord[i]];
 		const unsigned char *p = tp->p, *end = p + tp->n;
@@ -840,10 +850,57 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 			}
 			doc += delta;
 			be32_put(key + 2 + tn, doc);
-			rc = append(c, key, tn + 6, p + na + nv, vn, e);
+			if (which == 'P' ||
+			    msp_search_post_start(p + na + nv, vn))
+				rc = append(c, key, tn + 6, p + na + nv, vn, e);
 			p += na + nv + vn;
 		}
 	}
+	return rc;
+}
+
+/* Write everything gathered into t's (empty) index, in key order. */
+static int
+bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4], ik[1 + MSP_ID_LEN], dv[4];
+	uint32_t *ord = NULL, i;
+	MDB_cursor *c;
+	size_t k;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
+	    0)
+		return msp_store_mdb_err(rc, "search", e);
+	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
+	    (rc = cd_pass(c, b, 1, e)) != 0)
+		goto out;
+	if ((ord = msp_strset_sorted(&b->terms)) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
+	if ((rc = tpost_pass(c, b, ord, 'E', e)) != 0)
+		goto out;
+	if (b->unsorted)
+		qsort(b->iv, b->ni, sizeof(*b->iv), ient_cmp);
+	ik[0] = 'I';
+	for (k = 0; k < b->ni && rc == 0; k++) {
+		if (k > 0 && memcmp(b->iv[k - 1].id, b->iv[k].id,
+		    MSP_ID_LEN) == 0) {
+			rc = msp_err_set(e, MSP_ESTORE, "search: video %.*s "
+			    "indexed twice", MSP_ID_LEN, b->iv[k].id);
+			break;
+		}
+		memcpy(ik + 1, b->iv[k].id, MSP_ID_LEN);
+		be32_put(dv, b->iv[k].doc);
+		rc = append(c, ik, sizeof(ik), dv, 4, e);
+	}
+	if (rc != 0)
+		goto out;
+	if (rc == 0)
+		rc = tpost_pass(c, b, ord, 'P', e);
+	b->s.format = SEARCH_FORMAT;
 	if (rc == 0)
 		rc = append(c, "S", 1, &b->s, sizeof(b->s), e);
 	key[0] = 'T';
@@ -1042,6 +1099,23 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 			    cursor_put(c, dk, 5, d->d.p, d->d.n, e);
 		}
 	}
+	/* "E": the postings that start a title or name, in key order */
+	key[0] = 'E';
+	for (r = 0; r < ts.n && rc == 0; r++) {
+		size_t tn;
+		const char *term = msp_strset_get(&ts, sorted[cnt[r]].term,
+		    &tn);
+
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		for (i = cnt[r]; i < cnt[r + 1] && rc == 0; i++) {
+			if (!msp_search_post_start(sorted[i].val, sorted[i].vn))
+				continue;
+			be32_put(key + 2 + tn, sorted[i].doc);
+			rc = cursor_put(c, key, tn + 6, sorted[i].val,
+			    sorted[i].vn, e);
+		}
+	}
 	if (rc != 0)
 		goto out;
 	qsort(iv, nd, sizeof(*iv), bid_cmp);
@@ -1176,6 +1250,11 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
 			if (rc != 0 && rc != MSP_ENOTFOUND)
 				goto out;
+			key[0] = 'E';
+			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
+			key[0] = 'P';
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				goto out;
 			if ((rc = df_change(st, t, term, tn, -1, 0, e)) != 0)
 				goto out;
 		}
@@ -1252,9 +1331,9 @@ msp_search_observe(struct msp_store *st, MDB_txn *t, json_object *before,
 
 	if (msp_store_bulk(st) && before == NULL)
 		return 0; /* a bulk load indexes its new videos by batch */
-	/* an index made before captions were searched is made again, once */
+	/* an index made by an older msp is made again, once */
 	if (msp_db_get(st, t, MSP_DB_SEARCH, "S", 1, &sv, NULL) == 0 &&
-	    sv.mv_size == STATS_OLD_SIZE &&
+	    msp_search_stats_old(&sv) &&
 	    (rc = msp_search_reindex(st, t, NULL, e)) != 0)
 		return rc;
 

@@ -86,6 +86,15 @@ struct msp_search_query {
 	int explain;            /* hits get an "explain" array */
 	int facets;             /* fill *facets */
 	int typos;              /* typo tolerance (1, the default) */
+	struct msp_search_cost *cost; /* or NULL: what the query read */
+};
+
+/* What a query read (bench/search tells the slow queries apart with it). */
+struct msp_search_cost {
+	long postings;    /* postings scored, walking a term's list */
+	long lookups;     /* postings looked up by document */
+	long expansions;  /* completions and typo variants used */
+	int typo_pass;    /* the typo variants were looked for */
 };
 
 /*

@@ -21,7 +21,8 @@
 /* One visible video against its document and postings. */
 static int
 check_video(struct msp_store *st, MDB_txn *t, json_object *o,
-    struct msp_report *c, struct stats *sum, struct msp_err *e)
+    struct msp_report *c, struct stats *sum, uint64_t *nstart,
+    struct msp_err *e)
 {
 	const char *id = jstr(o, "id");
 	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + MSP_TERM_MAX + 4];
@@ -103,6 +104,22 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 		    memcmp(pv.mv_data, post.p, post.n) != 0)
 			msp_reportf(c, "search: video %s: posting for '%s' differs",
 			    id, term);
+		if (msp_search_post_start(post.p, post.n)) {
+			(*nstart)++;
+			key[0] = 'E';
+			rc = msp_db_get(st, t, MSP_DB_SEARCH, key, tn + 6, &pv,
+			    e);
+			key[0] = 'P';
+			if (rc == MSP_ENOTFOUND)
+				msp_reportf(c, "search: video %s: no start entry "
+				    "for '%s'", id, term);
+			else if (rc != 0)
+				goto out;
+			else if (pv.mv_size != post.n ||
+			    memcmp(pv.mv_data, post.p, post.n) != 0)
+				msp_reportf(c, "search: video %s: start entry "
+				    "for '%s' differs", id, term);
+		}
 		rc = 0;
 	}
 	if (dt < d.terms_end)
@@ -190,6 +207,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	json_tokener *tok = NULL;
 	char term[MSP_TERM_MAX + 1] = "";
 	uint32_t count = 0, ndocs = 0;
+	uint64_t nstart = 0, nstart_keys = 0;
 	long long nvar = 0;
 	MDB_val k, v;
 	size_t f;
@@ -216,7 +234,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		    (int)v.mv_size)) == NULL)
 			continue; /* the catalog's checker reports it */
 		if (visible(o)) {
-			r2 = check_video(st, t, o, &c, &sum, e);
+			r2 = check_video(st, t, o, &c, &sum, &nstart, e);
 		} else {
 			unsigned char ik[1 + MSP_ID_LEN];
 			const char *id = jstr(o, "id");
@@ -269,6 +287,8 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 				rc = r2;
 				goto out;
 			}
+		} else if (kp[0] == 'E') {
+			nstart_keys++;
 		} else if (kp[0] == 'P') {
 			const char *z = memchr(kp + 1, '\0', k.mv_size - 1);
 			size_t tn = z ? (size_t)(z - kp - 1) : 0;
@@ -360,6 +380,10 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			msp_reportf(&c, "search: typo variant '%s' of '%.*s', which "
 			    "is not in the dictionary", kp + 1, (int)n, z + 1);
 	}
+	if (nstart_keys != nstart)
+		msp_reportf(&c, "search: %llu start entries, the videos give "
+		    "%llu", (unsigned long long)nstart_keys,
+		    (unsigned long long)nstart);
 	if (nvar > 0)
 		msp_reportf(&c, "search: %lld typo variants missing", nvar);
 	else if (nvar < 0)

@@ -25,10 +25,15 @@
 #define F_LONG 0x1
 #define F_PREMIUM 0x2
 
+/* The index's format: "S" values of another size or format are made
+ * again (msp_search_upgrade). 2: the "E" keys. */
+#define SEARCH_FORMAT 2
+
 struct stats {
 	uint64_t docs;
 	uint64_t next;
 	uint64_t len[MSP_SF_COUNT];
+	uint64_t format;
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -214,6 +219,12 @@ struct docrec {
 };
 
 
+/* 1 when an "S" value is not this format's: the index is made again. */
+int msp_search_stats_old(const MDB_val *v);
+/* 1 when a posting starts its document's title or name: it has an "E"
+ * key too. */
+int msp_search_post_start(const unsigned char *p, size_t n);
+
 /* The corpus statistics (zero when the index is empty). */
 int msp_search_stats_get(struct msp_store *st, MDB_txn *t, struct stats *s,
     struct msp_err *e);
@@ -311,7 +322,12 @@ struct qctx {
 	int typos;          /* this pass uses the typo expansions */
 	struct cmatch *pool; /* candidates' matches, c->ng each */
 	size_t npool, cappool;
+	struct msp_search_cost cost;
+	int exhaustive;     /* no shortcut: every posting of every term */
 };
+
+/* Tests: 1 makes every query take no shortcut (see tests/unit). */
+extern int msp_search_exhaustive;
 
 
 /* The expansions a pass uses. */

@@ -20,6 +20,8 @@
 
 /* ---- queries -------------------------------------------------------- */
 
+int msp_search_exhaustive;
+
 static int
 count_word(const char *term, size_t n, size_t start, size_t end, void *arg)
 {
@@ -394,6 +396,7 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
 			if (k.mv_size != x->n + 6 ||
 			    memcmp(kp, key, x->n + 2) != 0)
 				break;
+			c->cost.postings++;
 			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
 			    v.mv_data))
 				continue;
@@ -431,6 +434,7 @@ msp_search_post_get(struct qctx *c, const struct qexp *x, uint32_t doc, MDB_val 
 	unsigned char key[2 + MSP_TERM_MAX + 4];
 	MDB_val k;
 
+	c->cost.lookups++;
 	key[0] = 'P';
 	memcpy(key + 1, x->term, x->n);
 	key[1 + x->n] = '\0';
@@ -438,6 +442,233 @@ msp_search_post_get(struct qctx *c, const struct qexp *x, uint32_t doc, MDB_val 
 	k.mv_size = x->n + 6;
 	k.mv_data = key;
 	return mdb_get(c->t, msp_store_dbi(c->st, MSP_DB_SEARCH), &k, v);
+}
+
+/* Of two expansions scoring the same, the one the group lists first. */
+static int
+hit_before(const struct qexp *a, const struct qexp *b)
+{
+	return b == NULL || a < b;
+}
+
+static int
+qexp_ptr_cmp(const void *a, const void *b)
+{
+	const struct qexp *const *x = a, *const *y = b;
+
+	return strcmp((*x)->term, (*y)->term);
+}
+
+/* The group's used expansions sorted by term (malloc'd); *nx their
+ * number. */
+static struct qexp **
+exps_sorted(const struct qctx *c, struct qgroup *g, size_t *nx)
+{
+	struct qexp **xs;
+	size_t j;
+
+	*nx = 0;
+	if ((xs = malloc((g->nx + 1) * sizeof(*xs))) == NULL)
+		return NULL;
+	for (j = 0; j < g->nx; j++)
+		if (use(c, &g->x[j]))
+			xs[(*nx)++] = &g->x[j];
+	qsort(xs, *nx, sizeof(*xs), qexp_ptr_cmp);
+	return xs;
+}
+
+/*
+ * The best posting in doc of the expansions xs (sorted by term): the
+ * document's distinct terms ("D") against them, so that a document costs
+ * one read and one more for each term it holds, however many the group
+ * has and however long their lists are. *bx is NULL when it holds none.
+ */
+static int
+best_in_doc(struct qctx *c, struct qexp **xs, size_t nx, uint32_t doc,
+    double *best, const struct qexp **bx, MDB_val *bv, struct msp_err *e)
+{
+	const char *term;
+	unsigned char dk[5];
+	struct docrec d;
+	MDB_val v;
+	int rc;
+
+	*best = -1;
+	*bx = NULL;
+	dk[0] = 'D';
+	be32_put(dk + 1, doc);
+	c->cost.lookups++;
+	rc = msp_db_get(c->st, c->t, MSP_DB_SEARCH, dk, 5, &v, e);
+	if (rc == MSP_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (msp_search_doc_parse(v.mv_data, v.mv_size, &d) != 0)
+		return 0;
+	for (term = d.terms; term < d.terms_end; term += strlen(term) + 1) {
+		struct qexp key, *kp = &key, **hit;
+		double sc;
+		size_t tn = strlen(term);
+
+		if (tn == 0 || tn > MSP_TERM_MAX)
+			continue;
+		memcpy(key.term, term, tn + 1);
+		if ((hit = bsearch(&kp, xs, nx, sizeof(*xs),
+		    qexp_ptr_cmp)) == NULL)
+			continue;
+		rc = msp_search_post_get(c, *hit, doc, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return msp_store_mdb_err(rc, "search", e);
+		sc = (*hit)->idf * (*hit)->pen *
+		    msp_search_post_score(c, v.mv_data, v.mv_size, NULL);
+		if (sc > *best || (sc == *best && hit_before(*hit, *bx))) {
+			*best = sc;
+			*bx = *hit;
+			*bv = v;
+		}
+	}
+	return 0;
+}
+
+/* The index of the first candidate from i on whose document is at
+ * least doc (cs is in document order). */
+static size_t
+cand_seek(const struct cands *cs, size_t i, uint32_t doc)
+{
+	size_t lo = i, hi = cs->n, step = 1;
+
+	/* gallop, then halve */
+	while (lo + step < cs->n && cs->v[lo + step].doc < doc) {
+		lo += step;
+		step *= 2;
+	}
+	if (lo + step < hi)
+		hi = lo + step;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cs->v[mid].doc < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Keep the candidates that hold one of the group's terms, adding the
+ * best one's score. Each term's list is met with the candidates in
+ * document order: a step to the next posting where they are dense, a
+ * seek past the gap where they are sparse, so that a term costs about
+ * the smaller of its list and the candidates.
+ */
+static int
+intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	struct cmatch *best;
+	double *bs;
+	size_t i, j, w;
+	int rc = 0;
+
+	if (cs->n == 0)
+		return 0;
+	bs = malloc(cs->n * sizeof(*bs));
+	best = calloc(cs->n, sizeof(*best));
+	if (bs == NULL || best == NULL) {
+		free(bs);
+		free(best);
+		return nomem(e);
+	}
+	for (i = 0; i < cs->n; i++)
+		bs[i] = -1;
+	for (j = 0; j < g->nx && rc == 0; j++) {
+		const struct qexp *x = &g->x[j];
+		double f = x->idf * x->pen, dens;
+		MDB_val k, v;
+
+		if (!use(c, x))
+			continue;
+		/* postings between two documents, on average */
+		dens = c->s.next > 0 ? (double)x->df / (double)c->s.next : 1;
+		key[0] = 'P';
+		memcpy(key + 1, x->term, x->n);
+		key[1 + x->n] = '\0';
+		i = 0;
+		be32_put(key + 2 + x->n, cs->v[0].doc);
+		k.mv_size = x->n + 6;
+		k.mv_data = key;
+		c->cost.lookups++;
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		while (rc == 0) {
+			const unsigned char *kp = k.mv_data;
+			uint32_t doc;
+
+			if (k.mv_size != x->n + 6 ||
+			    memcmp(kp, key, x->n + 2) != 0)
+				break;
+			doc = be32_get(kp + x->n + 2);
+			if (doc > cs->v[i].doc &&
+			    (i = cand_seek(cs, i, doc)) == cs->n)
+				break;
+			if (doc == cs->v[i].doc) {
+				double sc = f * msp_search_post_score(c,
+				    v.mv_data, v.mv_size, NULL);
+				if (sc > bs[i]) {
+					bs[i] = sc;
+					best[i].p = v.mv_data;
+					best[i].n = (uint32_t)v.mv_size;
+					best[i].edits = (unsigned char)x->edits;
+					best[i].prefix = (unsigned char)x->prefix;
+				}
+				if (++i == cs->n)
+					break;
+			}
+			/* the next posting, or a seek to the next candidate */
+			if ((double)(cs->v[i].doc - doc) * dens > 16) {
+				be32_put(key + 2 + x->n, cs->v[i].doc);
+				k.mv_size = x->n + 6;
+				k.mv_data = key;
+				c->cost.lookups++;
+				rc = mdb_cursor_get(c->cur, &k, &v,
+				    MDB_SET_RANGE);
+			} else {
+				c->cost.postings++;
+				rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+			}
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (rc != 0)
+			rc = msp_store_mdb_err(rc, "search", e);
+	}
+	for (i = 0, w = 0; rc == 0 && i < cs->n; i++) {
+		struct qexp x;
+
+		if (bs[i] < 0)
+			continue;
+		memset(&x, 0, sizeof(x));
+		x.edits = best[i].edits;
+		x.prefix = best[i].prefix;
+		cs->v[w] = cs->v[i];
+		cs->v[w].score += bs[i];
+		if (c->ng == 1) { /* start_first: the word's best posting */
+			struct cand *h = &cs->v[w];
+			h->pv = best[i].p;
+			h->pn = best[i].n;
+			h->edits = best[i].edits;
+			h->prefix = best[i].prefix;
+			h->exact = msp_search_exact1(h->pv, h->pn, h->prefix);
+		}
+		pool_set(c, &cs->v[w++], g, best[i].p, best[i].n, &x);
+	}
+	if (rc == 0)
+		cs->n = w;
+	free(bs);
+	free(best);
+	return rc;
 }
 
 /* Keep the candidates that hold one of the group's terms, adding its
@@ -450,6 +681,8 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 	uint64_t df = group_df(c, g, &nx);
 	int rc;
 
+	if (!c->exhaustive)
+		return intersect_merge(c, g, cs, e);
 	if ((uint64_t)cs->n * nx * 8 < df) {
 		for (i = 0, w = 0; i < cs->n; i++) {
 			const struct qexp *bx = NULL;
@@ -662,6 +895,139 @@ match_all(struct qctx *c, struct cands *cs, struct cands *tmp,
 	return 0;
 }
 
+static int filter(struct qctx *c, struct cands *cs, struct facets *fg,
+    struct facets *fl, struct msp_err *e);
+
+/*
+ * A one-word query asked for a page only (no total, no facets): the
+ * documents whose title or name starts with one of the word's terms
+ * ("E") are the only ones that can match it exactly, and exactness ranks
+ * before BM25. When k of them match exactly and pass the filters, they
+ * hold the page, and the word's long lists are not walked; else *done is
+ * 0 and cs is empty. With many terms (completions), each such document
+ * is scored with the best of the terms it holds, as a walk would.
+ */
+static int
+start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX];
+	struct qgroup *g = &c->g[0];
+	struct qexp **xs = NULL;
+	size_t i, j, w, nx, nexact = 0;
+	uint64_t df = group_df(c, g, &nx);
+	double est;
+	int rc = 0;
+
+	*done = 0;
+	cs->n = 0;
+	if (nx == 0)
+		return 0;
+	for (i = 0; i < g->nx; i++) {
+		struct qexp *x = &g->x[i];
+		double f = x->idf * x->pen;
+		MDB_val kv, v;
+
+		if (!use(c, x))
+			continue;
+		key[0] = 'E';
+		memcpy(key + 1, x->term, x->n);
+		key[1 + x->n] = '\0';
+		kv.mv_size = x->n + 2;
+		kv.mv_data = key;
+		for (rc = mdb_cursor_get(c->cur, &kv, &v, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(c->cur, &kv, &v, MDB_NEXT)) {
+			const unsigned char *kp = kv.mv_data;
+			struct cand *h;
+
+			if (kv.mv_size != x->n + 6 ||
+			    memcmp(kp, key, x->n + 2) != 0)
+				break;
+			c->cost.postings++;
+			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
+			    v.mv_data))
+				continue;
+			if (cands_push(cs, be32_get(kp + x->n + 2), f *
+			    msp_search_post_score(c, v.mv_data, v.mv_size,
+			    NULL)) != 0)
+				return nomem(e);
+			h = &cs->v[cs->n - 1];
+			h->pv = v.mv_data;
+			h->pn = (uint32_t)v.mv_size;
+			h->edits = (unsigned char)x->edits;
+			h->prefix = (unsigned char)x->prefix;
+			h->exact = msp_search_exact1(v.mv_data, v.mv_size,
+			    x->prefix);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return msp_store_mdb_err(rc, "search", e);
+		rc = 0;
+	}
+	if (nx > 1) {
+		/* each document once, with its best term */
+		if ((uint64_t)cs->n * 4 >= df)
+			goto none; /* no cheaper than the walk */
+		qsort(cs->v, cs->n, sizeof(*cs->v), cand_doc_cmp);
+		for (i = 0, w = 0; i < cs->n; i = j) {
+			cs->v[w++] = cs->v[i];
+			for (j = i + 1; j < cs->n && cs->v[j].doc == cs->v[i].doc;
+			    j++)
+				;
+		}
+		cs->n = w;
+		/* the cheaper of the two: each term's list met in document
+		 * order (a step costs about a tenth of a seek), or each
+		 * document's terms (two reads and a search) */
+		for (i = 0, est = 0; i < g->nx; i++)
+			if (use(c, &g->x[i]))
+				est += g->x[i].df < cs->n * 10 ?
+				    g->x[i].df / 10.0 : (double)cs->n;
+		if (est < cs->n * 3.0) {
+			for (i = 0; i < cs->n; i++)
+				cs->v[i].score = 0;
+			if ((rc = intersect_merge(c, g, cs, e)) != 0)
+				return rc;
+			goto scored;
+		}
+		if ((xs = exps_sorted(c, g, &nx)) == NULL)
+			return nomem(e);
+		for (i = 0; i < cs->n; i++) {
+			struct cand *h = &cs->v[i];
+			const struct qexp *bx;
+			double best;
+			MDB_val bv;
+
+			if ((rc = best_in_doc(c, xs, nx, h->doc, &best, &bx, &bv,
+			    e)) != 0)
+				goto out;
+			if (bx == NULL)
+				continue; /* cannot be: its "E" is a posting */
+			h->score = best;
+			h->pv = bv.mv_data;
+			h->pn = (uint32_t)bv.mv_size;
+			h->edits = (unsigned char)bx->edits;
+			h->prefix = (unsigned char)bx->prefix;
+			h->exact = msp_search_exact1(bv.mv_data, bv.mv_size,
+			    bx->prefix);
+		}
+	}
+scored:
+	if ((rc = filter(c, cs, NULL, NULL, e)) != 0)
+		goto out;
+	for (i = 0; i < cs->n; i++)
+		if (cs->v[i].exact > 0)
+			nexact++;
+	if (nexact >= k) {
+		*done = 1;
+		goto out;
+	}
+none:
+	cs->n = 0;
+out:
+	free(xs);
+	return rc;
+}
+
 /* Keep the candidates that hold the phrases and pass the genre and
  * language filters; count the facets when fg is not NULL. */
 static int
@@ -749,6 +1115,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	c->q = q;
 	c->genre = genre;
 	c->language = language;
+	c->exhaustive = msp_search_exhaustive;
 	if ((rc = msp_search_stats_get(st, t, &c->s, e)) != 0)
 		goto out;
 	for (i = 0; i < MSP_SF_COUNT; i++) {
@@ -773,12 +1140,20 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 	 */
 	k = (size_t)q->offset + (size_t)q->limit;
 	c->typos = 0;
+	if (c->ng == 1 && !c->exhaustive && !q->facets && total == NULL) {
+		int done;
+		if ((rc = start_first(c, k, &cs, &done, e)) != 0)
+			goto out;
+		if (done)
+			goto ranked;
+	}
 	if ((rc = match_all(c, &cs, &tmp, e)) != 0)
 		goto out;
 	if (!q->facets && (rc = filter(c, &cs, NULL, NULL, e)) != 0)
 		goto out;
 	typo_exps = 0;
 	if (q->typos && (q->facets || total != NULL || cs.n < k)) {
+		c->cost.typo_pass = 1;
 		for (i = 0; i < c->ng; i++) {
 			size_t before = c->g[i].nx;
 			if ((rc = expand(c, &c->g[i], 1, e)) != 0)
@@ -795,6 +1170,17 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		/* the typo pass finds a superset; the exact ones rank first
 		 * with their scores without typos */
 		c->typos = 1;
+		if (cs.n == 0 && c->ng == 1 && !c->exhaustive && !q->facets &&
+		    total == NULL) {
+			/* nothing matched without a typo: every hit has one */
+			int done;
+			if ((rc = start_first(c, k, &cs, &done, e)) != 0)
+				goto out;
+			for (i = 0; done && i < cs.n; i++)
+				cs.v[i].typo = 1;
+			if (done)
+				goto ranked;
+		}
 		if ((rc = match_all(c, &all, &tmp, e)) != 0 ||
 		    (rc = filter(c, &all, q->facets ? &fg : NULL, &fl,
 		    e)) != 0) {
@@ -812,6 +1198,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		free(cs.v);
 		cs = all;
 	}
+ranked:
 	msp_search_signals(c, &cs);
 	if (total != NULL)
 		*total = (long)cs.n;
@@ -841,6 +1228,12 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 			goto out;
 		}
 	}
+	for (i = 0; i < c->ng; i++)
+		for (j = 0; j < c->g[i].nx; j++)
+			if (c->g[i].x[j].edits > 0 || c->g[i].x[j].prefix)
+				c->cost.expansions++;
+	if (q->cost != NULL)
+		*q->cost = c->cost;
 	rc = 0;
 out:
 	if (rc != 0 && facets != NULL && *facets != NULL) {

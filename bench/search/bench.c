@@ -320,6 +320,62 @@ pct(double *v, size_t n, double p)
 	return v[i >= n ? n - 1 : i];
 }
 
+static const double *sort_lat;
+
+static int
+ord_cmp(const void *a, const void *b)
+{
+	double x = sort_lat[*(const size_t *)a], y = sort_lat[*(const size_t *)b];
+
+	return x > y ? -1 : x < y;
+}
+
+/*
+ * Which queries make the tail: the slowest 2% (at least 10) by kind and
+ * by what they read (postings walked, postings looked up, completions
+ * and typo variants, the typo pass), against the averages of all.
+ */
+static void
+tail_report(const struct query *qs, const double *lat,
+    const struct msp_search_cost *cost, size_t *ord, size_t nq)
+{
+	size_t i, nt = nq / 50 < 10 ? 10 : nq / 50, nk[4] = { 0 }, typo = 0;
+	double post = 0, look = 0, exps = 0, apost = 0, alook = 0, aexps = 0;
+
+	if (nt > nq)
+		nt = nq;
+	for (i = 0; i < nq; i++) {
+		ord[i] = i;
+		apost += cost[i].postings;
+		alook += cost[i].lookups;
+		aexps += cost[i].expansions;
+	}
+	sort_lat = lat;
+	qsort(ord, nq, sizeof(*ord), ord_cmp);
+	for (i = 0; i < nt; i++) {
+		const struct msp_search_cost *c = &cost[ord[i]];
+		nk[qs[ord[i]].kind]++;
+		post += c->postings;
+		look += c->lookups;
+		exps += c->expansions;
+		typo += c->typo_pass;
+	}
+	printf("tail (slowest %zu queries, from %.3f ms): %zu one word, %zu "
+	    "several words, %zu prefix, %zu typo; typo pass in %zu\n", nt,
+	    lat[ord[nt - 1]] * 1e3, nk[0], nk[1], nk[2], nk[3], typo);
+	printf("  read a query, tail / all: postings walked %.0f / %.0f, "
+	    "looked up %.0f / %.0f, expansions %.1f / %.1f\n", post / nt,
+	    apost / nq, look / nt, alook / nq, exps / nt, aexps / nq);
+	for (i = 0; i < 5 && i < nt; i++) {
+		const struct msp_search_cost *c = &cost[ord[i]];
+		printf("  %7.3f ms  %-13s postings %ld, lookups %ld, "
+		    "expansions %ld%s: '%s'\n", lat[ord[i]] * 1e3,
+		    kinds[qs[ord[i]].kind], c->postings, c->lookups,
+		    c->expansions, c->typo_pass ? ", typo pass" : "",
+		    qs[ord[i]].msp);
+	}
+}
+
 static void
 die_sql(sqlite3 *db, const char *what)
 {
@@ -337,7 +393,9 @@ main(int argc, char **argv)
 	struct msp_err e;
 	struct doc *docs;
 	struct query *qs;
-	double t0, t_msp_build, t_fts_build, *lm, *lf, *lm2, klm[4][2000];
+	double t0, t_msp_build, t_fts_build, *lm, *lf, *lm2, *klm[4], *lt;
+	struct msp_search_cost *cost;
+	size_t *ord;
 	char path[512], buf[4096];
 	long mhits = 0, fhits = 0, found_typo = 0;
 	size_t i, k, nk[4] = { 0 };
@@ -438,6 +496,11 @@ main(int argc, char **argv)
 	lm = calloc(nq, sizeof(*lm));
 	lm2 = calloc(nq, sizeof(*lm2));
 	lf = calloc(nq, sizeof(*lf));
+	lt = calloc(nq, sizeof(*lt));
+	cost = calloc(nq, sizeof(*cost));
+	ord = calloc(nq, sizeof(*ord));
+	for (k = 0; k < 4; k++)
+		klm[k] = calloc(nq, sizeof(double));
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < nq; i++) {
 			struct msp_search_query q = { 0 };
@@ -448,6 +511,7 @@ main(int argc, char **argv)
 			q.limit = 25;
 			q.premium = -1;
 			q.typos = getenv("NOTYPO") == NULL;
+			q.cost = &cost[i];
 			a = now();
 			msp_txn_begin(st, 0, &t, &e);
 			if (msp_search_run(st, t, &q, count_hit, &h, NULL, NULL,
@@ -457,7 +521,9 @@ main(int argc, char **argv)
 			}
 			msp_txn_abort(st, t);
 			lm[i] = now() - a;
+			q.cost = NULL;
 			if (pass) {
+				lt[i] = lm[i];
 				mhits += h;
 				if (qs[i].kind == 3 && h > 0)
 					found_typo++;
@@ -521,6 +587,7 @@ main(int argc, char **argv)
 			    kinds[k], pct(klm[k], nk[k], .5) * 1e3,
 			    pct(klm[k], nk[k], .99) * 1e3);
 	}
+	tail_report(qs, lt, cost, ord, nq);
 	printf("hits returned: msp %ld, fts5 %ld; typo queries with hits: "
 	    "msp %ld of %zu (fts5 has no typo tolerance)\n", mhits, fhits,
 	    found_typo, nk[3]);
