@@ -1021,11 +1021,42 @@ bposts_sort(const struct msp_strset *ts, const struct bpost *pv, size_t np,
 	return 0;
 }
 
+/* The batch's sorted postings as "P" keys (which 'P'), or those that
+ * start a title or name as "E" keys, term by term in key order. */
+static int
+bposts_put(MDB_cursor *c, const struct msp_strset *ts,
+    const struct bpost *sorted, const uint32_t *cnt, int which,
+    struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	uint32_t r;
+	size_t i;
+	int rc = 0;
+
+	key[0] = (unsigned char)which;
+	for (r = 0; r < ts->n && rc == 0; r++) {
+		size_t tn;
+		const char *term = msp_strset_get(ts, sorted[cnt[r]].term, &tn);
+
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		for (i = cnt[r]; i < cnt[r + 1] && rc == 0; i++) {
+			if (which == 'E' &&
+			    !msp_search_post_start(sorted[i].val, sorted[i].vn))
+				continue;
+			be32_put(key + 2 + tn, sorted[i].doc);
+			rc = cursor_put(c, key, tn + 6, sorted[i].val,
+			    sorted[i].vn, e);
+		}
+	}
+	return rc;
+}
+
 int
 msp_search_add_docs(struct msp_store *st, MDB_txn *t,
     struct msp_search_doc *const *docs, size_t n, struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
+	unsigned char dk[5], ik[1 + MSP_ID_LEN];
 	struct msp_strset ts = { 0 };
 	struct bpost *pv = NULL, *sorted = NULL;
 	struct bid *iv = NULL;
@@ -1100,23 +1131,7 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 		}
 	}
 	/* "E": the postings that start a title or name, in key order */
-	key[0] = 'E';
-	for (r = 0; r < ts.n && rc == 0; r++) {
-		size_t tn;
-		const char *term = msp_strset_get(&ts, sorted[cnt[r]].term,
-		    &tn);
-
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = '\0';
-		for (i = cnt[r]; i < cnt[r + 1] && rc == 0; i++) {
-			if (!msp_search_post_start(sorted[i].val, sorted[i].vn))
-				continue;
-			be32_put(key + 2 + tn, sorted[i].doc);
-			rc = cursor_put(c, key, tn + 6, sorted[i].val,
-			    sorted[i].vn, e);
-		}
-	}
-	if (rc != 0)
+	if ((rc = bposts_put(c, &ts, sorted, cnt, 'E', e)) != 0)
 		goto out;
 	qsort(iv, nd, sizeof(*iv), bid_cmp);
 	ik[0] = 'I';
@@ -1134,20 +1149,7 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 	if (rc != 0)
 		goto out;
 	/* the postings, each term's at the end of its run */
-	key[0] = 'P';
-	for (r = 0; r < ts.n && rc == 0; r++) {
-		size_t tn;
-		const char *term = msp_strset_get(&ts, sorted[cnt[r]].term,
-		    &tn);
-
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = '\0';
-		for (i = cnt[r]; i < cnt[r + 1] && rc == 0; i++) {
-			be32_put(key + 2 + tn, sorted[i].doc);
-			rc = cursor_put(c, key, tn + 6, sorted[i].val,
-			    sorted[i].vn, e);
-		}
-	}
+	rc = bposts_put(c, &ts, sorted, cnt, 'P', e);
 	if (rc != 0 || (rc = stats_put(st, t, &s, e)) != 0)
 		goto out;
 	for (r = 0; r < ts.n && rc == 0; r++) {

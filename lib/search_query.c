@@ -366,55 +366,64 @@ pool_set(struct qctx *c, const struct cand *h, const struct qgroup *g,
 	cm->prefix = (unsigned char)x->prefix;
 }
 
+/* Every posting of expansion x that passes the filters (the "P" keys,
+ * or with which 'E' the ones that start a title or name) onto out, each
+ * scored; with exact, its exactness too. */
+static int
+walk_term(struct qctx *c, const struct qexp *x, int which, int exact,
+    struct cands *out, struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX];
+	double f = x->idf * x->pen;
+	struct cand *h;
+	MDB_val k, v;
+	int rc;
+
+	key[0] = (unsigned char)which;
+	memcpy(key + 1, x->term, x->n);
+	key[1 + x->n] = '\0';
+	k.mv_size = x->n + 2;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *kp = k.mv_data;
+		if (k.mv_size != x->n + 6 || memcmp(kp, key, x->n + 2) != 0)
+			break;
+		c->cost.postings++;
+		if (v.mv_size < 1 ||
+		    !flags_ok(c, *(unsigned char *)v.mv_data))
+			continue;
+		if (cands_push(out, be32_get(kp + x->n + 2), f *
+		    msp_search_post_score(c, v.mv_data, v.mv_size, NULL)) != 0)
+			return nomem(e);
+		h = &out->v[out->n - 1];
+		h->pv = v.mv_data;
+		h->pn = (uint32_t)v.mv_size;
+		h->edits = (unsigned char)x->edits;
+		h->prefix = (unsigned char)x->prefix;
+		if (exact)
+			h->exact = msp_search_exact1(v.mv_data, v.mv_size,
+			    x->prefix);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return msp_store_mdb_err(rc, "search", e);
+	return 0;
+}
+
 /* Every document holding one of the group's terms, by document number,
  * with the group's best score. */
 static int
 gather(struct qctx *c, struct qgroup *g, struct cands *out,
     struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX];
-	struct cand *h;
 	size_t i, j, w;
 	int rc;
 
 	out->n = 0;
-	for (i = 0; i < g->nx; i++) {
-		struct qexp *x = &g->x[i];
-		double f = x->idf * x->pen;
-		MDB_val k, v;
-
-		if (!use(c, x))
-			continue;
-		key[0] = 'P';
-		memcpy(key + 1, x->term, x->n);
-		key[1 + x->n] = '\0';
-		k.mv_size = x->n + 2;
-		k.mv_data = key;
-		for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
-		    rc == 0; rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
-			const unsigned char *kp = k.mv_data;
-			if (k.mv_size != x->n + 6 ||
-			    memcmp(kp, key, x->n + 2) != 0)
-				break;
-			c->cost.postings++;
-			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
-			    v.mv_data))
-				continue;
-			if (cands_push(out, be32_get(kp + x->n + 2),
-			    f * msp_search_post_score(c, v.mv_data, v.mv_size, NULL)) != 0)
-				return nomem(e);
-			h = &out->v[out->n - 1];
-			h->pv = v.mv_data;
-			h->pn = (uint32_t)v.mv_size;
-			h->edits = (unsigned char)x->edits;
-			h->prefix = (unsigned char)x->prefix;
-			if (c->ng == 1)
-				h->exact = msp_search_exact1(v.mv_data,
-				    v.mv_size, x->prefix);
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return msp_store_mdb_err(rc, "search", e);
-	}
+	for (i = 0; i < g->nx; i++)
+		if (use(c, &g->x[i]) &&
+		    (rc = walk_term(c, &g->x[i], 'P', c->ng == 1, out, e)) != 0)
+			return rc;
 	if (g->nx > 1 && out->n > 1) {
 		qsort(out->v, out->n, sizeof(*out->v), cand_doc_cmp);
 		for (i = 0, w = 0; i < out->n; i = j) {
@@ -911,7 +920,6 @@ static int
 start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
     struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX];
 	struct qgroup *g = &c->g[0];
 	struct qexp **xs = NULL;
 	size_t i, j, w, nx, nexact = 0;
@@ -923,46 +931,10 @@ start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
 	cs->n = 0;
 	if (nx == 0)
 		return 0;
-	for (i = 0; i < g->nx; i++) {
-		struct qexp *x = &g->x[i];
-		double f = x->idf * x->pen;
-		MDB_val kv, v;
-
-		if (!use(c, x))
-			continue;
-		key[0] = 'E';
-		memcpy(key + 1, x->term, x->n);
-		key[1 + x->n] = '\0';
-		kv.mv_size = x->n + 2;
-		kv.mv_data = key;
-		for (rc = mdb_cursor_get(c->cur, &kv, &v, MDB_SET_RANGE);
-		    rc == 0; rc = mdb_cursor_get(c->cur, &kv, &v, MDB_NEXT)) {
-			const unsigned char *kp = kv.mv_data;
-			struct cand *h;
-
-			if (kv.mv_size != x->n + 6 ||
-			    memcmp(kp, key, x->n + 2) != 0)
-				break;
-			c->cost.postings++;
-			if (v.mv_size < 1 || !flags_ok(c, *(unsigned char *)
-			    v.mv_data))
-				continue;
-			if (cands_push(cs, be32_get(kp + x->n + 2), f *
-			    msp_search_post_score(c, v.mv_data, v.mv_size,
-			    NULL)) != 0)
-				return nomem(e);
-			h = &cs->v[cs->n - 1];
-			h->pv = v.mv_data;
-			h->pn = (uint32_t)v.mv_size;
-			h->edits = (unsigned char)x->edits;
-			h->prefix = (unsigned char)x->prefix;
-			h->exact = msp_search_exact1(v.mv_data, v.mv_size,
-			    x->prefix);
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return msp_store_mdb_err(rc, "search", e);
-		rc = 0;
-	}
+	for (i = 0; i < g->nx; i++)
+		if (use(c, &g->x[i]) &&
+		    (rc = walk_term(c, &g->x[i], 'E', 1, cs, e)) != 0)
+			return rc;
 	if (nx > 1) {
 		/* each document once, with its best term */
 		if ((uint64_t)cs->n * 4 >= df)
