@@ -263,7 +263,7 @@ log_str(FILE *f, const char *s)
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
 			fprintf(f, "\\x%02x", c);
 		else
-			fputc(c, f);
+			putc_unlocked(c, f); /* access_log holds the lock */
 	}
 }
 
@@ -289,6 +289,7 @@ access_log(struct msp_req *r)
 	}
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+	flockfile(f); /* one lock for the line, not one a character */
 	fprintf(f, "%s - ", host);
 	if (r->email != NULL)
 		log_str(f, r->email);
@@ -305,6 +306,7 @@ access_log(struct msp_req *r)
 	log_str(f, msp_req_header(r, "User-Agent"));
 	fputs("\"\n", f);
 	fflush(f);
+	funlockfile(f);
 }
 
 static void
