@@ -9,7 +9,7 @@ _msp_serve() {
 	    --hash-threads --hash-queue --login-fails --login-fails-ip
 	    --login-fails-account --limit --upload-quota --upload-ttl
 	    --session-ttl --url-ttl --media-delivery --cors
-	    --web --media-origin --access-log --grace --pay-config --secure-cookie --sign --passwd --help
+	    --web --media-origin --file-buffers --access-log --grace --pay-config --secure-cookie --sign --passwd --help
 	    --version"
 	case $prev in
 	-s|--store|--web) _filedir -d; return ;;
@@ -24,7 +24,7 @@ _msp_serve() {
 	--max-uploads|--min-rate|--hash-threads|--hash-queue|--login-fails|\
 	--login-fails-ip|--login-fails-account|\
 	--upload-quota|--upload-ttl|\
-	--session-ttl|--url-ttl|--cors|--media-origin|--grace|--sign|--passwd) return ;;
+	--session-ttl|--url-ttl|--cors|--media-origin|--file-buffers|--grace|--sign|--passwd) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

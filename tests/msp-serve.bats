@@ -263,6 +263,48 @@ mkvideo() {
 	[ "$code" = 403 ] && [ "$(jq -r .error <<<"$body")" = "expired media token" ]
 }
 
+@test "hls: the file cache sends rewritten, truncated and replaced files anew; premium and deletion count at once" {
+	id=$(mkvideo)
+	d="$MSP_STORE/media/hls/$id/v0"
+	for n in 1 2 3; do head -c 300000 /dev/urandom > "$d/seg$n.ts"; done
+	sleep 1.1 # a file changed in the last second is not kept
+	start_server
+	for n in 1 2 3 1 2 3; do
+		curl -s "$U/hls/$id/v0/seg$n.ts" | cmp - "$d/seg$n.ts"
+	done
+	cmp <(curl -s -H 'Range: bytes=1000-1999' "$U/hls/$id/v0/seg1.ts") <(tail -c +1001 "$d/seg1.ts" | head -c 1000)
+	# rewritten in place, the same size
+	head -c 300000 /dev/urandom | dd of="$d/seg1.ts" conv=notrunc status=none
+	curl -s "$U/hls/$id/v0/seg1.ts" | cmp - "$d/seg1.ts"
+	# truncated in place
+	truncate -s 1000 "$d/seg2.ts"
+	curl -s "$U/hls/$id/v0/seg2.ts" | cmp - "$d/seg2.ts"
+	run curl -s -I "$U/hls/$id/v0/seg2.ts"
+	[[ "$output" == *"Content-Length: 1000"* ]]
+	# renamed over, as the store publishes
+	head -c 300000 /dev/urandom > "$d/new.tmp" && mv "$d/new.tmp" "$d/seg3.ts"
+	curl -s "$U/hls/$id/v0/seg3.ts" | cmp - "$d/seg3.ts"
+	# made premium: the unsigned URL is refused at once, the signed one serves
+	msp-catalog update "$id" --set isPremium=true > /dev/null
+	req GET "/hls/$id/v0/seg3.ts"
+	[ "$code" = 403 ]
+	path=$(msp-serve --sign "$id")
+	curl -s "$U${path}v0/seg3.ts" | cmp - "$d/seg3.ts"
+	# deleted: gone at once, signed or not
+	msp-catalog del "$id" > /dev/null
+	req GET "${path}v0/seg3.ts"
+	[ "$code" = 404 ]
+	stop_server
+	# no cache: sendfile alone
+	id=$(mkvideo)
+	start_server --file-buffers 0
+	curl -s "$U/hls/$id/v0/seg0.ts" | cmp - "$MSP_STORE/media/hls/$id/v0/seg0.ts"
+	stop_server
+	run --separate-stderr msp-serve --file-buffers lots
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"--file-buffers: 'lots' is not a number from 0 to 1099511627776"* ]]
+}
+
 @test "CORS: same-origin by default; allowed origins get headers; cross-site cookie writes refused" {
 	start_server
 	run curl -s -i -H 'Origin: http://evil.example' "$U/health"

@@ -25,7 +25,7 @@ enum {
 	O_LIMIT, O_HASHTH, O_HASHQ, O_MINRATE, O_MAXUPS, O_LFAILS, O_LFAILSIP,
 	O_LFAILSACC,
 	O_UPQUOTA, O_UPTTL, O_DELIVERY, O_DISPATCH, O_ATTEMPTS, O_CHUNK,
-	O_LEASE, O_RCA, O_RCERT, O_RKEY
+	O_LEASE, O_RCA, O_RCERT, O_RKEY, O_FILEBUF
 };
 
 static const struct msp_opt opts[] = {
@@ -64,6 +64,7 @@ static const struct msp_opt opts[] = {
 	{ "cors", O_CORS, "ORIGIN", "allow this origin (repeatable; none: same-origin)" },
 	{ "web", O_WEB, "DIR", "the web front's files (./web)" },
 	{ "media-origin", O_MEDIAORIGIN, "ORIGIN", "another origin media comes from (a bucket)" },
+	{ "file-buffers", O_FILEBUF, "BYTES", "memory for a cache of files sent whole, head and body in one write (134217728; 0: none, sendfile)" },
 	{ "access-log", O_LOG, "FILE", "combined log to FILE (default stderr; - stdout)" },
 	{ "grace", O_GRACE, "SECS", "on SIGTERM, time for requests to finish (10)" },
 	{ "pay-config", O_PAYCONF, "FILE", "Razorpay settings (default STORE/pay.conf; see msp-pay)" },
@@ -152,6 +153,7 @@ main(int argc, char **argv)
 		case O_MAXUP: c.upload_max = num("max-upload", optarg, 1, LLONG_MAX / 2); break;
 		case O_MAXUPS: c.max_uploads = (unsigned)num("max-uploads", optarg, 1, 1000000); break;
 		case O_MINRATE: c.min_rate = (unsigned)num("min-rate", optarg, 0, 1 << 30); break;
+		case O_FILEBUF: c.file_buffers = (size_t)num("file-buffers", optarg, 0, 1LL << 40); break;
 		case O_HASHTH: c.hash_threads = (unsigned)num("hash-threads", optarg, 1, 256); break;
 		case O_HASHQ: c.hash_queue = (unsigned)num("hash-queue", optarg, 0, 100000); break;
 		case O_LFAILS: c.login_fails = (unsigned)num("login-fails", optarg, 1, 1000000); break;

@@ -156,10 +156,15 @@ msp_reply_file(struct msp_req *r, const char *root, const char *path,
 		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", off,
 		    off + len - 1, (long long)sb.st_size);
 	}
-	/* MHD owns fd from here and sends it with sendfile */
-	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
-	    (uint64_t)off);
-	if (resp == NULL) {
+	/* from the file cache, head and body in one write (fbuf.c); else
+	 * MHD owns fd from here and sends it with sendfile */
+	resp = strcmp(r->method, "HEAD") != 0 ?
+	    msp_fbuf_response(r->h, fd, &sb, (uint64_t)off, (uint64_t)len) :
+	    NULL;
+	if (resp != NULL)
+		close(fd);
+	else if ((resp = MHD_create_response_from_fd_at_offset64(
+	    (uint64_t)len, fd, (uint64_t)off)) == NULL) {
 		close(fd);
 		msp_reply(r, 500, NULL);
 		return;

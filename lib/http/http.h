@@ -11,6 +11,8 @@
 #include "pay.h"
 #include "store.h"
 
+#define MSP_FILE_BUFFERS ((size_t)128 << 20) /* bytes, the default */
+
 struct msp_http_conf {
 	const char *listen;        /* "HOST:PORT", "[V6]:PORT"; port 0: any */
 	unsigned threads;          /* request threads */
@@ -37,6 +39,9 @@ struct msp_http_conf {
 	                              from this origin (a bucket), or NULL:
 	                              the web front's policy allows it */
 	FILE *access_log;          /* combined log format, or NULL */
+	size_t file_buffers;       /* bytes of memory for file answers sent
+	                              whole, head and body in one write (see
+	                              fbuf.c); 0: sendfile only */
 	unsigned hash_threads;     /* password hashing threads */
 	unsigned hash_queue;       /* logins waiting for one, at most */
 	unsigned workers;          /* transcode worker threads */

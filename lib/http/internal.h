@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <json.h>
@@ -64,6 +65,11 @@ struct msp_http {
 
 	struct msp_pool *pool;
 	struct msp_throttle *throttle; /* failed-login limits */
+
+	pthread_mutex_t fmu;       /* the file cache (fbuf.c) */
+	struct msp_fbuf *fb_head, *fb_tail; /* most recently sent first */
+	size_t fb_bytes;           /* bytes of the files in it */
+	unsigned fb_count;         /* files in it */
 
 	pthread_t *workers;
 	unsigned nworkers;
@@ -134,6 +140,15 @@ void msp_reply(struct msp_req *r, unsigned status, struct MHD_Response *resp);
  * link below root (range, ETag, Last-Modified); cache: the Cache-Control. */
 void msp_reply_file(struct msp_req *r, const char *root, const char *path,
     const char *cache);
+/* A file answer sent from memory, head and body in one write: bytes
+ * [off, off + len) of the file open as fd, whose fstat is sb, from the
+ * --file-buffers cache (read into it on a miss). NULL when the file is
+ * too large for it or its memory is taken by answers in flight: send fd
+ * with sendfile then. The caller still owns fd. */
+struct MHD_Response *msp_fbuf_response(struct msp_http *h, int fd,
+    const struct stat *sb, uint64_t off, uint64_t len);
+/* Empty the cache once no answer holds a buffer (the daemon stopped). */
+void msp_fbuf_free_all(struct msp_http *h);
 /* Add the CORS and security headers every answer carries. */
 void msp_http_headers(struct msp_req *r, struct MHD_Response *resp);
 

@@ -64,6 +64,7 @@ msp_http_conf_default(struct msp_http_conf *c)
 	c->hash_threads = 2;
 	c->hash_queue = 16;
 	c->grace = 10;
+	c->file_buffers = MSP_FILE_BUFFERS;
 }
 
 static int64_t
@@ -262,7 +263,7 @@ log_str(FILE *f, const char *s)
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
 			fprintf(f, "\\x%02x", c);
 		else
-			fputc(c, f);
+			putc_unlocked(c, f); /* access_log holds the lock */
 	}
 }
 
@@ -288,6 +289,7 @@ access_log(struct msp_req *r)
 	}
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+	flockfile(f); /* one lock for the line, not one a character */
 	fprintf(f, "%s - ", host);
 	if (r->email != NULL)
 		log_str(f, r->email);
@@ -304,6 +306,7 @@ access_log(struct msp_req *r)
 	log_str(f, msp_req_header(r, "User-Agent"));
 	fputs("\"\n", f);
 	fflush(f);
+	funlockfile(f);
 }
 
 static void
@@ -1157,6 +1160,7 @@ msp_http_start(struct msp_http **hp, struct msp_store *st,
 	h->c = *c;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->wmu, NULL);
+	pthread_mutex_init(&h->fmu, NULL);
 	pthread_cond_init(&h->wcv, NULL);
 	h->status_hits = calloc((msp_nroutes + EXTRA_ROUTES) * NSTATUS,
 	    sizeof(*h->status_hits));
@@ -1267,10 +1271,12 @@ msp_http_stop(struct msp_http *h)
 		h->conns = c->next;
 		free(c);
 	}
+	msp_fbuf_free_all(h);
 	msp_throttle_free(h->throttle);
 	sodium_memzero(&h->url_key, sizeof(h->url_key));
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->wmu);
+	pthread_mutex_destroy(&h->fmu);
 	pthread_cond_destroy(&h->wcv);
 	free(h->status_hits);
 	free(h->bytes);
