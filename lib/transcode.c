@@ -50,7 +50,9 @@
 #include "util.h"
 
 #define QCAP 2              /* frames queued per rung */
-#define AUDIO_AHEAD 30.0    /* seconds the audio thread may run ahead */
+#define AUDIO_AHEAD 30     /* seconds the audio thread may run ahead */
+#define AUDIO_AHEAD_START 3 /* the same until the video is playable: the
+                             * first segment's pictures get the cores */
 #define AUDIO_RATE 128000
 #define THUMB_LONG 160      /* long side of a sprite thumbnail */
 #define THUMB_MAX 200
@@ -81,6 +83,7 @@ struct rung {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	AVCodecContext *enc;
+	AVCodecContext *enc0;     /* the first segment's encoder (no delay) */
 	AVFormatContext *oc;
 	AVStream *vst, *ast;
 	struct msp_blob_writer *cur; /* the segment being written */
@@ -601,17 +604,18 @@ mux_video(struct rung *r, AVPacket *pkt, struct msp_err *e)
 }
 
 static int
-encode(struct rung *r, AVFrame *f, struct msp_err *e)
+encode_with(struct rung *r, AVCodecContext *enc, AVFrame *f,
+    struct msp_err *e)
 {
 	AVPacket *pkt;
 	int ret, rc = 0;
 
-	if ((ret = avcodec_send_frame(r->enc, f)) < 0)
+	if ((ret = avcodec_send_frame(enc, f)) < 0)
 		return averr(e, MSP_EMEDIA, ret, r->name);
 	if ((pkt = av_packet_alloc()) == NULL)
 		return oom(e);
 	for (;;) {
-		ret = avcodec_receive_packet(r->enc, pkt);
+		ret = avcodec_receive_packet(enc, pkt);
 		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
 			break;
 		if (ret < 0) {
@@ -625,6 +629,41 @@ encode(struct rung *r, AVFrame *f, struct msp_err *e)
 	}
 	av_packet_free(&pkt);
 	return rc;
+}
+
+/* The first segment ends where f (NULL: the end of the pictures) is:
+ * the first segment's encoder gives all it holds, and the segment is cut
+ * at once, without waiting for the other encoder's delay (its lookahead
+ * and frame threads) to fill. */
+static int
+starter_done(struct rung *r, const AVFrame *f, struct msp_err *e)
+{
+	AVRational tb = r->enc->time_base;
+	int rc;
+
+	rc = encode_with(r, r->enc0, NULL, e);
+	avcodec_free_context(&r->enc0);
+	if (rc != 0 || f == NULL || !r->seg_data)
+		return rc;
+	if ((rc = mux_audio(r, f->pts, tb, 1, e)) != 0 ||
+	    (rc = cut(r, f->pts, tb, 0, e)) != 0)
+		return rc;
+	return 0;
+}
+
+/* f (NULL: the end) to the encoder of its segment */
+static int
+encode(struct rung *r, AVFrame *f, struct msp_err *e)
+{
+	int rc;
+
+	if (r->enc0 != NULL) {
+		if (f != NULL && f->pts < grid(r->tc, 1, r->enc->time_base))
+			return encode_with(r, r->enc0, f, e);
+		if ((rc = starter_done(r, f, e)) != 0)
+			return rc;
+	}
+	return encode_with(r, r->enc, f, e);
 }
 
 static AVFrame *
@@ -881,13 +920,16 @@ audio_put(struct tc *tc, AVPacket *p)
 	}
 	pthread_mutex_lock(&tc->mu);
 	for (;;) { /* do not run too far ahead of the slowest rung */
+		int64_t ahead = !tc->o->chunked &&
+		    !atomic_load(&tc->playable) ? AUDIO_AHEAD_START :
+		    AUDIO_AHEAD;
 		lo = tc->an;
 		for (i = 0; i < (size_t)tc->nr; i++)
 			if (!tc->r[i].adone && tc->r[i].aidx < lo)
 				lo = tc->r[i].aidx;
 		if (lo >= tc->an || atomic_load(&tc->abort_) ||
 		    av_compare_ts(p->pts - tc->apk[lo]->pts,
-		    tc->aenc->time_base, (int64_t)AUDIO_AHEAD,
+		    tc->aenc->time_base, ahead,
 		    (AVRational){ 1, 1 }) < 0)
 			break;
 		pthread_cond_wait(&tc->cv, &tc->mu);
@@ -1294,54 +1336,101 @@ x264_threads(const struct tc *tc, const struct rung *r)
 	return n < 1 ? 1 : n > X264_THREADS ? X264_THREADS : n;
 }
 
+/* Open a rung's x264 encoder. The first segment's (starter) differs
+ * only in what delays its output or costs time before it: no lookahead
+ * (so no macroblock tree), no frame threads, and the next faster preset
+ * when that gives the same stream headers. */
 static int
-venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
+venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,
+    AVCodecContext **out, struct msp_err *e)
 {
 	const AVCodec *c = avcodec_find_encoder_by_name("libx264");
+	AVCodecContext *x;
 	AVDictionary *d = NULL;
-	char x264[128], was[16];
+	char was[16];
 	double fps = fps_of(tc);
 	int keyint, ret;
 
 	if (c == NULL)
 		return msp_err_set(e, MSP_EMEDIA, "no libx264 encoder");
-	if ((r->enc = avcodec_alloc_context3(c)) == NULL)
+	if ((*out = x = avcodec_alloc_context3(c)) == NULL)
 		return oom(e);
 	keyint = (int)lround(fps * (double)tc->seg_ms / 1000);
 	if (keyint < 1)
 		keyint = 1;
-	r->enc->width = r->sz.w;
-	r->enc->height = r->sz.h;
-	r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
-	r->enc->sample_aspect_ratio = (AVRational){ 1, 1 };
-	r->enc->time_base = av_buffersink_get_time_base(r->sink);
-	r->enc->framerate = tc->fr;
-	r->enc->bit_rate = r->sz.bitrate;
-	r->enc->rc_max_rate = r->sz.bitrate;
-	r->enc->rc_buffer_size = (int)(2 * r->sz.bitrate);
-	r->enc->gop_size = keyint;
-	r->enc->keyint_min = keyint;
-	r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	r->enc->thread_count = x264_threads(tc, r);
-	snprintf(x264, sizeof(x264), "scenecut=0:open-gop=0");
-	av_dict_set(&d, "preset", tc->o->preset, 0);
+	x->width = r->sz.w;
+	x->height = r->sz.h;
+	x->pix_fmt = AV_PIX_FMT_YUV420P;
+	x->sample_aspect_ratio = (AVRational){ 1, 1 };
+	x->time_base = av_buffersink_get_time_base(r->sink);
+	x->framerate = tc->fr;
+	x->bit_rate = r->sz.bitrate;
+	x->rc_max_rate = r->sz.bitrate;
+	x->rc_buffer_size = (int)(2 * r->sz.bitrate);
+	x->gop_size = keyint;
+	x->keyint_min = keyint;
+	x->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
+	x->thread_count = starter ? 1 : x264_threads(tc, r);
+	av_dict_set(&d, "preset", preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
-	av_dict_set(&d, "x264-params", x264, 0);
+	av_dict_set(&d, "x264-params", starter ?
+	    "scenecut=0:open-gop=0:rc-lookahead=0:sync-lookahead=0:mbtree=0" :
+	    "scenecut=0:open-gop=0", 0);
 	/* the encoder's threads are named after the rung */
 	if (pthread_getname_np(pthread_self(), was, sizeof(was)) != 0)
 		was[0] = '\0';
 	name_thread(r->name);
-	ret = avcodec_open2(r->enc, c, &d);
+	ret = avcodec_open2(x, c, &d);
 	if (was[0] != '\0')
 		(void)pthread_setname_np(pthread_self(), was);
 	av_dict_free(&d);
 	if (ret < 0)
 		return averr(e, MSP_EMEDIA, ret, "video encoder");
+	return 0;
+}
+
+/* x264's next faster preset (NULL: none, or unknown) */
+static const char *
+faster_preset(const char *p)
+{
+	static const char *const order[] = { "ultrafast", "superfast",
+	    "veryfast", "faster", "fast", "medium", "slow", "slower",
+	    "veryslow", "placebo" };
+	size_t i;
+
+	for (i = 1; i < sizeof(order) / sizeof(order[0]); i++)
+		if (strcmp(p, order[i]) == 0)
+			return order[i - 1];
+	return NULL;
+}
+
+static int
+venc_setup(struct tc *tc, struct rung *r, struct msp_err *e)
+{
+	int i, rc;
+
+	if ((rc = venc_open(tc, r, tc->o->preset, 0, &r->enc, e)) != 0)
+		return rc;
 	if (msp_hls_avc1(r->enc->extradata, (size_t)r->enc->extradata_size,
 	    r->codecs) != 0)
 		snprintf(r->codecs, sizeof(r->codecs), "avc1.640028");
-	if (tc->aenc != NULL)
-		strcat(r->codecs, ",mp4a.40.2");
+	/* the first segment from an encoder without delay, so that the
+	 * video is playable sooner; only when the two streams' headers
+	 * (the init segment's) are the same bytes */
+	if (tc->o->chunked)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		const char *p = i == 0 ? faster_preset(tc->o->preset) :
+		    tc->o->preset;
+		if (p == NULL)
+			continue;
+		if (venc_open(tc, r, p, 1, &r->enc0, NULL) == 0 &&
+		    r->enc0->extradata_size == r->enc->extradata_size &&
+		    memcmp(r->enc0->extradata, r->enc->extradata,
+		    (size_t)r->enc->extradata_size) == 0)
+			break;
+		avcodec_free_context(&r->enc0);
+	}
 	return 0;
 }
 
@@ -1783,13 +1872,129 @@ wait_loop(struct tc *tc, struct msp_err *e)
 	}
 }
 
+static void *
+venc_thread(void *arg)
+{
+	struct rung *r = arg;
+
+	r->rc = venc_setup(r->tc, r, &r->err);
+	return NULL;
+}
+
+/* Every rung's encoders, opened side by side: an x264 encoder's set-up
+ * (its buffers allocated and cleared) is a good part of the time before
+ * the first picture. */
+static int
+venc_setup_all(struct tc *tc, struct msp_err *e)
+{
+	pthread_t th[MSP_LADDER_MAX];
+	int i, on[MSP_LADDER_MAX];
+
+	for (i = 0; i < tc->nr; i++) {
+		tc->r[i].tc = tc;
+		on[i] = pthread_create(&th[i], NULL, venc_thread,
+		    &tc->r[i]) == 0;
+		if (!on[i])
+			venc_thread(&tc->r[i]);
+	}
+	for (i = 0; i < tc->nr; i++)
+		if (on[i])
+			pthread_join(th[i], NULL);
+	for (i = 0; i < tc->nr; i++)
+		if (tc->r[i].rc != 0) {
+			if (e != NULL)
+				*e = tc->r[i].err;
+			return tc->r[i].rc;
+		}
+	return 0;
+}
+
+static void *
+audio_setup_thread(void *arg)
+{
+	struct tc *tc = arg;
+
+	tc->arc = audio_setup(tc, &tc->aerr);
+	return NULL;
+}
+
+/* the video's decoder, rungs, filter graphs and encoders */
+static int
+setup_video(struct tc *tc, const AVCodec *dc, struct msp_err *e)
+{
+	AVStream *st;
+	int i, rc, ret, dw, dh;
+	struct msp_rung_size sz[MSP_LADDER_MAX];
+
+	st = tc->ic->streams[tc->vi];
+	if (dc == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no decoder for video "
+		    "codec %s", avcodec_get_name(st->codecpar->codec_id));
+	if ((tc->vdec = avcodec_alloc_context3(dc)) == NULL)
+		return oom(e);
+	avcodec_parameters_to_context(tc->vdec, st->codecpar);
+	tc->vdec->pkt_timebase = st->time_base;
+	/* decoding runs beside the encoders: few threads, less memory;
+	 * one for pictures above 4K, each frame thread holding several */
+	tc->vdec->thread_count = (int64_t)st->codecpar->width *
+	    st->codecpar->height > BIG_PICTURE ? 1 : 1 + ncpu() / 8;
+	if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
+		return averr(e, MSP_EMEDIA, ret, "video decoder");
+	if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
+	    tc->vdec->pix_fmt == AV_PIX_FMT_NONE)
+		return msp_err_set(e, MSP_EMEDIA, "video stream without "
+		    "a picture size");
+	if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+		tc->duration = (double)st->duration *
+		    av_q2d(st->time_base);
+	tc->fr = av_guess_frame_rate(tc->ic, st, NULL);
+	if (tc->fr.num <= 0 || tc->fr.den <= 0 ||
+	    av_q2d(tc->fr) > 240)
+		tc->fr = (AVRational){ 25, 1 };
+	tc->rotation = rotation_of(st);
+	msp_hls_display_size(tc->vdec->width, tc->vdec->height,
+	    st->codecpar->sample_aspect_ratio.num,
+	    st->codecpar->sample_aspect_ratio.den, tc->rotation, &dw,
+	    &dh);
+	tc->dw = dw;
+	tc->dh = dh;
+	tc->nr = msp_hls_rungs(&tc->o->ladder, dw, dh, sz);
+	for (i = 0; i < tc->nr; i++) {
+		tc->r[i].sz = sz[i];
+		snprintf(tc->r[i].name, sizeof(tc->r[i].name), "%dp",
+		    sz[i].height);
+	}
+	if ((rc = graph_setup(tc, e)) != 0)
+		return rc;
+	if ((rc = venc_setup_all(tc, e)) != 0)
+		return rc;
+	/* thumbnails: long side THUMB_LONG, one every thumb_iv s */
+	if (sz[0].w >= sz[0].h) {
+		tc->tw = THUMB_LONG;
+		tc->th = 2 * (int)lround((double)THUMB_LONG * sz[0].h /
+		    sz[0].w / 2);
+	} else {
+		tc->th = THUMB_LONG;
+		tc->tw = 2 * (int)lround((double)THUMB_LONG * sz[0].w /
+		    sz[0].h / 2);
+	}
+	if (tc->tw < 2)
+		tc->tw = 2;
+	if (tc->th < 2)
+		tc->th = 2;
+	tc->thumb_iv = tc->duration > 0 ?
+	    ceil(tc->duration / 100) : 2;
+	if (tc->thumb_iv < 1)
+		tc->thumb_iv = 1;
+	return 0;
+}
+
 static int
 setup(struct tc *tc, struct msp_err *e)
 {
 	const AVCodec *dc = NULL;
-	AVStream *st;
-	int i, rc, ret, vi, dw, dh;
-	struct msp_rung_size sz[MSP_LADDER_MAX];
+	pthread_t ath;
+	int i, rc, vi, aon = 0;
 
 	if ((rc = open_input(tc->in, &tc->ic, e)) != 0)
 		return rc;
@@ -1810,7 +2015,11 @@ setup(struct tc *tc, struct msp_err *e)
 	for (i = 0; i < (int)tc->ic->nb_streams; i++)
 		tc->ic->streams[i]->discard = i == tc->vi ? AVDISCARD_DEFAULT :
 		    AVDISCARD_ALL;
-	if (tc->ai >= 0 && (rc = audio_setup(tc, e)) != 0)
+	/* the audio's own demuxer, decoder and encoder, beside the video's */
+	if (tc->ai >= 0 && tc->vi >= 0 && pthread_create(&ath, NULL,
+	    audio_setup_thread, tc) == 0)
+		aon = 1;
+	else if (tc->ai >= 0 && (rc = audio_setup(tc, e)) != 0)
 		return rc;
 	if (tc->vi < 0) {
 		tc->nr = 1;
@@ -1819,67 +2028,19 @@ setup(struct tc *tc, struct msp_err *e)
 		snprintf(tc->r[0].codecs, sizeof(tc->r[0].codecs), "mp4a.40.2");
 		tc->r[0].sz.bitrate = 0;
 	} else {
-		st = tc->ic->streams[tc->vi];
-		if (dc == NULL)
-			return msp_err_set(e, MSP_EMEDIA, "no decoder for video "
-			    "codec %s", avcodec_get_name(st->codecpar->codec_id));
-		if ((tc->vdec = avcodec_alloc_context3(dc)) == NULL)
-			return oom(e);
-		avcodec_parameters_to_context(tc->vdec, st->codecpar);
-		tc->vdec->pkt_timebase = st->time_base;
-		/* decoding runs beside the encoders: few threads, less memory;
-		 * one for pictures above 4K, each frame thread holding several */
-		tc->vdec->thread_count = (int64_t)st->codecpar->width *
-		    st->codecpar->height > BIG_PICTURE ? 1 : 1 + ncpu() / 8;
-		if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
-			return averr(e, MSP_EMEDIA, ret, "video decoder");
-		if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
-		    tc->vdec->pix_fmt == AV_PIX_FMT_NONE)
-			return msp_err_set(e, MSP_EMEDIA, "video stream without "
-			    "a picture size");
-		if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
-			tc->duration = (double)st->duration *
-			    av_q2d(st->time_base);
-		tc->fr = av_guess_frame_rate(tc->ic, st, NULL);
-		if (tc->fr.num <= 0 || tc->fr.den <= 0 ||
-		    av_q2d(tc->fr) > 240)
-			tc->fr = (AVRational){ 25, 1 };
-		tc->rotation = rotation_of(st);
-		msp_hls_display_size(tc->vdec->width, tc->vdec->height,
-		    st->codecpar->sample_aspect_ratio.num,
-		    st->codecpar->sample_aspect_ratio.den, tc->rotation, &dw,
-		    &dh);
-		tc->dw = dw;
-		tc->dh = dh;
-		tc->nr = msp_hls_rungs(&tc->o->ladder, dw, dh, sz);
-		for (i = 0; i < tc->nr; i++) {
-			tc->r[i].sz = sz[i];
-			snprintf(tc->r[i].name, sizeof(tc->r[i].name), "%dp",
-			    sz[i].height);
+		rc = setup_video(tc, dc, e);
+		if (aon) {
+			pthread_join(ath, NULL);
+			if (rc == 0 && tc->arc != 0) {
+				rc = tc->arc;
+				if (e != NULL)
+					*e = tc->aerr;
+			}
 		}
-		if ((rc = graph_setup(tc, e)) != 0)
+		if (rc != 0)
 			return rc;
-		for (i = 0; i < tc->nr; i++)
-			if ((rc = venc_setup(tc, &tc->r[i], e)) != 0)
-				return rc;
-		/* thumbnails: long side THUMB_LONG, one every thumb_iv s */
-		if (sz[0].w >= sz[0].h) {
-			tc->tw = THUMB_LONG;
-			tc->th = 2 * (int)lround((double)THUMB_LONG * sz[0].h /
-			    sz[0].w / 2);
-		} else {
-			tc->th = THUMB_LONG;
-			tc->tw = 2 * (int)lround((double)THUMB_LONG * sz[0].w /
-			    sz[0].h / 2);
-		}
-		if (tc->tw < 2)
-			tc->tw = 2;
-		if (tc->th < 2)
-			tc->th = 2;
-		tc->thumb_iv = tc->duration > 0 ?
-		    ceil(tc->duration / 100) : 2;
-		if (tc->thumb_iv < 1)
-			tc->thumb_iv = 1;
+		for (i = 0; i < tc->nr && tc->aenc != NULL; i++)
+			strcat(tc->r[i].codecs, ",mp4a.40.2");
 	}
 	if (tc->o->chunked) {
 		if (tc->cend > 0 && (tc->duration <= 0 || tc->cend < tc->duration))
@@ -2065,6 +2226,7 @@ tc_free(struct tc *tc)
 			avio_context_free(&r->oc->pb);
 			avformat_free_context(r->oc);
 		}
+		avcodec_free_context(&r->enc0);
 		avcodec_free_context(&r->enc);
 		avfilter_graph_free(&r->graph);
 		free(r->segs);

@@ -72,6 +72,23 @@ sizes() {
 	awk -F'[=,]' '/STREAM-INF/ { if ($2 + 0 < $4 + 0) exit 1 }' out/master.m3u8
 }
 
+@test "the first segment from an encoder without delay, the rest from the main one; timestamps run on" {
+	make_clip in.mp4 6 640x360
+	run msp-transcode --preset veryfast -i in.mp4 -o out
+	[ "$status" -eq 0 ]
+	verify_hls out
+	# x264 writes its settings into the stream: no lookahead and the
+	# next faster preset (subme 1) in the first segment, as asked after
+	for r in 270p 360p; do
+		[ "$(grep -ao 'subme=[0-9]* \|rc_lookahead=[0-9]*' out/$r/seg00000.m4s | tr -d ' ' | tr '\n' ' ')" = "subme=1 rc_lookahead=0 " ]
+		[ "$(grep -ao 'subme=[0-9]* \|rc_lookahead=[0-9]*' out/$r/seg00001.m4s | tr -d ' ' | tr '\n' ' ')" = "subme=2 rc_lookahead=10 " ]
+		cat out/$r/init.mp4 out/$r/seg0000[0-2].m4s > all.mp4
+		ffprobe -v error -select_streams v -show_entries packet=dts \
+		    -of csv=p=0 all.mp4 |
+		    awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }'
+	done
+}
+
 @test "240p clip: smaller than the lowest rung, one rung at its own size" {
 	make_clip in.mp4 2 320x240
 	run msp-transcode --preset ultrafast -i in.mp4 -o out
