@@ -1073,15 +1073,19 @@ put_headers(struct req *r, const struct msp_s3_put_opts *o, char **ct,
 	return 0;
 }
 
-/* The MD5 of p as hex (ETag) and as base64 (Content-MD5). */
+/* The MD5 of p as hex (ETag) and as base64 (Content-MD5); raw: the
+ * bytes too, unless NULL. */
 static int
-md5_of(const void *p, size_t n, char hex[33], char **b64h)
+md5_of(const void *p, size_t n, char hex[33], char **b64h,
+    unsigned char raw[16])
 {
 	unsigned char h[16];
 	unsigned int hn = 0;
 	char b64[32];
 
 	EVP_Digest(p, n, h, &hn, EVP_md5(), NULL);
+	if (raw != NULL)
+		memcpy(raw, h, 16);
 	s3_hex(h, 16, hex);
 	sodium_bin2base64(b64, sizeof(b64), h, 16,
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -1105,7 +1109,7 @@ msp_s3_put(struct msp_s3 *s, const char *key, const void *data,
 	r.len = len;
 	r.max = ERRBODY_MAX;
 	if ((rc = put_headers(&r, o, &ct, &cc)) != 0 ||
-	    md5_of(r.body, len, hex, &md) != 0) {
+	    md5_of(r.body, len, hex, &md, NULL) != 0) {
 		rc = rc == -2 ? msp_err_set(e, MSP_EINVAL, "'%s': control "
 		    "characters in the content type or cache control", key) :
 		    msp_err_set(e, MSP_ENOMEM, "out of memory");
@@ -1689,11 +1693,10 @@ part_put(struct msp_s3_upload *u, struct part *pt, char **etag,
 	int rc;
 
 	snprintf(no, sizeof(no), "%d", pt->no);
-	if (md5_of(pt->p, pt->n, hex, &md) != 0) {
+	if (md5_of(pt->p, pt->n, hex, &md, md5) != 0) {
 		rc = msp_err_set(e, MSP_ENOMEM, "out of memory");
 		goto out;
 	}
-	EVP_Digest(pt->p, pt->n, md5, NULL, EVP_md5(), NULL);
 	part_req(u, &r, no);
 	r.body = pt->p;
 	r.len = pt->n;
