@@ -1130,6 +1130,8 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 			    cursor_put(c, dk, 5, d->d.p, d->d.n, e);
 		}
 	}
+	if (rc != 0) /* a full map among them: the caller grows it */
+		goto out;
 	/* "E": the postings that start a title or name, in key order */
 	if ((rc = bposts_put(c, &ts, sorted, cnt, 'E', e)) != 0)
 		goto out;

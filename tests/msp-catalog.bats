@@ -494,6 +494,25 @@ msp-catalog: bad.jsonl:2: field 'type': unknown record kind \"gizmo\"" ]
 	[ "$status" -eq 0 ]
 }
 
+@test "an import that outgrows the map grows it, whatever it was writing" {
+	add_users
+	for i in $(seq 3000); do
+		printf '{"videoType":"long","title":"Title %d with some words","about":"%s","language":"en","genres":["drama"],"uploadedBy":"ann@example.com"}\n' "$i" "$(head -c 300 /dev/zero | tr '\0' x)"
+	done > many.jsonl
+	msp-catalog add many.jsonl > /dev/null
+	# ready: in the search index too
+	msp-catalog export | jq -c 'if .type == "video" then .status = "ready" else . end' > dump.jsonl
+	# the map starts small and is full in each part of a batch in turn
+	for size in 65536 200000 1000000; do
+		rm -rf "fresh$size"
+		MSP_STORE_MAPSIZE=$size run --separate-stderr msp-catalog -s "fresh$size" import dump.jsonl
+		[ "$status" -eq 0 ] || { echo "$size: $stderr"; false; }
+		[ "$(msp-catalog -s "fresh$size" list | wc -l)" -eq 3000 ]
+		msp-catalog -s "fresh$size" check
+		[ "$(msp-search -s "fresh$size" -n 1 'title 2999' | jq -r .title)" = "Title 2999 with some words" ]
+	done
+}
+
 @test "two writers at once: no corruption, no lost write" {
 	add_users
 	for w in 1 2; do
