@@ -576,6 +576,18 @@ mux_audio(struct rung *r, int64_t t, AVRational tb, int strict,
 	return rc;
 }
 
+/* The segment ends at the picture at end: the audio up to it, then the
+ * cut. */
+static int
+cut_video(struct rung *r, int64_t end, AVRational tb, struct msp_err *e)
+{
+	int rc;
+
+	if ((rc = mux_audio(r, end, tb, 1, e)) != 0)
+		return rc;
+	return cut(r, end, tb, 0, e);
+}
+
 static int
 mux_video(struct rung *r, AVPacket *pkt, struct msp_err *e)
 {
@@ -586,8 +598,7 @@ mux_video(struct rung *r, AVPacket *pkt, struct msp_err *e)
 
 	if ((pkt->flags & AV_PKT_FLAG_KEY) && pkt->pts >= r->next_cut) {
 		if (r->seg_data) {
-			if ((rc = mux_audio(r, pkt->pts, tb, 1, e)) != 0 ||
-			    (rc = cut(r, pkt->pts, tb, 0, e)) != 0)
+			if ((rc = cut_video(r, pkt->pts, tb, e)) != 0)
 				return rc;
 		} else {
 			r->seg_start = pkt->pts;
@@ -638,17 +649,13 @@ encode_with(struct rung *r, AVCodecContext *enc, AVFrame *f,
 static int
 starter_done(struct rung *r, const AVFrame *f, struct msp_err *e)
 {
-	AVRational tb = r->enc->time_base;
 	int rc;
 
 	rc = encode_with(r, r->enc0, NULL, e);
 	avcodec_free_context(&r->enc0);
 	if (rc != 0 || f == NULL || !r->seg_data)
 		return rc;
-	if ((rc = mux_audio(r, f->pts, tb, 1, e)) != 0 ||
-	    (rc = cut(r, f->pts, tb, 0, e)) != 0)
-		return rc;
-	return 0;
+	return cut_video(r, f->pts, r->enc->time_base, e);
 }
 
 /* f (NULL: the end) to the encoder of its segment */
@@ -1130,13 +1137,30 @@ seek(struct tc *tc, AVFormatContext *ic)
 	    AV_TIME_BASE), AVSEEK_FLAG_BACKWARD) < 0 ? -1 : 0;
 }
 
+/* A decoder context for stream st, not yet opened */
+static int
+decoder_new(AVStream *st, const char *kind, AVCodecContext **out,
+    struct msp_err *e)
+{
+	const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
+
+	if (dc == NULL)
+		return msp_err_set(e, MSP_EMEDIA, "no decoder for %s codec %s",
+		    kind, avcodec_get_name(st->codecpar->codec_id));
+	if ((*out = avcodec_alloc_context3(dc)) == NULL)
+		return oom(e);
+	avcodec_parameters_to_context(*out, st->codecpar);
+	(*out)->pkt_timebase = st->time_base;
+	return 0;
+}
+
 static int
 audio_setup(struct tc *tc, struct msp_err *e)
 {
 	static const int rates[] = { 48000, 44100, 32000, 24000, 22050, 16000,
 	    0 };
 	AVStream *st;
-	const AVCodec *dc, *ec;
+	const AVCodec *ec;
 	AVChannelLayout lay;
 	int i, rate, ret;
 
@@ -1149,14 +1173,9 @@ audio_setup(struct tc *tc, struct msp_err *e)
 		tc->aic->streams[i]->discard = i == tc->ai ? AVDISCARD_DEFAULT :
 		    AVDISCARD_ALL;
 	st = tc->aic->streams[tc->ai];
-	if ((dc = avcodec_find_decoder(st->codecpar->codec_id)) == NULL)
-		return msp_err_set(e, MSP_EMEDIA, "no decoder for audio codec "
-		    "%s", avcodec_get_name(st->codecpar->codec_id));
-	if ((tc->adec = avcodec_alloc_context3(dc)) == NULL)
-		return oom(e);
-	avcodec_parameters_to_context(tc->adec, st->codecpar);
-	tc->adec->pkt_timebase = st->time_base;
-	if ((ret = avcodec_open2(tc->adec, dc, NULL)) < 0)
+	if ((ret = decoder_new(st, "audio", &tc->adec, e)) != 0)
+		return ret;
+	if ((ret = avcodec_open2(tc->adec, tc->adec->codec, NULL)) < 0)
 		return averr(e, MSP_EMEDIA, ret, "audio decoder");
 	if ((ec = avcodec_find_encoder_by_name("aac")) == NULL)
 		return msp_err_set(e, MSP_EMEDIA, "no aac encoder");
@@ -1920,25 +1939,20 @@ audio_setup_thread(void *arg)
 
 /* the video's decoder, rungs, filter graphs and encoders */
 static int
-setup_video(struct tc *tc, const AVCodec *dc, struct msp_err *e)
+setup_video(struct tc *tc, struct msp_err *e)
 {
 	AVStream *st;
 	int i, rc, ret, dw, dh;
 	struct msp_rung_size sz[MSP_LADDER_MAX];
 
 	st = tc->ic->streams[tc->vi];
-	if (dc == NULL)
-		return msp_err_set(e, MSP_EMEDIA, "no decoder for video "
-		    "codec %s", avcodec_get_name(st->codecpar->codec_id));
-	if ((tc->vdec = avcodec_alloc_context3(dc)) == NULL)
-		return oom(e);
-	avcodec_parameters_to_context(tc->vdec, st->codecpar);
-	tc->vdec->pkt_timebase = st->time_base;
+	if ((rc = decoder_new(st, "video", &tc->vdec, e)) != 0)
+		return rc;
 	/* decoding runs beside the encoders: few threads, less memory;
 	 * one for pictures above 4K, each frame thread holding several */
 	tc->vdec->thread_count = (int64_t)st->codecpar->width *
 	    st->codecpar->height > BIG_PICTURE ? 1 : 1 + ncpu() / 8;
-	if ((ret = avcodec_open2(tc->vdec, dc, NULL)) < 0)
+	if ((ret = avcodec_open2(tc->vdec, tc->vdec->codec, NULL)) < 0)
 		return averr(e, MSP_EMEDIA, ret, "video decoder");
 	if (tc->vdec->width <= 0 || tc->vdec->height <= 0 ||
 	    tc->vdec->pix_fmt == AV_PIX_FMT_NONE)
@@ -1992,7 +2006,6 @@ setup_video(struct tc *tc, const AVCodec *dc, struct msp_err *e)
 static int
 setup(struct tc *tc, struct msp_err *e)
 {
-	const AVCodec *dc = NULL;
 	pthread_t ath;
 	int i, rc, vi, aon = 0;
 
@@ -2000,8 +2013,7 @@ setup(struct tc *tc, struct msp_err *e)
 		return rc;
 	/* the streams msp-ingest checked */
 	msp_media_streams(tc->ic, &vi, &tc->ai);
-	if ((tc->vi = vi) >= 0)
-		dc = avcodec_find_decoder(tc->ic->streams[vi]->codecpar->codec_id);
+	tc->vi = vi;
 	if (tc->vi < 0 && tc->ai < 0)
 		return msp_err_set(e, MSP_EMEDIA, "no video or audio stream");
 	tc->start = tc->ic->start_time != AV_NOPTS_VALUE ?
@@ -2028,7 +2040,7 @@ setup(struct tc *tc, struct msp_err *e)
 		snprintf(tc->r[0].codecs, sizeof(tc->r[0].codecs), "mp4a.40.2");
 		tc->r[0].sz.bitrate = 0;
 	} else {
-		rc = setup_video(tc, dc, e);
+		rc = setup_video(tc, e);
 		if (aon) {
 			pthread_join(ath, NULL);
 			if (rc == 0 && tc->arc != 0) {
