@@ -394,14 +394,13 @@ struct fpart {
 
 double msp_search_post_score(const struct qctx *c, const unsigned char *p,
     size_t n, struct fpart *parts);
-/* Move the best k candidates to the front, in rank order. */
-void msp_search_top_k(struct cands *cs, size_t k);
+/* Move the best k candidates to the front, in rank order; with 2+
+ * words, their exactness, proximity and edits from their matches in
+ * c->pool first. */
+void msp_search_top_k(const struct qctx *c, struct cands *cs, size_t k);
 /* The exactness of a one-word query's match from its posting. */
 unsigned char msp_search_exact1(const unsigned char *p, size_t n,
     int prefix);
-/* Exactness, proximity and edits of every candidate of a query of 2+
- * words, from its matches in c->pool. */
-void msp_search_signals(const struct qctx *c, struct cands *cs);
 /* The candidate's ranking signals, for --explain. */
 json_object *msp_search_rank_explain(const struct cand *h);
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -21,6 +22,149 @@
 /* ---- queries -------------------------------------------------------- */
 
 int msp_search_exhaustive;
+
+/*
+ * The big arrays of a query (candidates, matches, scores) come from
+ * blocks the thread's earlier queries gave back: malloc returns big
+ * blocks to the system when they are freed, and touching fresh pages
+ * costs a query with 100,000 candidates more than the walk itself. A
+ * thread keeps at most QMEM_KEEP bytes in at most QMEM_SLOTS blocks;
+ * they are freed when it ends.
+ */
+#define QMEM_SLOTS 6
+#define QMEM_KEEP ((size_t)32 << 20)
+#define QMEM_HDR 16 /* the block's size, before what the caller gets */
+
+struct qmem {
+	void *b[QMEM_SLOTS];
+	size_t cap[QMEM_SLOTS];
+	size_t n, bytes;
+};
+
+static pthread_key_t qmem_key;
+static pthread_once_t qmem_once = PTHREAD_ONCE_INIT;
+static int qmem_ok;
+
+static void
+qmem_drop(void *arg)
+{
+	struct qmem *m = arg;
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->b[i]);
+	free(m);
+}
+
+static void
+qmem_init(void)
+{
+	qmem_ok = pthread_key_create(&qmem_key, qmem_drop) == 0;
+}
+
+static struct qmem *
+qmem_get(void)
+{
+	struct qmem *m;
+
+	if (pthread_once(&qmem_once, qmem_init) != 0 || !qmem_ok)
+		return NULL;
+	if ((m = pthread_getspecific(qmem_key)) == NULL &&
+	    (m = calloc(1, sizeof(*m))) != NULL &&
+	    pthread_setspecific(qmem_key, m) != 0) {
+		free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+static size_t
+qmem_cap(const void *p)
+{
+	size_t cap;
+
+	memcpy(&cap, (const unsigned char *)p - QMEM_HDR, sizeof(cap));
+	return cap;
+}
+
+/* Room for n elements of size bytes at *pp (NULL or from here); *cap
+ * gets the elements the block holds. -1 when out of memory. */
+static int
+qmem_grow(void *pp, size_t *cap, size_t n, size_t size)
+{
+	void **p = pp;
+	struct qmem *m;
+	unsigned char *b = NULL;
+	size_t want, i, best = QMEM_SLOTS;
+
+	if (*p != NULL && n <= *cap)
+		return 0;
+	if (n < 256)
+		n = 256;
+	if (*p != NULL && n < *cap * 2)
+		n = *cap * 2;
+	if (n > (SIZE_MAX - QMEM_HDR) / size)
+		return -1;
+	want = n * size;
+	if (*p == NULL && (m = qmem_get()) != NULL) {
+		for (i = 0; i < m->n; i++)
+			if (m->cap[i] >= want && (best == QMEM_SLOTS ||
+			    m->cap[i] < m->cap[best]))
+				best = i;
+		if (best < QMEM_SLOTS) {
+			b = m->b[best];
+			want = m->cap[best];
+			m->bytes -= want;
+			m->b[best] = m->b[--m->n];
+			m->cap[best] = m->cap[m->n];
+		}
+	}
+	if (b == NULL) {
+		b = *p == NULL ? NULL : (unsigned char *)*p - QMEM_HDR;
+		if ((b = realloc(b, want + QMEM_HDR)) == NULL)
+			return -1;
+		memcpy(b, &want, sizeof(want));
+	}
+	*p = b + QMEM_HDR;
+	*cap = want / size;
+	return 0;
+}
+
+static void
+qmem_free(void *p)
+{
+	struct qmem *m;
+	unsigned char *b;
+	size_t cap;
+
+	if (p == NULL)
+		return;
+	b = (unsigned char *)p - QMEM_HDR;
+	cap = qmem_cap(p);
+	if ((m = qmem_get()) != NULL && cap <= QMEM_KEEP) {
+		/* make room by dropping the smallest blocks */
+		while (m->n > 0 && (m->n == QMEM_SLOTS ||
+		    m->bytes + cap > QMEM_KEEP)) {
+			size_t i, s = 0;
+			for (i = 1; i < m->n; i++)
+				if (m->cap[i] < m->cap[s])
+					s = i;
+			if (m->cap[s] >= cap)
+				break;
+			m->bytes -= m->cap[s];
+			free(m->b[s]);
+			m->b[s] = m->b[--m->n];
+			m->cap[s] = m->cap[m->n];
+		}
+		if (m->n < QMEM_SLOTS && m->bytes + cap <= QMEM_KEEP) {
+			m->b[m->n] = b;
+			m->cap[m->n++] = cap;
+			m->bytes += cap;
+			return;
+		}
+	}
+	free(b);
+}
 
 static int
 count_word(const char *term, size_t n, size_t start, size_t end, void *arg)
@@ -323,14 +467,9 @@ cand_doc_cmp(const void *a, const void *b)
 static int
 cands_push(struct cands *cs, uint32_t doc, double score)
 {
-	if (cs->n == cs->cap) {
-		size_t nc = cs->cap ? cs->cap * 2 : 256;
-		struct cand *nv = realloc(cs->v, nc * sizeof(*nv));
-		if (nv == NULL)
-			return MSP_ENOMEM;
-		cs->v = nv;
-		cs->cap = nc;
-	}
+	if (cs->n == cs->cap &&
+	    qmem_grow(&cs->v, &cs->cap, cs->n + 1, sizeof(*cs->v)) != 0)
+		return MSP_ENOMEM;
 	memset(&cs->v[cs->n], 0, sizeof(cs->v[cs->n]));
 	cs->v[cs->n].doc = doc;
 	cs->v[cs->n].score = score;
@@ -342,8 +481,8 @@ cands_push(struct cands *cs, uint32_t doc, double score)
 static int
 pool_new(struct qctx *c, uint32_t *m)
 {
-	if (c->npool + c->ng > UINT32_MAX || msp_grow(&c->pool, &c->cappool,
-	    c->npool + c->ng, sizeof(*c->pool), 1024) != 0)
+	if (c->npool + c->ng > UINT32_MAX || qmem_grow(&c->pool, &c->cappool,
+	    c->npool + c->ng, sizeof(*c->pool)) != 0)
 		return MSP_ENOMEM;
 	*m = (uint32_t)c->npool;
 	memset(&c->pool[c->npool], 0, c->ng * sizeof(*c->pool));
@@ -577,20 +716,14 @@ intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
     struct msp_err *e)
 {
 	unsigned char key[2 + MSP_TERM_MAX + 4];
-	struct cmatch *best;
-	double *bs;
-	size_t i, j, w;
+	size_t gi = (size_t)(g - c->g), i, j, w, capbs = 0;
+	double *bs = NULL;
 	int rc = 0;
 
 	if (cs->n == 0)
 		return 0;
-	bs = malloc(cs->n * sizeof(*bs));
-	best = calloc(cs->n, sizeof(*best));
-	if (bs == NULL || best == NULL) {
-		free(bs);
-		free(best);
+	if (qmem_grow(&bs, &capbs, cs->n, sizeof(*bs)) != 0)
 		return nomem(e);
-	}
 	for (i = 0; i < cs->n; i++)
 		bs[i] = -1;
 	for (j = 0; j < g->nx && rc == 0; j++) {
@@ -626,11 +759,23 @@ intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
 				double sc = f * msp_search_post_score(c,
 				    v.mv_data, v.mv_size, NULL);
 				if (sc > bs[i]) {
+					/* the group's match: in the pool, or
+					 * for one word in the candidate */
+					struct cand *h = &cs->v[i];
 					bs[i] = sc;
-					best[i].p = v.mv_data;
-					best[i].n = (uint32_t)v.mv_size;
-					best[i].edits = (unsigned char)x->edits;
-					best[i].prefix = (unsigned char)x->prefix;
+					if (c->ng < 2) {
+						h->pv = v.mv_data;
+						h->pn = (uint32_t)v.mv_size;
+						h->edits = (unsigned char)x->edits;
+						h->prefix = (unsigned char)x->prefix;
+					} else {
+						struct cmatch *cm =
+						    &c->pool[h->m + gi];
+						cm->p = v.mv_data;
+						cm->n = (uint32_t)v.mv_size;
+						cm->edits = (unsigned char)x->edits;
+						cm->prefix = (unsigned char)x->prefix;
+					}
 				}
 				if (++i == cs->n)
 					break;
@@ -654,29 +799,19 @@ intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
 			rc = msp_store_mdb_err(rc, "search", e);
 	}
 	for (i = 0, w = 0; rc == 0 && i < cs->n; i++) {
-		struct qexp x;
-
 		if (bs[i] < 0)
 			continue;
-		memset(&x, 0, sizeof(x));
-		x.edits = best[i].edits;
-		x.prefix = best[i].prefix;
 		cs->v[w] = cs->v[i];
 		cs->v[w].score += bs[i];
 		if (c->ng == 1) { /* start_first: the word's best posting */
 			struct cand *h = &cs->v[w];
-			h->pv = best[i].p;
-			h->pn = best[i].n;
-			h->edits = best[i].edits;
-			h->prefix = best[i].prefix;
 			h->exact = msp_search_exact1(h->pv, h->pn, h->prefix);
 		}
-		pool_set(c, &cs->v[w++], g, best[i].p, best[i].n, &x);
+		w++;
 	}
 	if (rc == 0)
 		cs->n = w;
-	free(bs);
-	free(best);
+	qmem_free(bs);
 	return rc;
 }
 
@@ -1156,7 +1291,7 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		if ((rc = match_all(c, &all, &tmp, e)) != 0 ||
 		    (rc = filter(c, &all, q->facets ? &fg : NULL, &fl,
 		    e)) != 0) {
-			free(all.v);
+			qmem_free(all.v);
 			goto out;
 		}
 		for (i = 0, j = 0; i < all.n; i++) {
@@ -1167,11 +1302,10 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 			else
 				all.v[i].typo = 1;
 		}
-		free(cs.v);
+		qmem_free(cs.v);
 		cs = all;
 	}
 ranked:
-	msp_search_signals(c, &cs);
 	if (total != NULL)
 		*total = (long)cs.n;
 
@@ -1188,7 +1322,7 @@ ranked:
 				c->marks[c->nmarks++] = c->g[i].x[j].term;
 	qsort(c->marks, c->nmarks, sizeof(*c->marks), str_cmp);
 
-	msp_search_top_k(&cs, k);
+	msp_search_top_k(c, &cs, k);
 	for (i = (size_t)q->offset; i < k && i < cs.n; i++)
 		if ((rc = msp_search_emit_hit(c, &cs.v[i], fn, arg, e)) != 0)
 			goto out;
@@ -1214,14 +1348,14 @@ out:
 	}
 	msp_search_facets_free(&fg);
 	msp_search_facets_free(&fl);
-	free(cs.v);
-	free(tmp.v);
+	qmem_free(cs.v);
+	qmem_free(tmp.v);
 	if (c->cur != NULL)
 		mdb_cursor_close(c->cur);
 	for (i = 0; i < c->ng; i++)
 		free(c->g[i].x);
 	free(c->marks);
-	free(c->pool);
+	qmem_free(c->pool);
 	free(c);
 	return rc;
 }

@@ -37,16 +37,24 @@ msp_search_post_score(const struct qctx *c, const unsigned char *p, size_t n,
 
 		if (field >= MSP_SF_COUNT)
 			break;
-		if ((k = varint_get(q, end, &len)) == 0)
-			break;
-		q += k;
-		if ((k = varint_get(q, end, &tf)) == 0)
-			break;
-		q += k;
-		for (i = 0; i < tf && q < end; i++) {
-			while (q < end && (*q & 0x80))
+		if (end - q >= 3 && q[0] < 0x80 && q[1] == 1 &&
+		    q[2] < 0x80) {
+			/* the common case: one byte each, one position */
+			len = q[0];
+			tf = 1;
+			q += 3;
+		} else {
+			if ((k = varint_get(q, end, &len)) == 0)
+				break;
+			q += k;
+			if ((k = varint_get(q, end, &tf)) == 0)
+				break;
+			q += k;
+			for (i = 0; i < tf && q < end; i++) {
+				while (q < end && (*q & 0x80))
+					q++;
 				q++;
-			q++;
+			}
 		}
 		norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B +
 		    BM25_B * len / c->avg[field]));
@@ -157,54 +165,108 @@ word_dist(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 	return best;
 }
 
-void
-msp_search_signals(const struct qctx *c, struct cands *cs)
+/* The sum of the typos of a candidate's matches. */
+static unsigned char
+cand_edits(const struct qctx *c, const struct cand *h)
+{
+	const struct cmatch *cm = &c->pool[h->m];
+	uint32_t edits = 0;
+	size_t w;
+
+	for (w = 0; w < c->ng; w++)
+		edits += cm[w].edits;
+	return (unsigned char)(edits > 255 ? 255 : edits);
+}
+
+/* Exactness, proximity and edits of a candidate of a query of 2+ words,
+ * from its matches in c->pool. */
+static void
+cand_signals(const struct qctx *c, struct cand *h)
 {
 	uint32_t pos[MSP_SEARCH_WORDS_MAX][POS_MAX], dist[MSP_SEARCH_WORDS_MAX];
-	size_t np[MSP_SEARCH_WORDS_MAX], i, w, ng = c->ng;
+	size_t np[MSP_SEARCH_WORDS_MAX], w, ng = c->ng;
+	const struct cmatch *cm = &c->pool[h->m];
+	uint32_t sum = 0, len = 0;
+	int prefix = 0;
 	unsigned f;
 
-	if (ng < 2)
-		return;
-	for (i = 0; i < cs->n; i++) {
-		struct cand *h = &cs->v[i];
-		const struct cmatch *cm = &c->pool[h->m];
-		uint32_t sum = 0, len = 0, edits = 0;
-		int prefix = 0;
-
-		for (w = 0; w < ng; w++) {
-			dist[w] = PROX_MAX;
-			edits += cm[w].edits;
-			prefix |= cm[w].prefix;
-		}
-		h->exact = 0;
-		for (f = 0; f < MSP_SF_COUNT; f++) {
-			int start = f == MSP_SF_TITLE || f == MSP_SF_NAME;
-			for (w = 0; w < ng; w++) {
-				np[w] = cm[w].p == NULL ? 0 : field_pos(cm[w].p,
-				    cm[w].n, f, pos[w], &len);
-				/* word w at position w: the field starts with
-				 * the query so far */
-				if (start && !pos_has(pos[w], np[w], (uint32_t)w))
-					start = 0;
-			}
-			if (start && h->exact < EXACT_EQUAL)
-				h->exact = len == ng && !prefix ? EXACT_EQUAL :
-				    EXACT_START;
-			for (w = 0; w + 1 < ng; w++)
-				if (np[w] > 0 && np[w + 1] > 0) {
-					uint32_t d = word_dist(pos[w], np[w],
-					    pos[w + 1], np[w + 1]);
-					if (d < dist[w])
-						dist[w] = d;
-				}
-		}
-		for (w = 0; w + 1 < ng; w++)
-			sum += dist[w];
-		sum -= (uint32_t)(ng - 1);
-		h->prox = (unsigned char)(sum > 255 ? 255 : sum);
-		h->edits = (unsigned char)(edits > 255 ? 255 : edits);
+	for (w = 0; w < ng; w++) {
+		dist[w] = PROX_MAX;
+		prefix |= cm[w].prefix;
 	}
+	h->exact = 0;
+	for (f = 0; f < MSP_SF_COUNT; f++) {
+		int start = f == MSP_SF_TITLE || f == MSP_SF_NAME;
+		for (w = 0; w < ng; w++) {
+			np[w] = cm[w].p == NULL ? 0 : field_pos(cm[w].p,
+			    cm[w].n, f, pos[w], &len);
+			/* word w at position w: the field starts with
+			 * the query so far */
+			if (start && !pos_has(pos[w], np[w], (uint32_t)w))
+				start = 0;
+		}
+		if (start && h->exact < EXACT_EQUAL)
+			h->exact = len == ng && !prefix ? EXACT_EQUAL :
+			    EXACT_START;
+		for (w = 0; w + 1 < ng; w++)
+			if (np[w] > 0 && np[w + 1] > 0) {
+				uint32_t d = word_dist(pos[w], np[w],
+				    pos[w + 1], np[w + 1]);
+				if (d < dist[w])
+					dist[w] = d;
+			}
+	}
+	for (w = 0; w + 1 < ng; w++)
+		sum += dist[w];
+	sum -= (uint32_t)(ng - 1);
+	h->prox = (unsigned char)(sum > 255 ? 255 : sum);
+	h->edits = cand_edits(c, h);
+}
+
+/* 1 when the posting's title or name field can start with its term: the
+ * field's first position is 0. */
+static int
+can_start(const unsigned char *p, size_t n)
+{
+	const unsigned char *q = p + 1, *end = p + n;
+
+	while (q < end) {
+		unsigned field = *q++;
+		uint32_t len, tf, pos, i;
+		size_t k;
+
+		if (field != MSP_SF_TITLE && field != MSP_SF_NAME)
+			return 0; /* fields come in order: title, name first */
+		if ((k = varint_get(q, end, &len)) == 0)
+			return 0;
+		q += k;
+		if ((k = varint_get(q, end, &tf)) == 0)
+			return 0;
+		q += k;
+		if (tf > 0 && varint_get(q, end, &pos) != 0 && pos == 0)
+			return 1;
+		for (i = 0; i < tf && q < end; i++) {
+			while (q < end && (*q & 0x80))
+				q++;
+			q++;
+		}
+	}
+	return 0;
+}
+
+/* The best a candidate of a query of 2+ words can rank, without its
+ * positions: adjacent words, and exact unless its first word's match
+ * cannot start a title or name. */
+static void
+cand_bound(const struct qctx *c, const struct cand *h, struct cand *ub)
+{
+	const struct cmatch *cm = &c->pool[h->m];
+
+	*ub = *h;
+	ub->exact = cm[0].p != NULL && can_start(cm[0].p, cm[0].n) ?
+	    EXACT_EQUAL : 0;
+	ub->prox = 0;
+	ub->edits = cand_edits(c, h);
 }
 
 json_object *
@@ -255,21 +317,36 @@ rank_cmp(const void *a, const void *b)
 	return rank_before(y, x) ? 1 : 0;
 }
 
-/* Move the best k candidates to the front, in rank order (a heap of the
- * k best so far, its worst at the root). */
+/*
+ * Move the best k candidates to the front, in rank order (a heap of the
+ * k best so far, its worst at the root). With 2+ words, a candidate's
+ * positions are read only when the best it can rank (cand_bound) beats
+ * the heap's worst.
+ */
 void
-msp_search_top_k(struct cands *cs, size_t k)
+msp_search_top_k(const struct qctx *c, struct cands *cs, size_t k)
 {
-	struct cand *h = cs->v, x;
+	struct cand *h = cs->v, x, ub;
 	size_t i, n = 0, j, l;
+	int multi = c->ng >= 2;
 
 	if (k >= cs->n) {
+		for (i = 0; multi && i < cs->n; i++)
+			cand_signals(c, &cs->v[i]);
 		if (cs->n > 1)
 			qsort(cs->v, cs->n, sizeof(*cs->v), rank_cmp);
 		return;
 	}
 	for (i = 0; i < cs->n; i++) {
 		x = cs->v[i];
+		if (multi) {
+			if (n == k) {
+				cand_bound(c, &x, &ub);
+				if (!rank_before(&ub, &h[0]))
+					continue;
+			}
+			cand_signals(c, &x);
+		}
 		if (n < k) { /* sift up */
 			j = n++;
 			while (j > 0 && rank_before(&h[(j - 1) / 2], &x)) {
