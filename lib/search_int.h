@@ -343,6 +343,7 @@ use(const struct qctx *c, const struct qexp *x)
 struct expset {
 	struct qexp v[MSP_SEARCH_EXPAND_MAX];
 	size_t n;
+	size_t worst; /* when full: the index of the worst */
 };
 
 

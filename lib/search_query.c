@@ -318,33 +318,49 @@ exp_worse(const struct qexp *a, const struct qexp *b)
 	return strcmp(a->term, b->term) > 0;
 }
 
+/* The index of the set's worst expansion. */
+static size_t
+expset_worst(const struct expset *s)
+{
+	size_t i, w;
+
+	for (w = 0, i = 1; i < s->n; i++)
+		if (exp_worse(&s->v[i], &s->v[w]))
+			w = i;
+	return w;
+}
+
 void
 msp_search_expset_add(struct expset *s, const char *term, size_t n, uint32_t df,
     int edits, int prefix)
 {
-	struct qexp x;
-	size_t i, w;
+	struct qexp *x;
+	size_t i;
 
 	if (n > MSP_TERM_MAX)
 		return;
+	if (s->n == MSP_SEARCH_EXPAND_MAX) {
+		/* full: only one better than the worst gets in (a walk over
+		 * a short prefix's thousands of completions mostly stops
+		 * here) */
+		const struct qexp *w = &s->v[s->worst];
+		if (edits != w->edits ? edits > w->edits :
+		    df != w->df ? df < w->df :
+		    msp_bytes_cmp(term, n, w->term, w->n) >= 0)
+			return;
+	}
 	for (i = 0; i < s->n; i++)
 		if (s->v[i].n == n && memcmp(s->v[i].term, term, n) == 0)
 			return;
-	memset(&x, 0, sizeof(x));
-	memcpy(x.term, term, n);
-	x.n = n;
-	x.df = df;
-	x.edits = edits;
-	x.prefix = prefix;
-	if (s->n < MSP_SEARCH_EXPAND_MAX) {
-		s->v[s->n++] = x;
-		return;
-	}
-	for (w = 0, i = 1; i < s->n; i++)
-		if (exp_worse(&s->v[i], &s->v[w]))
-			w = i;
-	if (exp_worse(&s->v[w], &x))
-		s->v[w] = x;
+	x = s->n < MSP_SEARCH_EXPAND_MAX ? &s->v[s->n++] : &s->v[s->worst];
+	memset(x, 0, sizeof(*x));
+	memcpy(x->term, term, n);
+	x->n = n;
+	x->df = df;
+	x->edits = edits;
+	x->prefix = prefix;
+	if (s->n == MSP_SEARCH_EXPAND_MAX)
+		s->worst = expset_worst(s);
 }
 
 static int
