@@ -75,7 +75,7 @@ demo: all web/node_modules
 
 bench: all
 	scripts/deps bench
-	@echo "run a benchmark: bench/<name>/run (see bench/README)"
+	@echo "run a benchmark: bench/<name>/run (each is described in README.md)"
 
 install: all web/node_modules
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
