@@ -228,30 +228,10 @@ cand_signals(const struct qctx *c, struct cand *h)
 static int
 can_start(const unsigned char *p, size_t n)
 {
-	const unsigned char *q = p + 1, *end = p + n;
+	uint32_t pos[POS_MAX], len;
 
-	while (q < end) {
-		unsigned field = *q++;
-		uint32_t len, tf, pos, i;
-		size_t k;
-
-		if (field != MSP_SF_TITLE && field != MSP_SF_NAME)
-			return 0; /* fields come in order: title, name first */
-		if ((k = varint_get(q, end, &len)) == 0)
-			return 0;
-		q += k;
-		if ((k = varint_get(q, end, &tf)) == 0)
-			return 0;
-		q += k;
-		if (tf > 0 && varint_get(q, end, &pos) != 0 && pos == 0)
-			return 1;
-		for (i = 0; i < tf && q < end; i++) {
-			while (q < end && (*q & 0x80))
-				q++;
-			q++;
-		}
-	}
-	return 0;
+	return (field_pos(p, n, MSP_SF_TITLE, pos, &len) > 0 && pos[0] == 0) ||
+	    (field_pos(p, n, MSP_SF_NAME, pos, &len) > 0 && pos[0] == 0);
 }
 
 /* The best a candidate of a query of 2+ words can rank, without its
