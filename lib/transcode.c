@@ -1355,9 +1355,19 @@ x264_threads(const struct tc *tc, const struct rung *r)
 	return n < 1 ? 1 : n > X264_THREADS ? X264_THREADS : n;
 }
 
+/* The first segment's encoder: one thread, but two frame threads for the
+ * largest rung on two cores or more. Its first second is the longest of
+ * the rungs' and decides when the video is playable; two frames in
+ * flight add one frame of delay, not a lookahead. */
+static int
+starter_threads(const struct tc *tc, const struct rung *r)
+{
+	return r == &tc->r[tc->nr - 1] && ncpu() >= 2 ? 2 : 1;
+}
+
 /* Open a rung's x264 encoder. The first segment's (starter) differs
  * only in what delays its output or costs time before it: no lookahead
- * (so no macroblock tree), no frame threads, and the next faster preset
+ * (so no macroblock tree), fewer frame threads, and the next faster preset
  * when that gives the same stream headers. */
 static int
 venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,
@@ -1389,7 +1399,7 @@ venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,
 	x->gop_size = keyint;
 	x->keyint_min = keyint;
 	x->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-	x->thread_count = starter ? 1 : x264_threads(tc, r);
+	x->thread_count = starter ? starter_threads(tc, r) : x264_threads(tc, r);
 	av_dict_set(&d, "preset", preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
 	av_dict_set(&d, "x264-params", starter ?
