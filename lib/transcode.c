@@ -1367,8 +1367,11 @@ starter_threads(const struct tc *tc, const struct rung *r)
 
 /* Open a rung's x264 encoder. The first segment's (starter) differs
  * only in what delays its output or costs time before it: no lookahead
- * (so no macroblock tree), fewer frame threads, and the next faster preset
- * when that gives the same stream headers. */
+ * (so no macroblock tree), fewer frame threads, the next faster preset
+ * when that gives the same stream headers, and the cheapest analysis that
+ * leaves the headers alone (whole-pixel motion search, no partitions
+ * below 16x16): its second of pictures is what a viewer waits for, and
+ * every rung encodes it at once on the same cores. */
 static int
 venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,
     AVCodecContext **out, struct msp_err *e)
@@ -1403,7 +1406,8 @@ venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,
 	av_dict_set(&d, "preset", preset, 0);
 	av_dict_set(&d, "forced-idr", "1", 0);
 	av_dict_set(&d, "x264-params", starter ?
-	    "scenecut=0:open-gop=0:rc-lookahead=0:sync-lookahead=0:mbtree=0" :
+	    "scenecut=0:open-gop=0:rc-lookahead=0:sync-lookahead=0:mbtree=0:"
+	    "subme=0:partitions=none" :
 	    "scenecut=0:open-gop=0", 0);
 	/* the encoder's threads are named after the rung */
 	if (pthread_getname_np(pthread_self(), was, sizeof(was)) != 0)
