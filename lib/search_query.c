@@ -471,16 +471,6 @@ flags_ok(const struct qctx *c, unsigned flags)
 }
 
 static int
-cand_doc_cmp(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-
-	if (x->doc != y->doc)
-		return x->doc < y->doc ? -1 : 1;
-	return x->score > y->score ? -1 : x->score < y->score;
-}
-
-static int
 cands_push(struct cands *cs, uint32_t doc, double score)
 {
 	if (cs->n == cs->cap &&
@@ -565,13 +555,80 @@ walk_term(struct qctx *c, const struct qexp *x, int which, int exact,
 	return 0;
 }
 
+/*
+ * The candidates of a group's terms, gathered term by term, put in
+ * document order with one for each document: the best (the highest
+ * score, the earlier term among equals). A stable radix sort of
+ * (document, index) pairs, a byte a pass, skipping the bytes every
+ * document shares: the candidates are moved once, not at every step of
+ * a comparison sort.
+ */
+static int
+cands_by_doc(struct cands *cs)
+{
+	uint64_t *a = NULL, *b = NULL, *t;
+	struct cand *out = NULL;
+	size_t capa = 0, capb = 0, capo = 0, i, j, w, best;
+	size_t cnt[256];
+	uint32_t all_or = 0, all_and = UINT32_MAX;
+	int shift, rc = -1;
+
+	if (cs->n > UINT32_MAX)
+		return -1;
+	if (qmem_grow(&a, &capa, cs->n, sizeof(*a)) != 0 ||
+	    qmem_grow(&b, &capb, cs->n, sizeof(*b)) != 0 ||
+	    qmem_grow(&out, &capo, cs->n, sizeof(*out)) != 0)
+		goto out;
+	for (i = 0; i < cs->n; i++) {
+		a[i] = (uint64_t)cs->v[i].doc << 32 | i;
+		all_or |= cs->v[i].doc;
+		all_and &= cs->v[i].doc;
+	}
+	for (shift = 32; shift < 64; shift += 8) {
+		size_t sum = 0;
+		if ((((all_or ^ all_and) >> (shift - 32)) & 0xff) == 0)
+			continue; /* the same byte in every document */
+		memset(cnt, 0, sizeof(cnt));
+		for (i = 0; i < cs->n; i++)
+			cnt[(a[i] >> shift) & 0xff]++;
+		for (i = 0; i < 256; i++) {
+			size_t c = cnt[i];
+			cnt[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < cs->n; i++)
+			b[cnt[(a[i] >> shift) & 0xff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (i = 0, w = 0; i < cs->n; i = j) {
+		best = (size_t)(a[i] & UINT32_MAX);
+		for (j = i + 1; j < cs->n && a[j] >> 32 == a[i] >> 32; j++)
+			if (cs->v[a[j] & UINT32_MAX].score > cs->v[best].score)
+				best = (size_t)(a[j] & UINT32_MAX);
+		out[w++] = cs->v[best];
+	}
+	qmem_free(cs->v);
+	cs->v = out;
+	cs->cap = capo;
+	cs->n = w;
+	out = NULL;
+	rc = 0;
+out:
+	qmem_free(a);
+	qmem_free(b);
+	qmem_free(out);
+	return rc;
+}
+
 /* Every document holding one of the group's terms, by document number,
  * with the group's best score. */
 static int
 gather(struct qctx *c, struct qgroup *g, struct cands *out,
     struct msp_err *e)
 {
-	size_t i, j, w;
+	size_t i;
 	int rc;
 
 	out->n = 0;
@@ -579,16 +636,8 @@ gather(struct qctx *c, struct qgroup *g, struct cands *out,
 		if (use(c, &g->x[i]) &&
 		    (rc = walk_term(c, &g->x[i], 'P', c->ng == 1, out, e)) != 0)
 			return rc;
-	if (g->nx > 1 && out->n > 1) {
-		qsort(out->v, out->n, sizeof(*out->v), cand_doc_cmp);
-		for (i = 0, w = 0; i < out->n; i = j) {
-			out->v[w++] = out->v[i]; /* the best comes first */
-			for (j = i + 1; j < out->n &&
-			    out->v[j].doc == out->v[i].doc; j++)
-				;
-		}
-		out->n = w;
-	}
+	if (g->nx > 1 && out->n > 1 && cands_by_doc(out) != 0)
+		return nomem(e);
 	return 0;
 }
 
@@ -1073,7 +1122,7 @@ start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
 {
 	struct qgroup *g = &c->g[0];
 	struct qexp **xs = NULL;
-	size_t i, j, w, nx, nexact = 0;
+	size_t i, nx, nexact = 0;
 	uint64_t df = group_df(c, g, &nx);
 	double est;
 	int rc = 0;
@@ -1090,14 +1139,8 @@ start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
 		/* each document once, with its best term */
 		if ((uint64_t)cs->n * 4 >= df)
 			goto none; /* no cheaper than the walk */
-		qsort(cs->v, cs->n, sizeof(*cs->v), cand_doc_cmp);
-		for (i = 0, w = 0; i < cs->n; i = j) {
-			cs->v[w++] = cs->v[i];
-			for (j = i + 1; j < cs->n && cs->v[j].doc == cs->v[i].doc;
-			    j++)
-				;
-		}
-		cs->n = w;
+		if (cands_by_doc(cs) != 0)
+			return nomem(e);
 		/* the cheaper of the two: each term's list met in document
 		 * order (a step costs about a tenth of a seek), or each
 		 * document's terms (two reads and a search) */
