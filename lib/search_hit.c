@@ -93,8 +93,9 @@ msp_search_facets_free(struct facets *fs)
 static int
 is_mark_term(const struct qctx *c, const char *term)
 {
-	return c->nmarks > 0 && bsearch(&term, c->marks, c->nmarks,
-	    sizeof(*c->marks), str_cmp) != NULL;
+	/* most words of a text start with no term's first byte */
+	return c->markc[(unsigned char)term[0]] && bsearch(&term, c->marks,
+	    c->nmarks, sizeof(*c->marks), str_cmp) != NULL;
 }
 
 struct span {

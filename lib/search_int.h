@@ -319,6 +319,7 @@ struct qctx {
 	int nphrase;
 	const char **marks; /* sorted terms to highlight */
 	size_t nmarks;
+	unsigned char markc[256]; /* 1: a term to highlight starts with it */
 	int typos;          /* this pass uses the typo expansions */
 	struct cmatch *pool; /* candidates' matches, c->ng each */
 	size_t npool, cappool;

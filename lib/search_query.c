@@ -1377,8 +1377,10 @@ ranked:
 	}
 	for (i = 0; i < c->ng; i++)
 		for (j = 0; j < c->g[i].nx; j++)
-			if (c->typos || c->g[i].x[j].edits == 0)
+			if (c->typos || c->g[i].x[j].edits == 0) {
 				c->marks[c->nmarks++] = c->g[i].x[j].term;
+				c->markc[(unsigned char)c->g[i].x[j].term[0]] = 1;
+			}
 	qsort(c->marks, c->nmarks, sizeof(*c->marks), str_cmp);
 
 	msp_search_top_k(c, &cs, k);
