@@ -1369,8 +1369,8 @@ starter_threads(const struct tc *tc, const struct rung *r)
  * only in what delays its output or costs time before it: no lookahead
  * (so no macroblock tree), fewer frame threads, the next faster preset
  * when that gives the same stream headers, and the cheapest analysis that
- * leaves the headers alone (whole-pixel motion search, no partitions
- * below 16x16): its second of pictures is what a viewer waits for, and
+ * leaves the headers alone (whole-pixel motion search, no inter
+ * partitions below 16x16): its second of pictures is what a viewer waits for, and
  * every rung encodes it at once on the same cores. */
 static int
 venc_open(struct tc *tc, struct rung *r, const char *preset, int starter,

@@ -78,7 +78,7 @@ sizes() {
 	[ "$status" -eq 0 ]
 	verify_hls out
 	# x264 writes its settings into the stream: no lookahead, whole-pixel
-	# motion search and no partitions in the first segment, as asked after
+	# motion search and no inter partitions in the first segment, as asked after
 	for r in 270p 360p; do
 		[ "$(grep -ao 'subme=[0-9]* \|rc_lookahead=[0-9]*' out/$r/seg00000.m4s | tr -d ' ' | tr '\n' ' ')" = "subme=0 rc_lookahead=0 " ]
 		grep -aq 'analyse=0x[0-9a-f]*:0 ' out/$r/seg00000.m4s
