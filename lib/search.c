@@ -24,6 +24,15 @@
  *   "P" <term> 0x00 <doc>      a posting: flags byte, then for each field
  *                              holding the term: field byte, varint field
  *                              length, varint tf, tf varint position deltas
+ *   "A" <term> 0x01 <term> 0x00 <doc>
+ *                              the two terms next to each other, in this
+ *                              order, in a field of the document (each
+ *                              among the first 64 places of its term in
+ *                              the field, as proximity counts them):
+ *                              varint length of the first's posting, the
+ *                              first's posting, the second's. A query of
+ *                              2+ words finds the documents of proximity 0
+ *                              here, scored without reading anything else.
  *
  * The postings carry the document's flags (type, premium) and the length
  * of each field holding the term, so that a query scores a posting
@@ -417,6 +426,7 @@ struct msp_search_doc {
 	struct buf d;
 	struct buf c;
 	struct buf post;
+	struct buf pairs; /* msp_search_pairs */
 };
 
 void
@@ -427,6 +437,7 @@ msp_search_doc_free(struct msp_search_doc *d)
 	free(d->d.p);
 	free(d->c.p);
 	free(d->post.p);
+	free(d->pairs.p);
 	free(d);
 }
 
@@ -491,6 +502,8 @@ msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
 	}
 	if (rc == 0)
 		rc = msp_search_content(v, &d->c);
+	if (rc == 0)
+		rc = msp_search_pairs(&d->post, &d->pairs);
 	free(tk.v);
 	free(post.p);
 	if (rc != 0) {
@@ -501,30 +514,156 @@ msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
 	return 0;
 }
 
+int
+msp_search_rec_next(const struct buf *b, size_t *p, const char **name,
+    size_t *nn, const unsigned char **val, uint32_t *vn)
+{
+	const unsigned char *q = b->p, *end = q + b->n;
+	size_t k;
+
+	if (*p >= b->n || *p + 1 + q[*p] > b->n)
+		return 0;
+	*nn = q[*p];
+	*name = (const char *)q + *p + 1;
+	if ((k = varint_get(q + *p + 1 + *nn, end, vn)) == 0 ||
+	    *vn > (size_t)(end - (q + *p + 1 + *nn + k)))
+		return 0;
+	*val = q + *p + 1 + *nn + k;
+	*p += 1 + *nn + k + *vn;
+	return 1;
+}
+
 /* The next term of a prepared document's postings at *p: its term (not
  * NUL-terminated) and value; 0 at the end. */
 static int
 doc_next(const struct msp_search_doc *d, size_t *p, const char **term,
     size_t *tn, const unsigned char **val, uint32_t *vn)
 {
-	const unsigned char *b = d->post.p, *end = b + d->post.n;
-	size_t k;
+	return msp_search_rec_next(&d->post, p, term, tn, val, vn);
+}
 
-	if (*p >= d->post.n)
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+rec_add(struct buf *b, const char *name1, size_t n1, const char *name2,
+    size_t n2, const unsigned char *v1, uint32_t l1,
+    const unsigned char *v2, uint32_t l2)
+{
+	unsigned char hdr[1 + 5], vl[5], nl = (unsigned char)(n1 + 1 + n2);
+	size_t hn = varint_put(hdr, l1);
+	unsigned char sep = PAIR_SEP;
+
+	if (n1 + 1 + n2 > 255)
 		return 0;
-	*tn = b[*p];
-	*term = (const char *)b + *p + 1;
-	k = varint_get(b + *p + 1 + *tn, end, vn);
-	*val = b + *p + 1 + *tn + k;
-	*p += 1 + *tn + k + *vn;
-	return 1;
+	if (buf_add(b, &nl, 1) != 0 || buf_add(b, name1, n1) != 0 ||
+	    buf_add(b, &sep, 1) != 0 || buf_add(b, name2, n2) != 0 ||
+	    buf_add(b, vl, varint_put(vl, (uint32_t)(hn + l1 + l2))) != 0 ||
+	    buf_add(b, hdr, hn) != 0 || buf_add(b, v1, l1) != 0 ||
+	    buf_add(b, v2, l2) != 0)
+		return MSP_ENOMEM;
+	return 0;
+}
+
+/*
+ * The word pairs proximity counts as adjacent: in one field, the second
+ * word at the position after the first, each among the first POS_MAX
+ * places of its term in that field (as msp_search_top_k reads them).
+ * Each distinct pair once, with both terms' postings as its value.
+ */
+int
+msp_search_pairs(const struct buf *post, struct buf *pairs)
+{
+	struct rec {
+		const char *t;
+		size_t tn;
+		const unsigned char *v;
+		uint32_t vn;
+	} *rv = NULL;
+	uint64_t *tok = NULL, *pv = NULL;
+	size_t nr = 0, capr = 0, nt = 0, capt = 0, np = 0, capp = 0, p = 0, i;
+	const unsigned char *val;
+	const char *term;
+	size_t tn;
+	uint32_t vn;
+	int rc = MSP_ENOMEM;
+
+	pairs->n = 0;
+	while (msp_search_rec_next(post, &p, &term, &tn, &val, &vn)) {
+		const unsigned char *q = val + 1, *end = val + vn;
+
+		if (msp_grow(&rv, &capr, nr + 1, sizeof(*rv), 64) != 0)
+			goto out;
+		rv[nr].t = term;
+		rv[nr].tn = tn;
+		rv[nr].v = val;
+		rv[nr].vn = vn;
+		/* its places: field, position, record */
+		while (q < end && vn > 0) {
+			unsigned field = *q++;
+			uint32_t len, tf, d, pos = 0, k;
+			size_t a, b;
+
+			if ((a = varint_get(q, end, &len)) == 0 ||
+			    (b = varint_get(q + a, end, &tf)) == 0)
+				break;
+			q += a + b;
+			for (k = 0; k < tf && q < end; k++) {
+				if ((a = varint_get(q, end, &d)) == 0)
+					break;
+				q += a;
+				pos += d;
+				if (k >= POS_MAX)
+					continue;
+				if (msp_grow(&tok, &capt, nt + 1, sizeof(*tok),
+				    256) != 0)
+					goto out;
+				tok[nt++] = (uint64_t)(field & 7) << 61 |
+				    (uint64_t)pos << 29 | (uint64_t)nr;
+			}
+		}
+		if (++nr >= (size_t)1 << 29)
+			break; /* no document has so many words */
+	}
+	qsort(tok, nt, sizeof(*tok), u64_cmp);
+	for (i = 0; i + 1 < nt; i++) {
+		uint64_t a = tok[i], b = tok[i + 1];
+		if (a >> 61 != b >> 61 ||
+		    ((b >> 29) & UINT32_MAX) != ((a >> 29) & UINT32_MAX) + 1)
+			continue;
+		if (msp_grow(&pv, &capp, np + 1, sizeof(*pv), 256) != 0)
+			goto out;
+		pv[np++] = (a & ((1u << 29) - 1)) << 32 |
+		    (b & ((1u << 29) - 1));
+	}
+	qsort(pv, np, sizeof(*pv), u64_cmp);
+	for (i = 0; i < np; i++) {
+		const struct rec *x = &rv[pv[i] >> 32];
+		const struct rec *y = &rv[pv[i] & UINT32_MAX];
+		if (i > 0 && pv[i] == pv[i - 1])
+			continue;
+		if (rec_add(pairs, x->t, x->tn, y->t, y->tn, x->v, x->vn,
+		    y->v, y->vn) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(rv);
+	free(tok);
+	free(pv);
+	return rc;
 }
 
 /* Add a video's document in t, one put at a time (the incremental path). */
 static int
 doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
+	unsigned char key[2 + PAIR_MAX + 4], dk[5], ik[1 + MSP_ID_LEN];
 	struct msp_search_doc *d;
 	const unsigned char *val;
 	const char *term;
@@ -563,6 +702,16 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
 			if (rc != 0)
 				goto out;
 		}
+	}
+	key[0] = 'A';
+	p = 0;
+	while (msp_search_rec_next(&d->pairs, &p, &term, &tn, &val, &vn)) {
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = '\0';
+		be32_put(key + 2 + tn, docnum);
+		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6, val, vn,
+		    0, e)) != 0)
+			goto out;
 	}
 	dk[0] = 'D';
 	be32_put(dk + 1, docnum);
@@ -611,6 +760,9 @@ struct msp_search_bulk {
 	struct msp_strset terms; /* the terms, numbered */
 	struct tpost *tp;      /* by term number */
 	size_t captp;
+	struct msp_strset pairs; /* the word pairs, numbered */
+	struct tpost *pp;      /* by pair number */
+	size_t cappp;
 	struct ient *iv;       /* "I" entries */
 	size_t ni, capi;
 	int unsorted;          /* they came out of id order */
@@ -619,18 +771,19 @@ struct msp_search_bulk {
 	int failed;
 };
 
-/* The term's number, added when new; UINT32_MAX when out of memory. */
+/* The term's (or pair's) number in ts, added when new, with room for
+ * its list in *tp; UINT32_MAX when out of memory. */
 static uint32_t
-bulk_term(struct msp_search_bulk *b, const char *term, size_t tn)
+bulk_term(struct msp_strset *ts, struct tpost **tp, size_t *cap,
+    const char *term, size_t tn)
 {
-	uint32_t k = msp_strset_add(&b->terms, term, tn);
+	uint32_t k = msp_strset_add(ts, term, tn);
 
-	if (k == UINT32_MAX || k < b->captp)
+	if (k == UINT32_MAX || k < *cap)
 		return k;
-	if (msp_grow(&b->tp, &b->captp, (size_t)k + 1, sizeof(*b->tp),
-	    1 << 15) != 0)
+	if (msp_grow(tp, cap, (size_t)k + 1, sizeof(**tp), 1 << 15) != 0)
 		return UINT32_MAX;
-	memset(&b->tp[k], 0, (b->captp - k) * sizeof(*b->tp));
+	memset(&(*tp)[k], 0, (*cap - k) * sizeof(**tp));
 	return k;
 }
 
@@ -703,6 +856,10 @@ msp_search_bulk_free(struct msp_search_bulk *b)
 		free(b->tp[i].p);
 	free(b->tp);
 	msp_strset_free(&b->terms);
+	for (i = 0; i < b->pairs.n; i++)
+		free(b->pp[i].p);
+	free(b->pp);
+	msp_strset_free(&b->pairs);
 	free(b->iv);
 	if (b->cd != NULL)
 		fclose(b->cd);
@@ -741,8 +898,14 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 	for (f = 0; f < MSP_SF_COUNT; f++)
 		b->s.len[f] += d->len[f];
 	while (doc_next(d, &p, &term, &tn, &val, &vn)) {
-		uint32_t k = bulk_term(b, term, tn);
+		uint32_t k = bulk_term(&b->terms, &b->tp, &b->captp, term, tn);
 		if (k == UINT32_MAX || tpost_add(&b->tp[k], doc, val, vn) != 0)
+			goto oom;
+	}
+	for (p = 0; msp_search_rec_next(&d->pairs, &p, &term, &tn, &val,
+	    &vn);) {
+		uint32_t k = bulk_term(&b->pairs, &b->pp, &b->cappp, term, tn);
+		if (k == UINT32_MAX || tpost_add(&b->pp[k], doc, val, vn) != 0)
 			goto oom;
 	}
 	if (msp_grow(&b->iv, &b->capi, b->ni + 1, sizeof(*b->iv), 1 << 12) != 0)
@@ -820,21 +983,23 @@ cd_pass(MDB_cursor *c, struct msp_search_bulk *b, int which,
 }
 
 /* Every posting gathered, term by term in key order (ord): as "P" keys
- * (which 'P'), or the ones that start a title or name as "E" keys. */
+ * (which 'P'), or the ones that start a title or name as "E" keys; or
+ * the word pairs' as "A" keys. */
 static int
-tpost_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
-    int which, struct msp_err *e)
+tpost_pass(MDB_cursor *c, const struct msp_strset *ts,
+    const struct tpost *tps, const uint32_t *ord, int which,
+    struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4];
+	unsigned char key[2 + PAIR_MAX + 4];
 	uint32_t i;
 	int rc = 0;
 
 	key[0] = (unsigned char)which;
-	for (i = 0; i < b->terms.n && rc == 0; i++) {
-		const struct tpost *tp = &b->tp[ord[i]];
+	for (i = 0; i < ts->n && rc == 0; i++) {
+		const struct tpost *tp = &tps[ord[i]];
 		const unsigned char *p = tp->p, *end = p + tp->n;
 		size_t tn;
-		const char *term = msp_strset_get(&b->terms, ord[i], &tn);
+		const char *term = msp_strset_get(ts, ord[i], &tn);
 		uint32_t doc = 0;
 
 		memcpy(key + 1, term, tn + 1);
@@ -850,7 +1015,7 @@ tpost_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
 			}
 			doc += delta;
 			be32_put(key + 2 + tn, doc);
-			if (which == 'P' ||
+			if (which != 'E' ||
 			    msp_search_post_start(p + na + nv, vn))
 				rc = append(c, key, tn + 6, p + na + nv, vn, e);
 			p += na + nv + vn;
@@ -873,6 +1038,15 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
 	    0)
 		return msp_store_mdb_err(rc, "search", e);
+	if ((ord = msp_strset_sorted(&b->pairs)) == NULL && b->pairs.n > 0) {
+		rc = nomem(e);
+		goto out;
+	}
+	rc = tpost_pass(c, &b->pairs, b->pp, ord, 'A', e);
+	free(ord);
+	ord = NULL;
+	if (rc != 0)
+		goto out;
 	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
 	    (rc = cd_pass(c, b, 1, e)) != 0)
 		goto out;
@@ -880,7 +1054,7 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 		rc = nomem(e);
 		goto out;
 	}
-	if ((rc = tpost_pass(c, b, ord, 'E', e)) != 0)
+	if ((rc = tpost_pass(c, &b->terms, b->tp, ord, 'E', e)) != 0)
 		goto out;
 	if (b->unsorted)
 		qsort(b->iv, b->ni, sizeof(*b->iv), ient_cmp);
@@ -899,7 +1073,7 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 	if (rc != 0)
 		goto out;
 	if (rc == 0)
-		rc = tpost_pass(c, b, ord, 'P', e);
+		rc = tpost_pass(c, &b->terms, b->tp, ord, 'P', e);
 	b->s.format = SEARCH_FORMAT;
 	if (rc == 0)
 		rc = append(c, "S", 1, &b->s, sizeof(b->s), e);
@@ -1022,13 +1196,14 @@ bposts_sort(const struct msp_strset *ts, const struct bpost *pv, size_t np,
 }
 
 /* The batch's sorted postings as "P" keys (which 'P'), or those that
- * start a title or name as "E" keys, term by term in key order. */
+ * start a title or name as "E" keys, term by term in key order; or its
+ * word pairs as "A" keys. */
 static int
 bposts_put(MDB_cursor *c, const struct msp_strset *ts,
     const struct bpost *sorted, const uint32_t *cnt, int which,
     struct msp_err *e)
 {
-	unsigned char key[2 + MSP_TERM_MAX + 4];
+	unsigned char key[2 + PAIR_MAX + 4];
 	uint32_t r;
 	size_t i;
 	int rc = 0;
@@ -1057,13 +1232,13 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
     struct msp_search_doc *const *docs, size_t n, struct msp_err *e)
 {
 	unsigned char dk[5], ik[1 + MSP_ID_LEN];
-	struct msp_strset ts = { 0 };
-	struct bpost *pv = NULL, *sorted = NULL;
+	struct msp_strset ts = { 0 }, pts = { 0 };
+	struct bpost *pv = NULL, *sorted = NULL, *ppv = NULL, *psorted = NULL;
 	struct bid *iv = NULL;
 	MDB_cursor *c = NULL;
 	struct stats s;
-	uint32_t *cnt = NULL, r;
-	size_t i, j, np = 0, cap = 0, nd = 0, f;
+	uint32_t *cnt = NULL, *pcnt = NULL, r;
+	size_t i, j, np = 0, cap = 0, npp = 0, capp = 0, nd = 0, f;
 	int rc;
 
 	if (n == 0)
@@ -1103,6 +1278,19 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 			pv[np].doc = iv[nd].doc;
 			np++;
 		}
+		for (p = 0; msp_search_rec_next(&d->pairs, &p, &term, &tn,
+		    &val, &vn);) {
+			if (msp_grow(&ppv, &capp, npp + 1, sizeof(*ppv),
+			    1 << 14) != 0 || (ppv[npp].term =
+			    msp_strset_add(&pts, term, tn)) == UINT32_MAX) {
+				rc = nomem(e);
+				goto out;
+			}
+			ppv[npp].val = val;
+			ppv[npp].vn = vn;
+			ppv[npp].doc = iv[nd].doc;
+			npp++;
+		}
 		nd++;
 	}
 	if (nd == 0)
@@ -1112,12 +1300,20 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 		rc = nomem(e);
 		goto out;
 	}
+	if (npp > 0 && ((psorted = malloc(npp * sizeof(*psorted))) == NULL ||
+	    bposts_sort(&pts, ppv, npp, psorted, &pcnt) != 0)) {
+		rc = nomem(e);
+		goto out;
+	}
 	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
 	    0) {
 		rc = msp_store_mdb_err(rc, "search", e);
 		c = NULL;
 		goto out;
 	}
+	/* "A": the word pairs */
+	if (npp > 0 && (rc = bposts_put(c, &pts, psorted, pcnt, 'A', e)) != 0)
+		goto out;
 	/* "C" and "D": the documents in number order */
 	for (j = 0; j < 2 && rc == 0; j++) {
 		dk[0] = j == 0 ? 'C' : 'D';
@@ -1165,9 +1361,13 @@ out:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	msp_strset_free(&ts);
+	msp_strset_free(&pts);
 	free(cnt);
 	free(sorted);
 	free(pv);
+	free(pcnt);
+	free(psorted);
+	free(ppv);
 	free(iv);
 	return rc;
 }
@@ -1207,13 +1407,16 @@ static int
 doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
     struct msp_err *e)
 {
-	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + MSP_TERM_MAX + 4];
+	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + PAIR_MAX + 4];
 	unsigned char *copy = NULL;
+	const unsigned char *pval;
+	struct buf post = { 0 }, pairs = { 0 };
 	struct docrec d;
 	struct stats s;
 	const char *term;
+	uint32_t pvn;
 	MDB_val v;
-	size_t f;
+	size_t f, p, pn;
 	int rc;
 
 	if (id == NULL || strlen(id) != MSP_ID_LEN)
@@ -1242,6 +1445,47 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			    "document of video %s; run msp-search reindex", id);
 			goto out;
 		}
+		/* the word pairs, from the postings' positions */
+		key[0] = 'P';
+		for (term = d.terms; term < d.terms_end;
+		    term += strlen(term) + 1) {
+			size_t tn = strlen(term);
+			unsigned char tl = (unsigned char)tn, vl[5];
+			MDB_val pv;
+			if (tn == 0 || tn > MSP_TERM_MAX)
+				continue;
+			memcpy(key + 1, term, tn);
+			key[1 + tn] = '\0';
+			memcpy(key + 2 + tn, dk + 1, 4);
+			rc = msp_db_get(st, t, MSP_DB_SEARCH, key, tn + 6, &pv, e);
+			if (rc == MSP_ENOTFOUND)
+				continue;
+			if (rc != 0)
+				goto out;
+			if (buf_add(&post, &tl, 1) != 0 ||
+			    buf_add(&post, term, tn) != 0 ||
+			    buf_add(&post, vl, varint_put(vl,
+			    (uint32_t)pv.mv_size)) != 0 ||
+			    buf_add(&post, pv.mv_data, pv.mv_size) != 0) {
+				rc = nomem(e);
+				goto out;
+			}
+		}
+		if (msp_search_pairs(&post, &pairs) != 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		key[0] = 'A';
+		for (p = 0; msp_search_rec_next(&pairs, &p, &term, &pn, &pval,
+		    &pvn);) {
+			memcpy(key + 1, term, pn);
+			key[1 + pn] = '\0';
+			memcpy(key + 2 + pn, dk + 1, 4);
+			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, pn + 6, e);
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				goto out;
+		}
+		rc = 0;
 		key[0] = 'P';
 		for (term = d.terms; term < d.terms_end;
 		    term += strlen(term) + 1) {
@@ -1283,6 +1527,8 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 		rc = 0;
 out:
 	free(copy);
+	free(post.p);
+	free(pairs.p);
 	return rc;
 }
 

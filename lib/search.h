@@ -95,6 +95,7 @@ struct msp_search_cost {
 	long lookups;     /* postings looked up by document */
 	long expansions;  /* completions and typo variants used */
 	int typo_pass;    /* the typo variants were looked for */
+	int pairs;        /* the page came from the word pairs alone */
 };
 
 /*

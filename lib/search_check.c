@@ -22,11 +22,15 @@
 static int
 check_video(struct msp_store *st, MDB_txn *t, json_object *o,
     struct msp_report *c, struct stats *sum, uint64_t *nstart,
-    struct msp_err *e)
+    uint64_t *npairs, struct msp_err *e)
 {
 	const char *id = jstr(o, "id");
-	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + MSP_TERM_MAX + 4];
-	struct buf post = { 0 };
+	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + PAIR_MAX + 4], vl[5];
+	struct buf post = { 0 }, recs = { 0 }, pairs = { 0 };
+	const unsigned char *pval;
+	const char *pname;
+	uint32_t pvn;
+	size_t p, pn;
 	struct docrec d;
 	struct toks tk;
 	const char *dt;
@@ -91,6 +95,17 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 			rc = nomem(e);
 			goto out;
 		}
+		if (tn <= MSP_TERM_MAX) {
+			unsigned char tl = (unsigned char)tn;
+			if (buf_add(&recs, &tl, 1) != 0 ||
+			    buf_add(&recs, term, tn) != 0 ||
+			    buf_add(&recs, vl, varint_put(vl,
+			    (uint32_t)post.n)) != 0 ||
+			    buf_add(&recs, post.p, post.n) != 0) {
+				rc = nomem(e);
+				goto out;
+			}
+		}
 		memcpy(key + 1, term, tn);
 		key[1 + tn] = '\0';
 		memcpy(key + 2 + tn, dk + 1, 4);
@@ -124,6 +139,31 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 	}
 	if (dt < d.terms_end)
 		msp_reportf(c, "search: video %s: document has extra terms", id);
+	/* the word pairs */
+	if (msp_search_pairs(&recs, &pairs) != 0) {
+		rc = nomem(e);
+		goto out;
+	}
+	key[0] = 'A';
+	for (p = 0; msp_search_rec_next(&pairs, &p, &pname, &pn, &pval,
+	    &pvn);) {
+		MDB_val av;
+		(*npairs)++;
+		memcpy(key + 1, pname, pn);
+		key[1 + pn] = '\0';
+		memcpy(key + 2 + pn, dk + 1, 4);
+		rc = msp_db_get(st, t, MSP_DB_SEARCH, key, pn + 6, &av, e);
+		if (rc == MSP_ENOTFOUND)
+			msp_reportf(c, "search: video %s: no entry for the words "
+			    "'%.*s' together", id, (int)pn, pname);
+		else if (rc != 0)
+			goto out;
+		else if (av.mv_size != pvn ||
+		    memcmp(av.mv_data, pval, pvn) != 0)
+			msp_reportf(c, "search: video %s: entry for the words "
+			    "'%.*s' together differs", id, (int)pn, pname);
+		rc = 0;
+	}
 	if (msp_search_content(o, &post) != 0) {
 		rc = nomem(e);
 		goto out;
@@ -140,6 +180,8 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 out:
 	free(tk.v);
 	free(post.p);
+	free(recs.p);
+	free(pairs.p);
 	return rc;
 }
 
@@ -207,7 +249,7 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 	json_tokener *tok = NULL;
 	char term[MSP_TERM_MAX + 1] = "";
 	uint32_t count = 0, ndocs = 0;
-	uint64_t nstart = 0, nstart_keys = 0;
+	uint64_t nstart = 0, nstart_keys = 0, npairs = 0, npair_keys = 0;
 	long long nvar = 0;
 	MDB_val k, v;
 	size_t f;
@@ -234,7 +276,8 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		    (int)v.mv_size)) == NULL)
 			continue; /* the catalog's checker reports it */
 		if (visible(o)) {
-			r2 = check_video(st, t, o, &c, &sum, &nstart, e);
+			r2 = check_video(st, t, o, &c, &sum, &nstart, &npairs,
+			    e);
 		} else {
 			unsigned char ik[1 + MSP_ID_LEN];
 			const char *id = jstr(o, "id");
@@ -289,6 +332,8 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 			}
 		} else if (kp[0] == 'E') {
 			nstart_keys++;
+		} else if (kp[0] == 'A') {
+			npair_keys++;
 		} else if (kp[0] == 'P') {
 			const char *z = memchr(kp + 1, '\0', k.mv_size - 1);
 			size_t tn = z ? (size_t)(z - kp - 1) : 0;
@@ -384,6 +429,10 @@ msp_search_check(struct msp_store *st, MDB_txn *t, msp_report_fn fn,
 		msp_reportf(&c, "search: %llu start entries, the videos give "
 		    "%llu", (unsigned long long)nstart_keys,
 		    (unsigned long long)nstart);
+	if (npair_keys != npairs)
+		msp_reportf(&c, "search: %llu entries for words together, the "
+		    "videos give %llu", (unsigned long long)npair_keys,
+		    (unsigned long long)npairs);
 	if (nvar > 0)
 		msp_reportf(&c, "search: %lld typo variants missing", nvar);
 	else if (nvar < 0)

@@ -26,8 +26,14 @@
 #define F_PREMIUM 0x2
 
 /* The index's format: "S" values of another size or format are made
- * again (msp_search_upgrade). 2: the "E" keys. */
-#define SEARCH_FORMAT 2
+ * again (msp_search_upgrade). 2: the "E" keys; 3: the "A" keys. */
+#define SEARCH_FORMAT 3
+
+/* A word pair's name in an "A" key: the first term, PAIR_SEP, the
+ * second (PAIR_SEP sorts before every byte a term holds). */
+#define PAIR_SEP 0x01
+#define PAIR_MAX (2 * MSP_TERM_MAX + 1)
+#define POS_MAX 64 /* positions of a word in a field proximity looks at */
 
 struct stats {
 	uint64_t docs;
@@ -235,6 +241,15 @@ int msp_search_doc_words(json_object *v, struct toks *tk, struct msp_err *e);
  * index of the next term. */
 int msp_search_posting_encode(const struct toks *tk, size_t i, size_t *next,
     unsigned char flags, struct buf *b);
+/* The adjacent word pairs of a document whose postings are in post
+ * (records of: length byte, term, varint value length, value; in term
+ * order), as records of the same form in key order into pairs: the
+ * pair's name and its "A" value. */
+int msp_search_pairs(const struct buf *post, struct buf *pairs);
+/* The next record of such a buffer at *p: its name (not NUL-terminated)
+ * and value; 0 at the end. */
+int msp_search_rec_next(const struct buf *b, size_t *p, const char **name,
+    size_t *nn, const unsigned char **val, uint32_t *vn);
 /* The "C" value: title (or name), then about, each NUL-terminated. */
 int msp_search_content(json_object *v, struct buf *b);
 /* Parse a "D" value: pointers into p, which the caller keeps. */
@@ -296,6 +311,8 @@ struct cand {
 	unsigned char prox;    /* word distances beyond adjacent and in order */
 	unsigned char edits;   /* typos in all */
 	unsigned char prefix;  /* pv is a completion's */
+	unsigned char xi;      /* pair_first: the last word's expansion */
+	unsigned char seen;    /* pair_first: checked */
 };
 
 /* A word's best match in a document: its posting (in the txn's map). */

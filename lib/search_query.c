@@ -4,6 +4,7 @@
  * the phrase and type filters, and the run that puts a page together.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1196,6 +1197,286 @@ out:
 	return rc;
 }
 
+/* An "A" value: the first word's posting, then the second's. */
+static int
+pair_split(const MDB_val *v, struct cmatch *a, struct cmatch *b)
+{
+	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
+	uint32_t na;
+	size_t k = varint_get(p, end, &na);
+
+	if (k == 0 || na < 1 || na >= (size_t)(end - p - k))
+		return -1;
+	a->p = p + k;
+	a->n = na;
+	b->p = p + k + na;
+	b->n = (uint32_t)(end - b->p);
+	return 0;
+}
+
+/* Every document holding x (group gi's) followed by y (group gi + 1's)
+ * that passes the filters (the "A" keys), onto out: its matches of the
+ * two groups in the pool, scored with y's posting; xi is y's index. */
+static int
+pair_walk(struct qctx *c, size_t gi, const struct qexp *x,
+    const struct qexp *y, unsigned char xi, struct cands *out,
+    struct msp_err *e)
+{
+	unsigned char key[2 + PAIR_MAX + 4];
+	double f = y->idf * y->pen;
+	size_t kn = 1 + x->n + 1 + y->n + 1;
+	MDB_val k, v;
+	int rc;
+
+	key[0] = 'A';
+	memcpy(key + 1, x->term, x->n);
+	key[1 + x->n] = PAIR_SEP;
+	memcpy(key + 2 + x->n, y->term, y->n);
+	key[kn - 1] = '\0';
+	k.mv_size = kn;
+	k.mv_data = key;
+	c->cost.lookups++;
+	for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+		struct cmatch a, b, *cm;
+		struct cand *h;
+		uint32_t m;
+
+		if (k.mv_size != kn + 4 || memcmp(k.mv_data, key, kn) != 0)
+			break;
+		c->cost.postings++;
+		if (pair_split(&v, &a, &b) != 0 || !flags_ok(c, a.p[0]))
+			continue;
+		if (pool_new(c, &m) != 0 ||
+		    cands_push(out, be32_get((const unsigned char *)k.mv_data +
+		    kn), f * msp_search_post_score(c, b.p, b.n, NULL)) != 0)
+			return nomem(e);
+		h = &out->v[out->n - 1];
+		h->m = m;
+		h->xi = xi;
+		cm = &c->pool[m + gi];
+		cm[0] = a;
+		cm[0].edits = (unsigned char)x->edits;
+		cm[0].prefix = (unsigned char)x->prefix;
+		cm[1] = b;
+		cm[1].edits = (unsigned char)y->edits;
+		cm[1].prefix = (unsigned char)y->prefix;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return msp_store_mdb_err(rc, "search", e);
+	return 0;
+}
+
+/* The only expansion group g uses in this pass; NULL when it has none
+ * or several. */
+static const struct qexp *
+only_exp(const struct qctx *c, const struct qgroup *g)
+{
+	const struct qexp *x = NULL;
+	size_t i;
+
+	for (i = 0; i < g->nx; i++)
+		if (use(c, &g->x[i])) {
+			if (x != NULL)
+				return NULL;
+			x = &g->x[i];
+		}
+	return x;
+}
+
+/* Is candidate h what it seemed from its pairs: it passes the phrases
+ * and the genre and language filters, and the last word's best term in
+ * the document (xs, sorted by term) is the one next to the word before
+ * it? -1 on error. */
+static int
+pair_check(struct qctx *c, struct cand *h, struct qexp **xs, size_t nx,
+    struct msp_err *e)
+{
+	struct qgroup *g = &c->g[c->ng - 1];
+	struct cands one = { h, 1, 1 };
+	const struct qexp *bx;
+	double best;
+	MDB_val bv;
+	int rc;
+
+	if ((rc = filter(c, &one, NULL, NULL, e)) != 0)
+		return -1;
+	if (one.n == 0)
+		return 0;
+	if (xs == NULL)
+		return 1;
+	if (best_in_doc(c, xs, nx, h->doc, &best, &bx, &bv, e) != 0)
+		return -1;
+	return bx == &g->x[h->xi];
+}
+
+/*
+ * A query of 2+ words asked for a page only (no total, no facets), the
+ * words as typed: the documents where each word comes next to the one
+ * before it (the "A" keys of the word pairs) are the only ones whose
+ * proximity is 0, and a title or name that starts with the query holds
+ * its words next to each other too. Exactness and proximity rank before
+ * BM25, so when k of them match, they hold the page and the words' long
+ * lists are not walked; else *done is 0 and cs is empty.
+ *
+ * The last word's completions: a document is met through each pair it
+ * holds, and kept with the best-scoring completion next to the word
+ * before. Its match is the best-scoring completion it holds anywhere,
+ * which may be another, apart: so the candidates are taken in rank order
+ * and each one's best completion is looked up, a candidate whose best
+ * completion lies apart dropping out (its proximity is more than 0),
+ * until k are confirmed. The phrase, genre and language filters are
+ * applied the same way, one candidate at a time.
+ */
+static int
+pair_first(struct qctx *c, size_t k, struct cands *cs, struct cands *tmp,
+    int *done, struct msp_err *e)
+{
+	struct qgroup *order[MSP_SEARCH_WORDS_MAX], *last = &c->g[c->ng - 1];
+	const struct qexp *one[MSP_SEARCH_WORDS_MAX];
+	struct qexp **xs = NULL;
+	size_t i, j, w, nx, gi, want, ok;
+	int rc = 0, check;
+
+	*done = 0;
+	cs->n = 0;
+	for (gi = 0; gi + 1 < c->ng; gi++)
+		if ((one[gi] = only_exp(c, &c->g[gi])) == NULL)
+			return 0;
+	for (i = 0, nx = 0; i < last->nx; i++)
+		if (use(c, &last->x[i]))
+			nx++;
+	if (nx == 0 || nx > UCHAR_MAX)
+		return 0;
+
+	/* the documents with each pair but the last, then the last's */
+	for (gi = 0; gi + 1 < c->ng; gi++) {
+		struct cands *dst = gi == 0 ? cs : tmp;
+
+		dst->n = 0;
+		if (gi + 2 < c->ng) {
+			rc = pair_walk(c, gi, one[gi], one[gi + 1], 0, dst, e);
+		} else {
+			for (i = 0; i < last->nx && rc == 0; i++)
+				if (use(c, &last->x[i]))
+					rc = pair_walk(c, gi, one[gi],
+					    &last->x[i], (unsigned char)i, dst,
+					    e);
+			if (rc == 0 && nx > 1 && dst->n > 1 &&
+			    cands_by_doc(dst) != 0)
+				rc = nomem(e);
+		}
+		if (rc != 0)
+			goto out;
+		if (gi == 0)
+			continue;
+		/* keep the documents that hold this pair too */
+		for (i = 0, j = 0, w = 0; i < cs->n && j < tmp->n;) {
+			if (cs->v[i].doc < tmp->v[j].doc) {
+				i++;
+			} else if (cs->v[i].doc > tmp->v[j].doc) {
+				j++;
+			} else {
+				cs->v[w] = cs->v[i];
+				c->pool[cs->v[w].m + gi + 1] =
+				    c->pool[tmp->v[j].m + gi + 1];
+				cs->v[w].xi = tmp->v[j].xi;
+				w++;
+				i++;
+				j++;
+			}
+		}
+		cs->n = w;
+	}
+	if (cs->n < k)
+		goto none;
+
+	/* each one's score, its words' added in the order match_all adds
+	 * them (the rarest first) */
+	for (i = 0; i < c->ng; i++) {
+		order[i] = &c->g[i];
+		order[i]->sumdf = group_df(c, order[i], &w);
+	}
+	qsort(order, c->ng, sizeof(*order), group_cmp);
+	for (i = 0; i < cs->n; i++) {
+		struct cand *h = &cs->v[i];
+		const struct cmatch *cm = &c->pool[h->m];
+		double sc = 0;
+		for (j = 0; j < c->ng; j++) {
+			size_t g = (size_t)(order[j] - c->g);
+			const struct qexp *x = g + 1 < c->ng ? one[g] :
+			    &last->x[h->xi];
+			double f = x->idf * x->pen;
+			sc += f * msp_search_post_score(c, cm[g].p, cm[g].n,
+			    NULL);
+		}
+		h->score = sc;
+		h->seen = 0;
+	}
+
+	check = nx > 1 || c->nphrase > 0 || c->genre != NULL ||
+	    c->language != NULL;
+	if (!check) {
+		*done = 1;
+		goto out;
+	}
+	if (nx > 1 && (xs = exps_sorted(c, last, &nx)) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
+	/* the best want in rank order (msp_search_top_k on a copy, which
+	 * it reorders), checked until k pass */
+	for (want = k * 2;; want *= 2) {
+		size_t n = cs->n;
+		if (want > n)
+			want = n;
+		if (qmem_grow(&tmp->v, &tmp->cap, n, sizeof(*tmp->v)) != 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		memcpy(tmp->v, cs->v, n * sizeof(*cs->v));
+		tmp->n = n;
+		msp_search_top_k(c, tmp, want);
+		for (i = 0, ok = 0; i < want && ok < k; i++) {
+			struct cand *h = &cs->v[cand_seek(cs, 0, tmp->v[i].doc)];
+			int r;
+			if (h->seen == 0) {
+				if ((r = pair_check(c, h, xs, nx, e)) < 0) {
+					rc = e->code ? e->code : MSP_ESTORE;
+					goto out;
+				}
+				h->seen = r ? 1 : 2;
+			}
+			ok += h->seen == 1;
+		}
+		if (ok == k) {
+			/* the page: the ones that passed, in rank order */
+			for (j = 0, w = 0; j < i; j++) {
+				const struct cand *h = &cs->v[cand_seek(cs, 0,
+				    tmp->v[j].doc)];
+				if (h->seen == 1)
+					tmp->v[w++] = tmp->v[j];
+			}
+			memcpy(cs->v, tmp->v, w * sizeof(*cs->v));
+			cs->n = w;
+			*done = 1;
+			goto out;
+		}
+		for (i = 0, w = 0; i < n; i++)
+			if (cs->v[i].seen != 2)
+				cs->v[w++] = cs->v[i];
+		cs->n = w;
+		if (want >= n || cs->n < k)
+			goto none;
+	}
+none:
+	cs->n = 0;
+	c->npool = 0;
+out:
+	free(xs);
+	return rc;
+}
+
 /* Keep the candidates that hold the phrases and pass the genre and
  * language filters; count the facets when fg is not NULL. */
 static int
@@ -1312,6 +1593,14 @@ msp_search_run(struct msp_store *st, MDB_txn *t,
 		int done;
 		if ((rc = start_first(c, k, &cs, &done, e)) != 0)
 			goto out;
+		if (done)
+			goto ranked;
+	}
+	if (c->ng >= 2 && !c->exhaustive && !q->facets && total == NULL) {
+		int done;
+		if ((rc = pair_first(c, k, &cs, &tmp, &done, e)) != 0)
+			goto out;
+		c->cost.pairs = done;
 		if (done)
 			goto ranked;
 	}

@@ -100,8 +100,6 @@ msp_search_exact1(const unsigned char *p, size_t n, int prefix)
 	return len == 1 && !prefix ? EXACT_EQUAL : EXACT_START;
 }
 
-#define POS_MAX 64 /* positions of a word in a field looked at */
-
 /* The positions of the posting's term in field f (the first POS_MAX),
  * ascending; *len gets the field's length. */
 static size_t
@@ -149,7 +147,9 @@ pos_has(const uint32_t *pos, size_t n, uint32_t want)
 }
 
 /* The distance from a word at a to the next at b: 1 when adjacent and in
- * order, more when apart or reversed. */
+ * order, more when apart or reversed. One place is not two words: two
+ * query words that the same word of the video matches (the last a
+ * completion of it) are not next to each other. */
 static uint32_t
 word_dist(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 {
@@ -158,6 +158,8 @@ word_dist(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 
 	for (i = 0; i < na && best > 1; i++)
 		for (j = 0; j < nb; j++) {
+			if (b[j] == a[i])
+				continue;
 			d = b[j] > a[i] ? b[j] - a[i] : a[i] - b[j] + 1;
 			if (d < best)
 				best = d;
