@@ -788,13 +788,19 @@ keys_free(struct keys *ks)
 	ks->count = 0;
 }
 
+/* A field's index key; none when the record lacks the field (or its id:
+ * the checker reports such a record). */
 static int
 keys_add(struct keys *ks, char f, const char *val, const char *id)
 {
-	size_t vn = strlen(val), in = strlen(id);
-	char *k = malloc(vn + in + 4);
+	size_t vn, in;
+	char *k;
 
-	if (k == NULL)
+	if (val == NULL || id == NULL)
+		return 0;
+	vn = strlen(val);
+	in = strlen(id);
+	if ((k = malloc(vn + in + 4)) == NULL)
 		return -1;
 	k[0] = f;
 	k[1] = '\0';

@@ -748,6 +748,11 @@ struct tpost {
 	uint32_t n, cap;
 	uint32_t last;  /* last document number */
 	uint32_t df;
+	/* the word pairs the term starts: varint document delta, varint
+	 * second term's number, varint value length, value */
+	unsigned char *pp;
+	uint32_t pn, pcap;
+	uint32_t plast;
 };
 
 struct ient {
@@ -760,19 +765,20 @@ struct msp_search_bulk {
 	struct msp_strset terms; /* the terms, numbered */
 	struct tpost *tp;      /* by term number */
 	size_t captp;
-	struct msp_strset pairs; /* the word pairs, numbered */
-	struct tpost *pp;      /* by pair number */
-	size_t cappp;
 	struct ient *iv;       /* "I" entries */
 	size_t ni, capi;
 	int unsorted;          /* they came out of id order */
 	FILE *cd;              /* "C" and "D" values, by document number */
+	const char **dnames;   /* a document's terms, their lengths and */
+	size_t *dlens;         /* numbers (msp_search_bulk_add) */
+	uint32_t *dnums;
+	size_t capd, capdl, capdn;
 	struct msp_err err;    /* the first failure of an add */
 	int failed;
 };
 
-/* The term's (or pair's) number in ts, added when new, with room for
- * its list in *tp; UINT32_MAX when out of memory. */
+/* The term's number in ts, added when new, with room for its lists in
+ * *tp; UINT32_MAX when out of memory. */
 static uint32_t
 bulk_term(struct msp_strset *ts, struct tpost **tp, size_t *cap,
     const char *term, size_t tn)
@@ -810,6 +816,54 @@ tpost_add(struct tpost *tp, uint32_t doc, const unsigned char *val,
 	tp->last = doc;
 	tp->df++;
 	return 0;
+}
+
+/* A word pair of doc that tp's term starts, the second term numbered
+ * second. */
+static int
+tpair_add(struct tpost *tp, uint32_t doc, uint32_t second,
+    const unsigned char *val, uint32_t vn)
+{
+	size_t need = (size_t)tp->pn + 15 + vn;
+
+	if (need > tp->pcap) {
+		size_t nc = tp->pcap ? tp->pcap : 32;
+		unsigned char *np;
+		while (nc < need)
+			nc *= 2;
+		if (nc > UINT32_MAX || (np = realloc(tp->pp, nc)) == NULL)
+			return MSP_ENOMEM;
+		tp->pp = np;
+		tp->pcap = (uint32_t)nc;
+	}
+	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, doc - tp->plast);
+	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, second);
+	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, vn);
+	memcpy(tp->pp + tp->pn, val, vn);
+	tp->pn += vn;
+	tp->plast = doc;
+	return 0;
+}
+
+/* The number of name[0..n) among the document's terms (names and nums,
+ * nt of them, in byte order); UINT32_MAX when it is not one. */
+static uint32_t
+doc_term_num(const char *const *names, const size_t *lens,
+    const uint32_t *nums, size_t nt, const char *name, size_t n)
+{
+	size_t lo = 0, hi = nt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = msp_bytes_cmp(names[mid], lens[mid], name, n);
+		if (c == 0)
+			return nums[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return UINT32_MAX;
 }
 
 int
@@ -852,14 +906,15 @@ msp_search_bulk_free(struct msp_search_bulk *b)
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->terms.n; i++)
+	for (i = 0; i < b->terms.n; i++) {
 		free(b->tp[i].p);
+		free(b->tp[i].pp);
+	}
 	free(b->tp);
 	msp_strset_free(&b->terms);
-	for (i = 0; i < b->pairs.n; i++)
-		free(b->pp[i].p);
-	free(b->pp);
-	msp_strset_free(&b->pairs);
+	free(b->dnames);
+	free(b->dlens);
+	free(b->dnums);
 	free(b->iv);
 	if (b->cd != NULL)
 		fclose(b->cd);
@@ -882,7 +937,7 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 	const unsigned char *val;
 	const char *term;
 	uint32_t doc, vn;
-	size_t p = 0, tn, f;
+	size_t p = 0, tn, f, nt;
 
 	if (b->failed) {
 		*e = b->err;
@@ -897,15 +952,34 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 	b->s.docs++;
 	for (f = 0; f < MSP_SF_COUNT; f++)
 		b->s.len[f] += d->len[f];
+	nt = 0;
 	while (doc_next(d, &p, &term, &tn, &val, &vn)) {
 		uint32_t k = bulk_term(&b->terms, &b->tp, &b->captp, term, tn);
 		if (k == UINT32_MAX || tpost_add(&b->tp[k], doc, val, vn) != 0)
 			goto oom;
+		if (msp_grow(&b->dnames, &b->capd, nt + 1, sizeof(*b->dnames),
+		    64) != 0 || msp_grow(&b->dlens, &b->capdl, nt + 1,
+		    sizeof(*b->dlens), 64) != 0 || msp_grow(&b->dnums,
+		    &b->capdn, nt + 1, sizeof(*b->dnums), 64) != 0)
+			goto oom;
+		b->dnames[nt] = term;
+		b->dlens[nt] = tn;
+		b->dnums[nt++] = k;
 	}
+	/* each pair with its first term's postings, by the terms' numbers */
 	for (p = 0; msp_search_rec_next(&d->pairs, &p, &term, &tn, &val,
 	    &vn);) {
-		uint32_t k = bulk_term(&b->pairs, &b->pp, &b->cappp, term, tn);
-		if (k == UINT32_MAX || tpost_add(&b->pp[k], doc, val, vn) != 0)
+		const char *sep = memchr(term, PAIR_SEP, tn);
+		uint32_t k1, k2;
+		if (sep == NULL)
+			continue;
+		k1 = doc_term_num(b->dnames, b->dlens, b->dnums, nt, term,
+		    (size_t)(sep - term));
+		k2 = doc_term_num(b->dnames, b->dlens, b->dnums, nt, sep + 1,
+		    tn - (size_t)(sep - term) - 1);
+		if (k1 == UINT32_MAX || k2 == UINT32_MAX)
+			continue; /* cannot be: its terms are the document's */
+		if (tpair_add(&b->tp[k1], doc, k2, val, vn) != 0)
 			goto oom;
 	}
 	if (msp_grow(&b->iv, &b->capi, b->ni + 1, sizeof(*b->iv), 1 << 12) != 0)
@@ -1024,6 +1098,91 @@ tpost_pass(MDB_cursor *c, const struct msp_strset *ts,
 	return rc;
 }
 
+struct pent {
+	uint32_t rank;  /* the second term's, in key order */
+	uint32_t doc;
+	const unsigned char *val;
+	uint32_t vn;
+};
+
+static int
+pent_cmp(const void *a, const void *b)
+{
+	const struct pent *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+/* Every word pair gathered as "A" keys, in key order: by first term
+ * (ord), then each term's pairs by second term and document. */
+static int
+tpair_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
+    struct msp_err *e)
+{
+	unsigned char key[2 + PAIR_MAX + 4];
+	uint32_t *rank = NULL, i;
+	struct pent *pe = NULL;
+	size_t cap = 0, n, j;
+	int rc = 0;
+
+	if ((rank = malloc(((size_t)b->terms.n + 1) * sizeof(*rank))) == NULL)
+		return nomem(e);
+	for (i = 0; i < b->terms.n; i++)
+		rank[ord[i]] = i;
+	key[0] = 'A';
+	for (i = 0; i < b->terms.n && rc == 0; i++) {
+		const struct tpost *tp = &b->tp[ord[i]];
+		const unsigned char *p = tp->pp, *end = p + tp->pn;
+		size_t tn;
+		const char *term = msp_strset_get(&b->terms, ord[i], &tn);
+		uint32_t doc = 0;
+
+		for (n = 0; p < end; n++) {
+			uint32_t delta, second, vn;
+			size_t a = varint_get(p, end, &delta), bb = 0, cc = 0;
+			if (a)
+				bb = varint_get(p + a, end, &second);
+			if (bb)
+				cc = varint_get(p + a + bb, end, &vn);
+			if (cc == 0 || second >= b->terms.n ||
+			    vn > (size_t)(end - p - a - bb - cc)) {
+				rc = msp_err_set(e, MSP_ESTORE, "search: bulk "
+				    "word pairs corrupt");
+				goto out;
+			}
+			if (msp_grow(&pe, &cap, n + 1, sizeof(*pe), 1024) != 0) {
+				rc = nomem(e);
+				goto out;
+			}
+			doc += delta;
+			pe[n].rank = rank[second];
+			pe[n].doc = doc;
+			pe[n].val = p + a + bb + cc;
+			pe[n].vn = vn;
+			p += a + bb + cc + vn;
+		}
+		if (n > 1)
+			qsort(pe, n, sizeof(*pe), pent_cmp);
+		memcpy(key + 1, term, tn);
+		key[1 + tn] = PAIR_SEP;
+		for (j = 0; j < n && rc == 0; j++) {
+			size_t sn;
+			const char *second = msp_strset_get(&b->terms,
+			    ord[pe[j].rank], &sn);
+			memcpy(key + 2 + tn, second, sn);
+			key[2 + tn + sn] = '\0';
+			be32_put(key + 3 + tn + sn, pe[j].doc);
+			rc = append(c, key, tn + sn + 7, pe[j].val, pe[j].vn, e);
+		}
+	}
+out:
+	free(rank);
+	free(pe);
+	return rc;
+}
+
 /* Write everything gathered into t's (empty) index, in key order. */
 static int
 bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
@@ -1038,22 +1197,15 @@ bulk_write(struct msp_store *st, MDB_txn *t, struct msp_search_bulk *b,
 	if ((rc = mdb_cursor_open(t, msp_store_dbi(st, MSP_DB_SEARCH), &c)) !=
 	    0)
 		return msp_store_mdb_err(rc, "search", e);
-	if ((ord = msp_strset_sorted(&b->pairs)) == NULL && b->pairs.n > 0) {
-		rc = nomem(e);
-		goto out;
-	}
-	rc = tpost_pass(c, &b->pairs, b->pp, ord, 'A', e);
-	free(ord);
-	ord = NULL;
-	if (rc != 0)
-		goto out;
-	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
-	    (rc = cd_pass(c, b, 1, e)) != 0)
-		goto out;
 	if ((ord = msp_strset_sorted(&b->terms)) == NULL) {
 		rc = nomem(e);
 		goto out;
 	}
+	if ((rc = tpair_pass(c, b, ord, e)) != 0)
+		goto out;
+	if ((rc = cd_pass(c, b, 0, e)) != 0 ||
+	    (rc = cd_pass(c, b, 1, e)) != 0)
+		goto out;
 	if ((rc = tpost_pass(c, &b->terms, b->tp, ord, 'E', e)) != 0)
 		goto out;
 	if (b->unsorted)

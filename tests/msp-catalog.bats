@@ -447,6 +447,20 @@ msp-catalog: bad.jsonl:2: field 'type': unknown record kind \"gizmo\"" ]
 	[[ "$stderr" == *"1 disagreement between records and indexes"* ]]
 }
 
+@test "check reports a video record that lacks a field, and does not crash" {
+	add_users
+	id=$(long River drama en)
+	command -v mdb_dump >/dev/null || skip "lmdb-utils missing"
+	# the same record without its uploader, put with LMDB's own tools
+	rec=$(msp-catalog get "$id" | jq -c 'del(.uploadedBy)')
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' "$id" "$rec" |
+	    mdb_load -T -n -s videos "$MSP_STORE" 2>/dev/null ||
+	    printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' "$id" "$rec" | mdb_load -s videos "$MSP_STORE"
+	run --separate-stderr msp-catalog check
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"$id"* ]]
+}
+
 @test "a store of a newer schema is refused" {
 	add_users
 	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n schema\n {"type":"meta","v":1,"key":"schema","value":"99"}\nDATA=END\n' |
