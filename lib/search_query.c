@@ -1111,6 +1111,95 @@ static int filter(struct qctx *c, struct cands *cs, struct facets *fg,
     struct facets *fl, struct msp_err *e);
 
 /*
+ * The candidates (one a document, in document order, each with its best
+ * term so far in xi) that hold term x (the group's xi-th) without
+ * starting with it: those not among its "E" documents ed[0..ne). Each is
+ * looked for in x's list, a step to the next posting where they are
+ * dense, a seek where they are sparse; x's posting becomes a
+ * candidate's best when it scores more (or the same, x coming first).
+ */
+static int
+start_others(struct qctx *c, const struct qexp *x, size_t xi,
+    struct cands *cs, const uint32_t *ed, size_t ne, struct msp_err *e)
+{
+	unsigned char key[2 + MSP_TERM_MAX + 4];
+	double f = x->idf * x->pen, dens;
+	size_t i, j, nm = 0, capm = 0, m;
+	uint32_t *miss = NULL;
+	MDB_val k, v;
+	int rc = 0;
+
+	if (ne >= cs->n)
+		return 0;
+	if (qmem_grow(&miss, &capm, cs->n - ne, sizeof(*miss)) != 0)
+		return nomem(e);
+	for (i = 0, j = 0; i < cs->n; i++) {
+		while (j < ne && ed[j] < cs->v[i].doc)
+			j++;
+		if (j == ne || ed[j] != cs->v[i].doc)
+			miss[nm++] = (uint32_t)i;
+	}
+	dens = c->s.next > 0 ? (double)x->df / (double)c->s.next : 1;
+	key[0] = 'P';
+	memcpy(key + 1, x->term, x->n);
+	key[1 + x->n] = '\0';
+	k.mv_size = x->n + 6;
+	k.mv_data = key;
+	m = 0;
+	if (nm > 0) {
+		be32_put(key + 2 + x->n, cs->v[miss[0]].doc);
+		c->cost.lookups++;
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+	}
+	while (m < nm && rc == 0) {
+		const unsigned char *kp = k.mv_data;
+		struct cand *h;
+		uint32_t doc;
+
+		if (k.mv_size != x->n + 6 || memcmp(kp, key, x->n + 2) != 0)
+			break;
+		doc = be32_get(kp + x->n + 2);
+		while (m < nm && cs->v[miss[m]].doc < doc)
+			m++;
+		if (m == nm)
+			break;
+		h = &cs->v[miss[m]];
+		if (h->doc == doc) {
+			double sc = f * msp_search_post_score(c, v.mv_data,
+			    v.mv_size, NULL);
+			if (sc > h->score || (sc == h->score && xi < h->xi)) {
+				h->score = sc;
+				h->pv = v.mv_data;
+				h->pn = (uint32_t)v.mv_size;
+				h->edits = (unsigned char)x->edits;
+				h->prefix = (unsigned char)x->prefix;
+				h->xi = (unsigned char)xi;
+			}
+			if (++m == nm)
+				break;
+			h = &cs->v[miss[m]];
+		}
+		/* the next posting, or a seek to the next candidate */
+		if ((double)(h->doc - doc) * dens > 16) {
+			be32_put(key + 2 + x->n, h->doc);
+			k.mv_size = x->n + 6;
+			k.mv_data = key;
+			c->cost.lookups++;
+			rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		} else {
+			c->cost.postings++;
+			rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc != 0)
+		rc = msp_store_mdb_err(rc, "search", e);
+	qmem_free(miss);
+	return rc;
+}
+
+/*
  * A one-word query asked for a page only (no total, no facets): the
  * documents whose title or name starts with one of the word's terms
  * ("E") are the only ones that can match it exactly, and exactness ranks
@@ -1124,63 +1213,58 @@ start_first(struct qctx *c, size_t k, struct cands *cs, int *done,
     struct msp_err *e)
 {
 	struct qgroup *g = &c->g[0];
-	struct qexp **xs = NULL;
-	size_t i, nx, nexact = 0;
+	uint32_t *edocs = NULL;
+	size_t i, nx, nexact = 0, capd = 0, *run = NULL;
 	uint64_t df = group_df(c, g, &nx);
-	double est;
 	int rc = 0;
 
 	*done = 0;
 	cs->n = 0;
 	if (nx == 0)
 		return 0;
-	for (i = 0; i < g->nx; i++)
+	if (nx > 1 && (qmem_grow(&edocs, &capd, 256, sizeof(*edocs)) != 0 ||
+	    (run = calloc(g->nx + 1, sizeof(*run))) == NULL)) {
+		rc = nomem(e);
+		goto out;
+	}
+	for (i = 0; i < g->nx; i++) {
+		size_t from = cs->n, j;
 		if (use(c, &g->x[i]) &&
 		    (rc = walk_term(c, &g->x[i], 'E', 1, cs, e)) != 0)
-			return rc;
+			goto out;
+		if (nx == 1)
+			continue;
+		/* term i's "E" documents, in order */
+		if (qmem_grow(&edocs, &capd, cs->n, sizeof(*edocs)) != 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		for (j = from; j < cs->n; j++) {
+			cs->v[j].xi = (unsigned char)i;
+			edocs[j] = cs->v[j].doc;
+		}
+		run[i + 1] = cs->n;
+	}
 	if (nx > 1) {
 		/* each document once, with its best term */
 		if ((uint64_t)cs->n * 4 >= df)
 			goto none; /* no cheaper than the walk */
-		if (cands_by_doc(cs) != 0)
-			return nomem(e);
-		/* the cheaper of the two: each term's list met in document
-		 * order (a step costs about a tenth of a seek), or each
-		 * document's terms (two reads and a search) */
-		for (i = 0, est = 0; i < g->nx; i++)
-			if (use(c, &g->x[i]))
-				est += g->x[i].df < cs->n * 10 ?
-				    g->x[i].df / 10.0 : (double)cs->n;
-		if (est < cs->n * 3.0) {
-			for (i = 0; i < cs->n; i++)
-				cs->v[i].score = 0;
-			if ((rc = intersect_merge(c, g, cs, e)) != 0)
-				return rc;
-			goto scored;
+		if (cands_by_doc(cs) != 0) {
+			rc = nomem(e);
+			goto out;
 		}
-		if ((xs = exps_sorted(c, g, &nx)) == NULL)
-			return nomem(e);
+		/* and the terms it holds but does not start with */
+		for (i = 0; i < g->nx && rc == 0; i++)
+			if (use(c, &g->x[i]))
+				rc = start_others(c, &g->x[i], i, cs,
+				    edocs + run[i], run[i + 1] - run[i], e);
+		if (rc != 0)
+			goto out;
 		for (i = 0; i < cs->n; i++) {
 			struct cand *h = &cs->v[i];
-			const struct qexp *bx;
-			double best;
-			MDB_val bv;
-
-			if ((rc = best_in_doc(c, xs, nx, h->doc, &best, &bx, &bv,
-			    e)) != 0)
-				goto out;
-			if (bx == NULL)
-				continue; /* cannot be: its "E" is a posting */
-			h->score = best;
-			h->pv = bv.mv_data;
-			h->pn = (uint32_t)bv.mv_size;
-			h->edits = (unsigned char)bx->edits;
-			h->prefix = (unsigned char)bx->prefix;
-			h->exact = msp_search_exact1(bv.mv_data, bv.mv_size,
-			    bx->prefix);
+			h->exact = msp_search_exact1(h->pv, h->pn, h->prefix);
 		}
 	}
-scored:
 	if ((rc = filter(c, cs, NULL, NULL, e)) != 0)
 		goto out;
 	for (i = 0; i < cs->n; i++)
@@ -1193,7 +1277,8 @@ scored:
 none:
 	cs->n = 0;
 out:
-	free(xs);
+	qmem_free(edocs);
+	free(run);
 	return rc;
 }
 
