@@ -703,14 +703,12 @@ doc_add(struct msp_store *st, MDB_txn *t, json_object *v, struct msp_err *e)
 				goto out;
 		}
 	}
-	key[0] = 'A';
 	p = 0;
 	while (msp_search_rec_next(&d->pairs, &p, &term, &tn, &val, &vn)) {
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = '\0';
-		be32_put(key + 2 + tn, docnum);
-		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, key, tn + 6, val, vn,
-		    0, e)) != 0)
+		unsigned char ak[PAIR_KEY_MAX];
+		size_t an = pair_key(ak, term, tn, docnum);
+		if ((rc = msp_db_put(st, t, MSP_DB_SEARCH, ak, an, val, vn, 0,
+		    e)) != 0)
 			goto out;
 	}
 	dk[0] = 'D';
@@ -1115,30 +1113,43 @@ pent_cmp(const void *a, const void *b)
 	return x->doc < y->doc ? -1 : x->doc > y->doc;
 }
 
-/* Every word pair gathered as "A" keys, in key order: by first term
- * (ord), then each term's pairs by second term and document. */
+/* Every word pair gathered as "A" keys, in key order: segment by
+ * segment, in each by first term (ord), then second term and document. */
 static int
 tpair_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
     struct msp_err *e)
 {
-	unsigned char key[2 + PAIR_MAX + 4];
-	uint32_t *rank = NULL, i;
+	unsigned char key[PAIR_KEY_MAX];
+	char name[PAIR_MAX];
+	uint32_t *rank = NULL, *off = NULL, *at = NULL, i, seg, last;
 	struct pent *pe = NULL;
 	size_t cap = 0, n, j;
 	int rc = 0;
 
-	if ((rank = malloc(((size_t)b->terms.n + 1) * sizeof(*rank))) == NULL)
-		return nomem(e);
+	if ((rank = malloc(((size_t)b->terms.n + 1) * sizeof(*rank))) == NULL ||
+	    (off = calloc((size_t)b->terms.n + 1, sizeof(*off))) == NULL ||
+	    (at = calloc((size_t)b->terms.n + 1, sizeof(*at))) == NULL) {
+		rc = nomem(e);
+		goto out;
+	}
 	for (i = 0; i < b->terms.n; i++)
 		rank[ord[i]] = i;
-	key[0] = 'A';
+	last = b->s.next > 0 ? (uint32_t)((b->s.next - 1) >> PAIR_SEG_BITS) : 0;
+	for (seg = 0; seg <= last && rc == 0; seg++)
 	for (i = 0; i < b->terms.n && rc == 0; i++) {
 		const struct tpost *tp = &b->tp[ord[i]];
-		const unsigned char *p = tp->pp, *end = p + tp->pn;
+		const unsigned char *p, *end;
 		size_t tn;
-		const char *term = msp_strset_get(&b->terms, ord[i], &tn);
-		uint32_t doc = 0;
+		const char *term;
+		uint32_t doc = at[ord[i]];
 
+		if (tp->pn == 0 || off[ord[i]] >= tp->pn)
+			continue;
+		p = tp->pp + off[ord[i]];
+		end = tp->pp + tp->pn;
+		term = msp_strset_get(&b->terms, ord[i], &tn);
+
+		/* this term's pairs in the segment: the next in its list */
 		for (n = 0; p < end; n++) {
 			uint32_t delta, second, vn;
 			size_t a = varint_get(p, end, &delta), bb = 0, cc = 0;
@@ -1152,6 +1163,8 @@ tpair_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
 				    "word pairs corrupt");
 				goto out;
 			}
+			if ((doc + delta) >> PAIR_SEG_BITS != seg)
+				break;
 			if (msp_grow(&pe, &cap, n + 1, sizeof(*pe), 1024) != 0) {
 				rc = nomem(e);
 				goto out;
@@ -1163,22 +1176,25 @@ tpair_pass(MDB_cursor *c, struct msp_search_bulk *b, const uint32_t *ord,
 			pe[n].vn = vn;
 			p += a + bb + cc + vn;
 		}
+		off[ord[i]] = (uint32_t)(p - tp->pp);
+		at[ord[i]] = doc;
 		if (n > 1)
 			qsort(pe, n, sizeof(*pe), pent_cmp);
-		memcpy(key + 1, term, tn);
-		key[1 + tn] = PAIR_SEP;
+		memcpy(name, term, tn);
+		name[tn] = PAIR_SEP;
 		for (j = 0; j < n && rc == 0; j++) {
-			size_t sn;
+			size_t sn, kn;
 			const char *second = msp_strset_get(&b->terms,
 			    ord[pe[j].rank], &sn);
-			memcpy(key + 2 + tn, second, sn);
-			key[2 + tn + sn] = '\0';
-			be32_put(key + 3 + tn + sn, pe[j].doc);
-			rc = append(c, key, tn + sn + 7, pe[j].val, pe[j].vn, e);
+			memcpy(name + tn + 1, second, sn);
+			kn = pair_key(key, name, tn + 1 + sn, pe[j].doc);
+			rc = append(c, key, kn, pe[j].val, pe[j].vn, e);
 		}
 	}
 out:
 	free(rank);
+	free(off);
+	free(at);
 	free(pe);
 	return rc;
 }
@@ -1389,7 +1405,7 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 	struct bid *iv = NULL;
 	MDB_cursor *c = NULL;
 	struct stats s;
-	uint32_t *cnt = NULL, *pcnt = NULL, r;
+	uint32_t *cnt = NULL, *pcnt = NULL, r, seg;
 	size_t i, j, np = 0, cap = 0, npp = 0, capp = 0, nd = 0, f;
 	int rc;
 
@@ -1463,8 +1479,25 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 		c = NULL;
 		goto out;
 	}
-	/* "A": the word pairs */
-	if (npp > 0 && (rc = bposts_put(c, &pts, psorted, pcnt, 'A', e)) != 0)
+	/* "A": the word pairs, segment by segment, each in key order */
+	for (seg = iv[0].doc >> PAIR_SEG_BITS; npp > 0 && rc == 0 &&
+	    seg <= iv[nd - 1].doc >> PAIR_SEG_BITS; seg++)
+		for (r = 0; r < pts.n && rc == 0; r++) {
+			size_t tn;
+			const char *name = msp_strset_get(&pts,
+			    psorted[pcnt[r]].term, &tn);
+
+			for (i = pcnt[r]; i < pcnt[r + 1] && rc == 0; i++) {
+				unsigned char ak[PAIR_KEY_MAX];
+				size_t an;
+				if (psorted[i].doc >> PAIR_SEG_BITS != seg)
+					continue;
+				an = pair_key(ak, name, tn, psorted[i].doc);
+				rc = cursor_put(c, ak, an, psorted[i].val,
+				    psorted[i].vn, e);
+			}
+		}
+	if (rc != 0)
 		goto out;
 	/* "C" and "D": the documents in number order */
 	for (j = 0; j < 2 && rc == 0; j++) {
@@ -1627,13 +1660,11 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			rc = nomem(e);
 			goto out;
 		}
-		key[0] = 'A';
 		for (p = 0; msp_search_rec_next(&pairs, &p, &term, &pn, &pval,
 		    &pvn);) {
-			memcpy(key + 1, term, pn);
-			key[1 + pn] = '\0';
-			memcpy(key + 2 + pn, dk + 1, 4);
-			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, pn + 6, e);
+			unsigned char ak[PAIR_KEY_MAX];
+			size_t an = pair_key(ak, term, pn, be32_get(dk + 1));
+			rc = msp_db_del(st, t, MSP_DB_SEARCH, ak, an, e);
 			if (rc != 0 && rc != MSP_ENOTFOUND)
 				goto out;
 		}

@@ -144,15 +144,13 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 		rc = nomem(e);
 		goto out;
 	}
-	key[0] = 'A';
 	for (p = 0; msp_search_rec_next(&pairs, &p, &pname, &pn, &pval,
 	    &pvn);) {
+		unsigned char ak[PAIR_KEY_MAX];
+		size_t an = pair_key(ak, pname, pn, be32_get(dk + 1));
 		MDB_val av;
 		(*npairs)++;
-		memcpy(key + 1, pname, pn);
-		key[1 + pn] = '\0';
-		memcpy(key + 2 + pn, dk + 1, 4);
-		rc = msp_db_get(st, t, MSP_DB_SEARCH, key, pn + 6, &av, e);
+		rc = msp_db_get(st, t, MSP_DB_SEARCH, ak, an, &av, e);
 		if (rc == MSP_ENOTFOUND)
 			msp_reportf(c, "search: video %s: no entry for the words "
 			    "'%.*s' together", id, (int)pn, pname);

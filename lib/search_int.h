@@ -34,6 +34,29 @@
 #define PAIR_SEP 0x01
 #define PAIR_MAX (2 * MSP_TERM_MAX + 1)
 #define POS_MAX 64 /* positions of a word in a field proximity looks at */
+/* "A" keys go by segments of 2^PAIR_SEG_BITS documents, so that new
+ * documents' pairs land in the last segment's keys only */
+#define PAIR_SEG_BITS 16
+#define PAIR_KEY_MAX (1 + 2 + PAIR_MAX + 1 + 4)
+
+/* The "A" key of the pair name[0..n) in doc: "A", the segment (2 bytes),
+ * the name, 0x00, the document; its length. */
+static inline size_t
+pair_key(unsigned char *key, const char *name, size_t n, uint32_t doc)
+{
+	uint32_t seg = doc >> PAIR_SEG_BITS;
+
+	key[0] = 'A';
+	key[1] = (unsigned char)(seg >> 8);
+	key[2] = (unsigned char)seg;
+	memcpy(key + 3, name, n);
+	key[3 + n] = '\0';
+	key[4 + n] = (unsigned char)(doc >> 24);
+	key[5 + n] = (unsigned char)(doc >> 16);
+	key[6 + n] = (unsigned char)(doc >> 8);
+	key[7 + n] = (unsigned char)doc;
+	return n + 8;
+}
 
 struct stats {
 	uint64_t docs;

@@ -1307,47 +1307,57 @@ pair_walk(struct qctx *c, size_t gi, const struct qexp *x,
     const struct qexp *y, unsigned char xi, struct cands *out,
     struct msp_err *e)
 {
-	unsigned char key[2 + PAIR_MAX + 4];
+	unsigned char key[PAIR_KEY_MAX];
+	char name[PAIR_MAX];
 	double f = y->idf * y->pen;
-	size_t kn = 1 + x->n + 1 + y->n + 1;
+	uint32_t seg, last;
+	size_t kn;
 	MDB_val k, v;
-	int rc;
+	int rc = 0;
 
-	key[0] = 'A';
-	memcpy(key + 1, x->term, x->n);
-	key[1 + x->n] = PAIR_SEP;
-	memcpy(key + 2 + x->n, y->term, y->n);
-	key[kn - 1] = '\0';
-	k.mv_size = kn;
-	k.mv_data = key;
-	c->cost.lookups++;
-	for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
-		struct cmatch a, b, *cm;
-		struct cand *h;
-		uint32_t m;
+	memcpy(name, x->term, x->n);
+	name[x->n] = PAIR_SEP;
+	memcpy(name + x->n + 1, y->term, y->n);
+	last = c->s.next > 0 ? (uint32_t)((c->s.next - 1) >> PAIR_SEG_BITS) :
+	    0;
+	for (seg = 0; seg <= last && rc == 0; seg++) {
+		kn = pair_key(key, name, x->n + 1 + y->n,
+		    seg << PAIR_SEG_BITS);
+		k.mv_size = kn;
+		k.mv_data = key;
+		c->cost.lookups++;
+		for (rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT)) {
+			struct cmatch a, b, *cm;
+			struct cand *h;
+			uint32_t m;
 
-		if (k.mv_size != kn + 4 || memcmp(k.mv_data, key, kn) != 0)
-			break;
-		c->cost.postings++;
-		if (pair_split(&v, &a, &b) != 0 || !flags_ok(c, a.p[0]))
-			continue;
-		if (pool_new(c, &m) != 0 ||
-		    cands_push(out, be32_get((const unsigned char *)k.mv_data +
-		    kn), f * msp_search_post_score(c, b.p, b.n, NULL)) != 0)
-			return nomem(e);
-		h = &out->v[out->n - 1];
-		h->m = m;
-		h->xi = xi;
-		cm = &c->pool[m + gi];
-		cm[0] = a;
-		cm[0].edits = (unsigned char)x->edits;
-		cm[0].prefix = (unsigned char)x->prefix;
-		cm[1] = b;
-		cm[1].edits = (unsigned char)y->edits;
-		cm[1].prefix = (unsigned char)y->prefix;
+			if (k.mv_size != kn ||
+			    memcmp(k.mv_data, key, kn - 4) != 0)
+				break;
+			c->cost.postings++;
+			if (pair_split(&v, &a, &b) != 0 || !flags_ok(c, a.p[0]))
+				continue;
+			if (pool_new(c, &m) != 0 ||
+			    cands_push(out, be32_get((const unsigned char *)
+			    k.mv_data + kn - 4), f * msp_search_post_score(c,
+			    b.p, b.n, NULL)) != 0)
+				return nomem(e);
+			h = &out->v[out->n - 1];
+			h->m = m;
+			h->xi = xi;
+			cm = &c->pool[m + gi];
+			cm[0] = a;
+			cm[0].edits = (unsigned char)x->edits;
+			cm[0].prefix = (unsigned char)x->prefix;
+			cm[1] = b;
+			cm[1].edits = (unsigned char)y->edits;
+			cm[1].prefix = (unsigned char)y->prefix;
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0)
 		return msp_store_mdb_err(rc, "search", e);
 	return 0;
 }
