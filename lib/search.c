@@ -24,7 +24,7 @@
  *   "P" <term> 0x00 <doc>      a posting: flags byte, then for each field
  *                              holding the term: field byte, varint field
  *                              length, varint tf, tf varint position deltas
- *   "A" <term> 0x01 <term> 0x00 <doc>
+ *   "A" <seg> <term> 0x01 <term> 0x00 <doc>
  *                              the two terms next to each other, in this
  *                              order, in a field of the document (each
  *                              among the first 64 places of its term in
@@ -33,6 +33,10 @@
  *                              first's posting, the second's. A query of
  *                              2+ words finds the documents of proximity 0
  *                              here, scored without reading anything else.
+ *                              <seg> (2 bytes, big-endian) is doc >> 16:
+ *                              a new document's pairs go into the last
+ *                              segment, not all over the index, and a
+ *                              query reads a pair's run in each segment
  *
  * The postings carry the document's flags (type, premium) and the length
  * of each field holding the term, so that a query scores a posting
