@@ -771,6 +771,7 @@ struct msp_search_bulk {
 	size_t ni, capi;
 	int unsorted;          /* they came out of id order */
 	FILE *cd;              /* "C" and "D" values, by document number */
+	uint64_t bytes;        /* what the index will take, about */
 	const char **dnames;   /* a document's terms, their lengths and */
 	size_t *dlens;         /* numbers (msp_search_bulk_add) */
 	uint32_t *dnums;
@@ -955,8 +956,11 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 	for (f = 0; f < MSP_SF_COUNT; f++)
 		b->s.len[f] += d->len[f];
 	nt = 0;
+	/* the records and their keys (about 16 bytes a record in LMDB) */
+	b->bytes += d->c.n + d->d.n + d->post.n + d->pairs.n + 60;
 	while (doc_next(d, &p, &term, &tn, &val, &vn)) {
 		uint32_t k = bulk_term(&b->terms, &b->tp, &b->captp, term, tn);
+		b->bytes += 22;
 		if (k == UINT32_MAX || tpost_add(&b->tp[k], doc, val, vn) != 0)
 			goto oom;
 		if (msp_grow(&b->dnames, &b->capd, nt + 1, sizeof(*b->dnames),
@@ -983,6 +987,7 @@ msp_search_bulk_add(struct msp_search_bulk *b,
 			continue; /* cannot be: its terms are the document's */
 		if (tpair_add(&b->tp[k1], doc, k2, val, vn) != 0)
 			goto oom;
+		b->bytes += 24;
 	}
 	if (msp_grow(&b->iv, &b->capi, b->ni + 1, sizeof(*b->iv), 1 << 12) != 0)
 		goto oom;
@@ -1950,7 +1955,9 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 	struct msp_search_bulk *bk = NULL;
 	MDB_cursor *c = NULL;
 	json_tokener *tok = NULL;
+	MDB_stat vs;
 	MDB_val k, v;
+	size_t room, seen = 0;
 	int rc;
 
 	if (count != NULL)
@@ -1966,12 +1973,28 @@ msp_search_reindex(struct msp_store *st, MDB_txn *t, long *count,
 		rc = msp_store_mdb_err(rc, "videos", e);
 		goto out;
 	}
+	if ((rc = mdb_stat(t, msp_store_dbi(st, MSP_DB_VIDEOS), &vs)) != 0) {
+		rc = msp_store_mdb_err(rc, "videos", e);
+		goto out;
+	}
+	room = msp_store_room(st);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		struct msp_search_doc *d;
 		json_object *o;
 		int r2;
 
+		/* a map too small for the index: say so early, with the
+		 * size it needs, rather than after gathering it all */
+		if (++seen % 16384 == 0 && vs.ms_entries > seen) {
+			uint64_t need = bk->bytes / seen * vs.ms_entries * 5 / 4;
+			if (need > room) {
+				msp_store_want(st, (size_t)need);
+				rc = msp_err_set(e, MSP_EMAPFULL, "search: "
+				    "store map full");
+				goto out;
+			}
+		}
 		json_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, v.mv_data, (int)v.mv_size);
 		if (o == NULL) {

@@ -40,6 +40,7 @@ struct msp_store {
 	char *path;
 	pthread_rwlock_t lock; /* held shared by every txn, exclusive to grow */
 	int bulk;
+	size_t want;            /* msp_store_want: bytes the next grow adds */
 	void *media;            /* lib/blob's handle, or NULL */
 	void (*media_free)(void *);
 };
@@ -276,16 +277,50 @@ msp_store_close(struct msp_store *st)
 	free(st);
 }
 
-/* Double the map; no transaction of this process may be open. */
+/* The map's used bytes, and its size. */
+static void
+store_used(struct msp_store *st, size_t *used, size_t *size)
+{
+	MDB_envinfo info;
+	MDB_stat s;
+
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &s);
+	*used = ((size_t)info.me_last_pgno + 1) * s.ms_psize;
+	*size = info.me_mapsize;
+}
+
+size_t
+msp_store_room(struct msp_store *st)
+{
+	size_t used, size;
+
+	store_used(st, &used, &size);
+	return size > used ? size - used : 0;
+}
+
+void
+msp_store_want(struct msp_store *st, size_t bytes)
+{
+	st->want = bytes;
+}
+
+/* Double the map, or more when a write said how much it needs; no
+ * transaction of this process may be open. */
 static int
 store_grow(struct msp_store *st, struct msp_err *e)
 {
-	MDB_envinfo info;
+	size_t used, size, to;
 	int rc;
 
 	pthread_rwlock_wrlock(&st->lock);
-	mdb_env_info(st->env, &info);
-	rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2);
+	store_used(st, &used, &size);
+	to = size * 2;
+	if (st->want > 0 && used + st->want > to)
+		to = (used + st->want + ((size_t)64 << 20)) &
+		    ~(((size_t)64 << 20) - 1);
+	st->want = 0;
+	rc = mdb_env_set_mapsize(st->env, to);
 	pthread_rwlock_unlock(&st->lock);
 	return msp_store_mdb_err(rc, st->path, e);
 }

@@ -121,6 +121,12 @@ int msp_meta_put(struct msp_store *st, MDB_txn *t, const char *key,
  * turning it off syncs the store (its error, else 0). */
 int msp_store_set_bulk(struct msp_store *st, int on, struct msp_err *e);
 int msp_store_bulk(const struct msp_store *st);
+/* Bytes the map has free beyond what the last commit used. */
+size_t msp_store_room(struct msp_store *st);
+/* A write about to fail with MSP_EMAPFULL says how many more bytes it
+ * needs: msp_store_write then grows the map by that much at once, not
+ * by doubling it again and again, each time redoing the write. */
+void msp_store_want(struct msp_store *st, size_t bytes);
 
 /* Signals: a tool's handler calls msp_stop_request(); long loops check
  * msp_stop_requested() between transactions. */
