@@ -451,7 +451,7 @@ msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
 {
 	const char *id = jstr(v, "id"), *lang = jstr(v, "language");
 	json_object *g = jarr(v, "genres");
-	unsigned char flags = (unsigned char)doc_flags(v), ng = 0, vl[5];
+	unsigned char flags = (unsigned char)doc_flags(v), ng = 0;
 	struct msp_search_doc *d;
 	struct buf post = { 0 };
 	struct toks tk;
@@ -498,11 +498,7 @@ msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
 		if ((rc = buf_add(&d->d, term, (size_t)tn + 1)) != 0 ||
 		    (rc = msp_search_posting_encode(&tk, i, &j, flags, &post)) != 0)
 			break;
-		rc = buf_add(&d->post, &tn, 1);
-		rc = rc ? rc : buf_add(&d->post, term, tn);
-		rc = rc ? rc : buf_add(&d->post, vl,
-		    varint_put(vl, (uint32_t)post.n));
-		rc = rc ? rc : buf_add(&d->post, post.p, post.n);
+		rc = msp_search_rec_add(&d->post, term, tn, post.p, post.n);
 	}
 	if (rc == 0)
 		rc = msp_search_content(v, &d->c);
@@ -515,6 +511,21 @@ msp_search_doc_prep(json_object *v, struct msp_search_doc **dp,
 		return nomem(e);
 	}
 	*dp = d;
+	return 0;
+}
+
+int
+msp_search_rec_add(struct buf *b, const char *name, size_t n,
+    const void *val, size_t vn)
+{
+	unsigned char nl = (unsigned char)n, vl[5];
+
+	if (n > 255 || vn > UINT32_MAX)
+		return MSP_EINVAL;
+	if (buf_add(b, &nl, 1) != 0 || buf_add(b, name, n) != 0 ||
+	    buf_add(b, vl, varint_put(vl, (uint32_t)vn)) != 0 ||
+	    buf_add(b, val, vn) != 0)
+		return MSP_ENOMEM;
 	return 0;
 }
 
@@ -1644,7 +1655,6 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 		for (term = d.terms; term < d.terms_end;
 		    term += strlen(term) + 1) {
 			size_t tn = strlen(term);
-			unsigned char tl = (unsigned char)tn, vl[5];
 			MDB_val pv;
 			if (tn == 0 || tn > MSP_TERM_MAX)
 				continue;
@@ -1656,11 +1666,8 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 				continue;
 			if (rc != 0)
 				goto out;
-			if (buf_add(&post, &tl, 1) != 0 ||
-			    buf_add(&post, term, tn) != 0 ||
-			    buf_add(&post, vl, varint_put(vl,
-			    (uint32_t)pv.mv_size)) != 0 ||
-			    buf_add(&post, pv.mv_data, pv.mv_size) != 0) {
+			if (msp_search_rec_add(&post, term, tn, pv.mv_data,
+			    pv.mv_size) != 0) {
 				rc = nomem(e);
 				goto out;
 			}

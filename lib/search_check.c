@@ -25,7 +25,7 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
     uint64_t *npairs, struct msp_err *e)
 {
 	const char *id = jstr(o, "id");
-	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + PAIR_MAX + 4], vl[5];
+	unsigned char ik[1 + MSP_ID_LEN], dk[5], key[2 + PAIR_MAX + 4];
 	struct buf post = { 0 }, recs = { 0 }, pairs = { 0 };
 	const unsigned char *pval;
 	const char *pname;
@@ -95,16 +95,10 @@ check_video(struct msp_store *st, MDB_txn *t, json_object *o,
 			rc = nomem(e);
 			goto out;
 		}
-		if (tn <= MSP_TERM_MAX) {
-			unsigned char tl = (unsigned char)tn;
-			if (buf_add(&recs, &tl, 1) != 0 ||
-			    buf_add(&recs, term, tn) != 0 ||
-			    buf_add(&recs, vl, varint_put(vl,
-			    (uint32_t)post.n)) != 0 ||
-			    buf_add(&recs, post.p, post.n) != 0) {
-				rc = nomem(e);
-				goto out;
-			}
+		if (tn <= MSP_TERM_MAX && msp_search_rec_add(&recs, term, tn,
+		    post.p, post.n) != 0) {
+			rc = nomem(e);
+			goto out;
 		}
 		memcpy(key + 1, term, tn);
 		key[1 + tn] = '\0';

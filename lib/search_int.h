@@ -269,6 +269,10 @@ int msp_search_posting_encode(const struct toks *tk, size_t i, size_t *next,
  * order), as records of the same form in key order into pairs: the
  * pair's name and its "A" value. */
 int msp_search_pairs(const struct buf *post, struct buf *pairs);
+/* Add a record of that form to b: name[0..n) (at most 255 bytes) and
+ * its value. */
+int msp_search_rec_add(struct buf *b, const char *name, size_t n,
+    const void *val, size_t vn);
 /* The next record of such a buffer at *p: its name (not NUL-terminated)
  * and value; 0 at the end. */
 int msp_search_rec_next(const struct buf *b, size_t *p, const char **name,

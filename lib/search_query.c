@@ -772,6 +772,24 @@ cand_seek(const struct cands *cs, size_t i, uint32_t doc)
 	return lo;
 }
 
+/* From x's posting in doc (key holds x's "P" prefix) toward document
+ * next: a step to the next posting where x's postings are dense (about
+ * 16 or fewer between), a seek where they are sparse. */
+static int
+post_advance(struct qctx *c, unsigned char *key, const struct qexp *x,
+    uint32_t doc, uint32_t next, double dens, MDB_val *k, MDB_val *v)
+{
+	if ((double)(next - doc) * dens > 16) {
+		be32_put(key + 2 + x->n, next);
+		k->mv_size = x->n + 6;
+		k->mv_data = key;
+		c->cost.lookups++;
+		return mdb_cursor_get(c->cur, k, v, MDB_SET_RANGE);
+	}
+	c->cost.postings++;
+	return mdb_cursor_get(c->cur, k, v, MDB_NEXT);
+}
+
 /*
  * Keep the candidates that hold one of the group's terms, adding the
  * best one's score. Each term's list is met with the candidates in
@@ -848,18 +866,8 @@ intersect_merge(struct qctx *c, struct qgroup *g, struct cands *cs,
 				if (++i == cs->n)
 					break;
 			}
-			/* the next posting, or a seek to the next candidate */
-			if ((double)(cs->v[i].doc - doc) * dens > 16) {
-				be32_put(key + 2 + x->n, cs->v[i].doc);
-				k.mv_size = x->n + 6;
-				k.mv_data = key;
-				c->cost.lookups++;
-				rc = mdb_cursor_get(c->cur, &k, &v,
-				    MDB_SET_RANGE);
-			} else {
-				c->cost.postings++;
-				rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
-			}
+			rc = post_advance(c, key, x, doc, cs->v[i].doc, dens,
+			    &k, &v);
 		}
 		if (rc == MDB_NOTFOUND)
 			rc = 0;
@@ -1179,17 +1187,7 @@ start_others(struct qctx *c, const struct qexp *x, size_t xi,
 				break;
 			h = &cs->v[miss[m]];
 		}
-		/* the next posting, or a seek to the next candidate */
-		if ((double)(h->doc - doc) * dens > 16) {
-			be32_put(key + 2 + x->n, h->doc);
-			k.mv_size = x->n + 6;
-			k.mv_data = key;
-			c->cost.lookups++;
-			rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
-		} else {
-			c->cost.postings++;
-			rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
-		}
+		rc = post_advance(c, key, x, doc, h->doc, dens, &k, &v);
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
