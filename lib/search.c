@@ -807,22 +807,30 @@ bulk_term(struct msp_strset *ts, struct tpost **tp, size_t *cap,
 	return k;
 }
 
+/* Room for need bytes in a term's list *p (capacity *cap, doubling). */
+static int
+tlist_need(unsigned char **p, uint32_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 16;
+	unsigned char *np;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	if (nc > UINT32_MAX || (np = realloc(*p, nc)) == NULL)
+		return MSP_ENOMEM;
+	*p = np;
+	*cap = (uint32_t)nc;
+	return 0;
+}
+
 static int
 tpost_add(struct tpost *tp, uint32_t doc, const unsigned char *val,
     uint32_t vn)
 {
-	size_t need = (size_t)tp->n + 10 + vn;
-
-	if (need > tp->cap) {
-		size_t nc = tp->cap ? tp->cap : 16;
-		unsigned char *np;
-		while (nc < need)
-			nc *= 2;
-		if (nc > UINT32_MAX || (np = realloc(tp->p, nc)) == NULL)
-			return MSP_ENOMEM;
-		tp->p = np;
-		tp->cap = (uint32_t)nc;
-	}
+	if (tlist_need(&tp->p, &tp->cap, (size_t)tp->n + 10 + vn) != 0)
+		return MSP_ENOMEM;
 	tp->n += (uint32_t)varint_put(tp->p + tp->n, doc - tp->last);
 	tp->n += (uint32_t)varint_put(tp->p + tp->n, vn);
 	memcpy(tp->p + tp->n, val, vn);
@@ -838,18 +846,8 @@ static int
 tpair_add(struct tpost *tp, uint32_t doc, uint32_t second,
     const unsigned char *val, uint32_t vn)
 {
-	size_t need = (size_t)tp->pn + 15 + vn;
-
-	if (need > tp->pcap) {
-		size_t nc = tp->pcap ? tp->pcap : 32;
-		unsigned char *np;
-		while (nc < need)
-			nc *= 2;
-		if (nc > UINT32_MAX || (np = realloc(tp->pp, nc)) == NULL)
-			return MSP_ENOMEM;
-		tp->pp = np;
-		tp->pcap = (uint32_t)nc;
-	}
+	if (tlist_need(&tp->pp, &tp->pcap, (size_t)tp->pn + 15 + vn) != 0)
+		return MSP_ENOMEM;
 	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, doc - tp->plast);
 	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, second);
 	tp->pn += (uint32_t)varint_put(tp->pp + tp->pn, vn);

@@ -625,6 +625,23 @@ out:
 	return rc;
 }
 
+/* From *i in a and *j in b (both in document order) on, the next two
+ * that are the same document; 0 when there are no more. */
+static int
+cands_meet(const struct cands *a, size_t *i, const struct cands *b,
+    size_t *j)
+{
+	while (*i < a->n && *j < b->n) {
+		if (a->v[*i].doc < b->v[*j].doc)
+			(*i)++;
+		else if (a->v[*i].doc > b->v[*j].doc)
+			(*j)++;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 /* Every document holding one of the group's terms, by document number,
  * with the group's best score. */
 static int
@@ -939,21 +956,12 @@ intersect(struct qctx *c, struct qgroup *g, struct cands *cs,
 	}
 	if ((rc = gather(c, g, tmp, e)) != 0)
 		return rc;
-	for (i = 0, j = 0, w = 0; i < cs->n && j < tmp->n;) {
-		if (cs->v[i].doc < tmp->v[j].doc) {
-			i++;
-		} else if (cs->v[i].doc > tmp->v[j].doc) {
-			j++;
-		} else {
-			struct qexp x = { .edits = tmp->v[j].edits,
-			    .prefix = tmp->v[j].prefix };
-			cs->v[w] = cs->v[i];
-			cs->v[w].score += tmp->v[j].score;
-			pool_set(c, &cs->v[w++], g, tmp->v[j].pv, tmp->v[j].pn,
-			    &x);
-			i++;
-			j++;
-		}
+	for (i = 0, j = 0, w = 0; cands_meet(cs, &i, tmp, &j); i++, j++) {
+		struct qexp x = { .edits = tmp->v[j].edits,
+		    .prefix = tmp->v[j].prefix };
+		cs->v[w] = cs->v[i];
+		cs->v[w].score += tmp->v[j].score;
+		pool_set(c, &cs->v[w++], g, tmp->v[j].pv, tmp->v[j].pn, &x);
 	}
 	cs->n = w;
 	return 0;
@@ -1464,20 +1472,13 @@ pair_first(struct qctx *c, size_t k, struct cands *cs, struct cands *tmp,
 		if (gi == 0)
 			continue;
 		/* keep the documents that hold this pair too */
-		for (i = 0, j = 0, w = 0; i < cs->n && j < tmp->n;) {
-			if (cs->v[i].doc < tmp->v[j].doc) {
-				i++;
-			} else if (cs->v[i].doc > tmp->v[j].doc) {
-				j++;
-			} else {
-				cs->v[w] = cs->v[i];
-				c->pool[cs->v[w].m + gi + 1] =
-				    c->pool[tmp->v[j].m + gi + 1];
-				cs->v[w].xi = tmp->v[j].xi;
-				w++;
-				i++;
-				j++;
-			}
+		for (i = 0, j = 0, w = 0; cands_meet(cs, &i, tmp, &j);
+		    i++, j++) {
+			cs->v[w] = cs->v[i];
+			c->pool[cs->v[w].m + gi + 1] =
+			    c->pool[tmp->v[j].m + gi + 1];
+			cs->v[w].xi = tmp->v[j].xi;
+			w++;
 		}
 		cs->n = w;
 	}
