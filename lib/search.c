@@ -645,7 +645,8 @@ msp_search_pairs(const struct buf *post, struct buf *pairs)
 		if (++nr >= (size_t)1 << 29)
 			break; /* no document has so many words */
 	}
-	qsort(tok, nt, sizeof(*tok), u64_cmp);
+	if (nt > 1)
+		qsort(tok, nt, sizeof(*tok), u64_cmp);
 	for (i = 0; i + 1 < nt; i++) {
 		uint64_t a = tok[i], b = tok[i + 1];
 		if (a >> 61 != b >> 61 ||
@@ -656,7 +657,8 @@ msp_search_pairs(const struct buf *post, struct buf *pairs)
 		pv[np++] = (a & ((1u << 29) - 1)) << 32 |
 		    (b & ((1u << 29) - 1));
 	}
-	qsort(pv, np, sizeof(*pv), u64_cmp);
+	if (np > 1)
+		qsort(pv, np, sizeof(*pv), u64_cmp);
 	for (i = 0; i < np; i++) {
 		const struct rec *x = &rv[pv[i] >> 32];
 		const struct rec *y = &rv[pv[i] & UINT32_MAX];
