@@ -533,11 +533,12 @@ int
 msp_search_rec_next(const struct buf *b, size_t *p, const char **name,
     size_t *nn, const unsigned char **val, uint32_t *vn)
 {
-	const unsigned char *q = b->p, *end = q + b->n;
+	const unsigned char *q = b->p, *end;
 	size_t k;
 
-	if (*p >= b->n || *p + 1 + q[*p] > b->n)
+	if (q == NULL || *p >= b->n || *p + 1 + q[*p] > b->n)
 		return 0;
+	end = q + b->n;
 	*nn = q[*p];
 	*name = (const char *)q + *p + 1;
 	if ((k = varint_get(q + *p + 1 + *nn, end, vn)) == 0 ||
