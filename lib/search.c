@@ -1076,14 +1076,13 @@ cd_pass(MDB_cursor *c, struct msp_search_bulk *b, int which,
 }
 
 /* Every posting gathered, term by term in key order (ord): as "P" keys
- * (which 'P'), or the ones that start a title or name as "E" keys; or
- * the word pairs' as "A" keys. */
+ * (which 'P'), or the ones that start a title or name as "E" keys. */
 static int
 tpost_pass(MDB_cursor *c, const struct msp_strset *ts,
     const struct tpost *tps, const uint32_t *ord, int which,
     struct msp_err *e)
 {
-	unsigned char key[2 + PAIR_MAX + 4];
+	unsigned char key[2 + MSP_TERM_MAX + 4];
 	uint32_t i;
 	int rc = 0;
 
@@ -1302,6 +1301,32 @@ struct bid {
 	uint32_t doc;
 };
 
+/* A document's records (its postings, or its word pairs) onto the
+ * batch's *pv, each named by its number in ts. */
+static int
+bposts_add(struct bpost **pv, size_t *np, size_t *cap, struct msp_strset *ts,
+    const struct buf *recs, uint32_t doc)
+{
+	const unsigned char *val;
+	const char *name;
+	size_t p = 0, nn;
+	uint32_t vn;
+
+	while (msp_search_rec_next(recs, &p, &name, &nn, &val, &vn)) {
+		struct bpost *x;
+		if (msp_grow(pv, cap, *np + 1, sizeof(**pv), 1 << 14) != 0)
+			return MSP_ENOMEM;
+		x = &(*pv)[*np];
+		if ((x->term = msp_strset_add(ts, name, nn)) == UINT32_MAX)
+			return MSP_ENOMEM;
+		x->val = val;
+		x->vn = vn;
+		x->doc = doc;
+		(*np)++;
+	}
+	return 0;
+}
+
 static int
 bid_cmp(const void *a, const void *b)
 {
@@ -1385,14 +1410,13 @@ bposts_sort(const struct msp_strset *ts, const struct bpost *pv, size_t np,
 }
 
 /* The batch's sorted postings as "P" keys (which 'P'), or those that
- * start a title or name as "E" keys, term by term in key order; or its
- * word pairs as "A" keys. */
+ * start a title or name as "E" keys, term by term in key order. */
 static int
 bposts_put(MDB_cursor *c, const struct msp_strset *ts,
     const struct bpost *sorted, const uint32_t *cnt, int which,
     struct msp_err *e)
 {
-	unsigned char key[2 + PAIR_MAX + 4];
+	unsigned char key[2 + MSP_TERM_MAX + 4];
 	uint32_t r;
 	size_t i;
 	int rc = 0;
@@ -1438,10 +1462,6 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 		return nomem(e);
 	for (i = 0; i < n; i++) {
 		const struct msp_search_doc *d = docs[i];
-		const unsigned char *val;
-		const char *term;
-		size_t p = 0, tn;
-		uint32_t vn;
 
 		if (d == NULL)
 			continue;
@@ -1455,30 +1475,11 @@ msp_search_add_docs(struct msp_store *st, MDB_txn *t,
 		s.docs++;
 		for (f = 0; f < MSP_SF_COUNT; f++)
 			s.len[f] += d->len[f];
-		while (doc_next(d, &p, &term, &tn, &val, &vn)) {
-			if (msp_grow(&pv, &cap, np + 1, sizeof(*pv), 1 << 14) !=
-			    0 || (pv[np].term = msp_strset_add(&ts, term, tn)) ==
-			    UINT32_MAX) {
-				rc = nomem(e);
-				goto out;
-			}
-			pv[np].val = val;
-			pv[np].vn = vn;
-			pv[np].doc = iv[nd].doc;
-			np++;
-		}
-		for (p = 0; msp_search_rec_next(&d->pairs, &p, &term, &tn,
-		    &val, &vn);) {
-			if (msp_grow(&ppv, &capp, npp + 1, sizeof(*ppv),
-			    1 << 14) != 0 || (ppv[npp].term =
-			    msp_strset_add(&pts, term, tn)) == UINT32_MAX) {
-				rc = nomem(e);
-				goto out;
-			}
-			ppv[npp].val = val;
-			ppv[npp].vn = vn;
-			ppv[npp].doc = iv[nd].doc;
-			npp++;
+		if (bposts_add(&pv, &np, &cap, &ts, &d->post, iv[nd].doc) !=
+		    0 || bposts_add(&ppv, &npp, &capp, &pts, &d->pairs,
+		    iv[nd].doc) != 0) {
+			rc = nomem(e);
+			goto out;
 		}
 		nd++;
 	}
@@ -1651,7 +1652,8 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			    "document of video %s; run msp-search reindex", id);
 			goto out;
 		}
-		/* the word pairs, from the postings' positions */
+		/* each term's posting (kept for the word pairs, whose
+		 * positions it holds), start entry and count */
 		key[0] = 'P';
 		for (term = d.terms; term < d.terms_end;
 		    term += strlen(term) + 1) {
@@ -1663,16 +1665,25 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			key[1 + tn] = '\0';
 			memcpy(key + 2 + tn, dk + 1, 4);
 			rc = msp_db_get(st, t, MSP_DB_SEARCH, key, tn + 6, &pv, e);
-			if (rc == MSP_ENOTFOUND)
-				continue;
-			if (rc != 0)
-				goto out;
-			if (msp_search_rec_add(&post, term, tn, pv.mv_data,
-			    pv.mv_size) != 0) {
+			if (rc == 0 && msp_search_rec_add(&post, term, tn,
+			    pv.mv_data, pv.mv_size) != 0) {
 				rc = nomem(e);
 				goto out;
 			}
+			if (rc == 0)
+				rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6,
+				    e);
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				goto out;
+			key[0] = 'E';
+			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
+			key[0] = 'P';
+			if (rc != 0 && rc != MSP_ENOTFOUND)
+				goto out;
+			if ((rc = df_change(st, t, term, tn, -1, 0, e)) != 0)
+				goto out;
 		}
+		/* the word pairs, from those postings' positions */
 		if (msp_search_pairs(&post, &pairs) != 0) {
 			rc = nomem(e);
 			goto out;
@@ -1683,27 +1694,6 @@ doc_remove(struct msp_store *st, MDB_txn *t, const char *id,
 			size_t an = pair_key(ak, term, pn, be32_get(dk + 1));
 			rc = msp_db_del(st, t, MSP_DB_SEARCH, ak, an, e);
 			if (rc != 0 && rc != MSP_ENOTFOUND)
-				goto out;
-		}
-		rc = 0;
-		key[0] = 'P';
-		for (term = d.terms; term < d.terms_end;
-		    term += strlen(term) + 1) {
-			size_t tn = strlen(term);
-			if (tn == 0 || tn > MSP_TERM_MAX)
-				continue;
-			memcpy(key + 1, term, tn);
-			key[1 + tn] = '\0';
-			memcpy(key + 2 + tn, dk + 1, 4);
-			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
-			if (rc != 0 && rc != MSP_ENOTFOUND)
-				goto out;
-			key[0] = 'E';
-			rc = msp_db_del(st, t, MSP_DB_SEARCH, key, tn + 6, e);
-			key[0] = 'P';
-			if (rc != 0 && rc != MSP_ENOTFOUND)
-				goto out;
-			if ((rc = df_change(st, t, term, tn, -1, 0, e)) != 0)
 				goto out;
 		}
 		if ((rc = msp_search_stats_get(st, t, &s, e)) != 0)
