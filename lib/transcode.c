@@ -36,6 +36,7 @@
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
+#include <libavutil/cpu.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -1264,6 +1265,81 @@ out:
 	return rc;
 }
 
+/*
+ * swscale's AVX2 horizontal scaler gathers its source pixels; where
+ * gathers are slow (AMD's Zen, Intel's since the Downfall microcode) it
+ * takes about twice the time of the SSSE3 one, and scaling is most of
+ * what a transcode does besides x264. So once a process both are timed
+ * on the same picture (a 1920x128 strip to half its size, bicubic, in
+ * this thread's CPU time, the best of three each, in turn) and, when
+ * SSSE3 wins by a tenth, FFmpeg's AVX2 and AVX-512 code is left out for
+ * the rest of the process (av_force_cpu_flags: the flags are global, and
+ * a scaler may be set up again in any thread when its input changes).
+ * Nothing else msp runs through FFmpeg is slower for it (decoding and the
+ * AAC encoder take the same time either way), x264 picks its own code,
+ * and the pictures are the same to the bit (FFmpeg holds its SIMD
+ * versions to the C code's result).
+ */
+#define SWS_PROBE_W 1920
+#define SWS_PROBE_H 128
+static pthread_once_t sws_once = PTHREAD_ONCE_INIT;
+
+static double
+sws_cost(struct SwsContext *c, uint8_t *const src[4], const int sl[4],
+    uint8_t *const dst[4], const int dl[4])
+{
+	struct timespec a, b;
+	int i;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	for (i = 0; i < 4; i++)
+		sws_scale(c, (const uint8_t *const *)src, sl, 0, SWS_PROBE_H,
+		    dst, dl);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	return (double)(b.tv_sec - a.tv_sec) +
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void
+sws_probe(void)
+{
+	int all = av_get_cpu_flags(), lean = all & ~(AV_CPU_FLAG_AVX2 |
+	    AV_CPU_FLAG_AVX512 | AV_CPU_FLAG_AVX512ICL), sl[4], dl[4], k;
+	struct SwsContext *c[2] = { NULL, NULL };
+	uint8_t *src[4] = { NULL }, *dst[4] = { NULL };
+	double best[2] = { 1e9, 1e9 }, t;
+	int i, n;
+
+	if (lean == all || (n = av_image_alloc(src, sl, SWS_PROBE_W,
+	    SWS_PROBE_H, AV_PIX_FMT_YUV420P, 64)) < 0)
+		return;
+	if (av_image_alloc(dst, dl, SWS_PROBE_W / 2, SWS_PROBE_H / 2,
+	    AV_PIX_FMT_YUV420P, 64) < 0)
+		goto out;
+	for (i = 0; i < n; i++) /* the planes are one block */
+		src[0][i] = (uint8_t)((unsigned)i * 2654435761u >> 24);
+	c[0] = sws_getContext(SWS_PROBE_W, SWS_PROBE_H, AV_PIX_FMT_YUV420P,
+	    SWS_PROBE_W / 2, SWS_PROBE_H / 2, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
+	    NULL, NULL, NULL);
+	av_force_cpu_flags(lean);
+	c[1] = sws_getContext(SWS_PROBE_W, SWS_PROBE_H, AV_PIX_FMT_YUV420P,
+	    SWS_PROBE_W / 2, SWS_PROBE_H / 2, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
+	    NULL, NULL, NULL);
+	av_force_cpu_flags(-1);
+	if (c[0] == NULL || c[1] == NULL)
+		goto out;
+	for (k = 0; k < 6; k++)
+		if ((t = sws_cost(c[k & 1], src, sl, dst, dl)) < best[k & 1])
+			best[k & 1] = t;
+	if (best[1] < 0.9 * best[0])
+		av_force_cpu_flags(lean);
+out:
+	sws_freeContext(c[0]);
+	sws_freeContext(c[1]);
+	av_freep(&src[0]);
+	av_freep(&dst[0]);
+}
+
 /* The main thread's graph, if any (see below), and a scaling graph per
  * rung (its thread). A rung exactly half the size of another is scaled
  * from that one's pictures: bicubic 2:1 from a bicubic picture is the same
@@ -2023,6 +2099,7 @@ setup(struct tc *tc, struct msp_err *e)
 	pthread_t ath;
 	int i, rc, vi, aon = 0;
 
+	(void)pthread_once(&sws_once, sws_probe);
 	if ((rc = open_input(tc->in, &tc->ic, e)) != 0)
 		return rc;
 	/* the streams msp-ingest checked */
