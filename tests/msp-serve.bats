@@ -741,7 +741,7 @@ mkvideo() {
 	grep -q '^msp_transcode_queue_length 0$' <<<"$body"
 }
 
-@test "GET /opensearch: hits in the original's shape; missing or bad query 400" {
+@test "GET /opensearch: hits in the original's shape; track_total_hits; missing or bad query 400" {
 	msp-catalog add -t long --title "River of stars" --about "a quiet film" --language en -g drama \
 	    --uploaded-by owner@example.org --status ready >/dev/null
 	msp-catalog add -t long --title "Mountain" --language en -g drama --uploaded-by owner@example.org \
@@ -763,6 +763,19 @@ mkvideo() {
 	[ "$code" = 400 ] && [[ "$(jq -r .error <<<"$body")" == "query: "* ]]
 	req GET '/opensearch?q=river&size=1000'
 	[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "size: expected 1 to 100" ]
+	# track_total_hits=false: the same page, no count; a number counts exactly
+	req GET '/opensearch?q=river+stars&track_total_hits=false'
+	[ "$code" = 200 ]
+	[ "$(jq -r '.hits | has("total")' <<<"$body")" = false ]
+	[ "$(jq -r '.hits.hits[0]._source.title' <<<"$body")" = "River of stars" ]
+	req GET '/opensearch?q=river&track_total_hits=1'
+	[ "$code" = 200 ] && [ "$(jq -r '.hits.total.value, .hits.total.relation' <<<"$body" | paste -sd' ')" = "1 eq" ]
+	req GET '/opensearch?q=river&track_total_hits=true'
+	[ "$(jq -r '.hits.total.value' <<<"$body")" = 1 ]
+	for bad in maybe -1 1x ''; do
+		req GET "/opensearch?q=river&track_total_hits=$bad"
+		[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = "track_total_hits: expected true, false or a count" ]
+	done
 }
 
 @test "POST /opensearch: admins only; updates a video's indexed fields; {} rebuilds; _index ignored" {

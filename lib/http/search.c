@@ -2,6 +2,7 @@
  * the shape the original's client read; POST (admins only) updates a
  * video's indexed fields through the catalog, or rebuilds the index. The
  * index is msp's own: a caller-chosen "_index" is ignored. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,7 @@ msp_route_search(struct msp_req *r)
 	const char *s;
 	long long n;
 	long total = 0;
-	int rc;
+	int rc, count = 1;
 
 	memset(&q, 0, sizeof(q));
 	q.q = msp_req_arg(r, "q");
@@ -107,6 +108,20 @@ msp_route_search(struct msp_req *r)
 		}
 		q.offset = (long)n;
 	}
+	/* OpenSearch's track_total_hits: false leaves the count out (and
+	 * hits.total with it), which lets the search stop once the page is
+	 * known instead of visiting every match; true or a number (the
+	 * count is exact at any size) counts */
+	if ((s = msp_req_arg(r, "track_total_hits")) != NULL) {
+		if (strcmp(s, "false") == 0)
+			count = 0;
+		else if (strcmp(s, "true") != 0 &&
+		    msp_parse_int(s, 0, INT32_MAX, &n) != 0) {
+			msp_reply_error(r, 400, "track_total_hits: expected "
+			    "true, false or a count");
+			return;
+		}
+	}
 	q.video_type = msp_req_arg(r, "type");
 	h.r = r;
 	h.st = r->h->st;
@@ -117,7 +132,8 @@ msp_route_search(struct msp_req *r)
 		msp_reply_err(r, &e);
 		return;
 	}
-	rc = msp_search_run(r->h->st, h.t, &q, hit_add, &h, &total, NULL, &e);
+	rc = msp_search_run(r->h->st, h.t, &q, hit_add, &h, count ? &total :
+	    NULL, NULL, &e);
 	msp_txn_abort(r->h->st, h.t);
 	if (rc != 0) {
 		json_object_put(h.arr);
@@ -126,10 +142,14 @@ msp_route_search(struct msp_req *r)
 	}
 	o = json_object_new_object();
 	hits = json_object_new_object();
-	tot = json_object_new_object();
-	json_object_object_add(tot, "value", json_object_new_int64(total));
-	json_object_object_add(tot, "relation", json_object_new_string("eq"));
-	json_object_object_add(hits, "total", tot);
+	if (count) {
+		tot = json_object_new_object();
+		json_object_object_add(tot, "value",
+		    json_object_new_int64(total));
+		json_object_object_add(tot, "relation",
+		    json_object_new_string("eq"));
+		json_object_object_add(hits, "total", tot);
+	}
 	json_object_object_add(hits, "max_score", json_object_new_double(h.max));
 	json_object_object_add(hits, "hits", h.arr);
 	json_object_object_add(o, "timed_out", json_object_new_boolean(0));
