@@ -421,26 +421,31 @@ async function search(q, more) {
   $('search-more').hidden = true;
   $('search-h').textContent = 'Results for \u201c' + q + '\u201d';
   setState('search', 'loading', 'Searching\u2026');
+  /* one hit more than the page says whether there are more; without the
+   * count (track_total_hits=false) the search stops at the page */
+  const ask = Math.min(PAGE + 1, 100);
   let r;
   try {
-    r = await api('GET', '/opensearch?q=' + encodeURIComponent(q) + '&size=' + PAGE +
-      '&from=' + state.searchFrom);
+    r = await api('GET', '/opensearch?q=' + encodeURIComponent(q) + '&size=' + ask +
+      '&from=' + state.searchFrom + '&track_total_hits=false');
   } catch (e) {
     if (state.searchQ === q) setState('search', 'error', 'Search failed: ' + e.message);
     return;
   }
   if (state.searchQ !== q) return;
-  for (const h of r.hits.hits) {
+  const page = r.hits.hits.slice(0, PAGE);
+  const further = r.hits.hits.length > PAGE || (ask === PAGE && page.length === PAGE);
+  for (const h of page) {
     const s = h._source;
     const extra = {};
     if (s.cue) { extra.t = s.cue.start; extra.cue = ['\u201c', ...marked(s.cue.text), '\u201d at ' + clock(s.cue.start)]; }
     grid.append(card(s, extra));
   }
-  state.searchFrom += r.hits.hits.length;
-  const total = r.hits.total.value;
-  $('search-more').hidden = state.searchFrom >= total || r.hits.hits.length === 0;
+  state.searchFrom += page.length;
+  const shown = state.searchFrom;
+  $('search-more').hidden = !further;
   if (grid.children.length === 0) setState('search', 'empty', 'Nothing found for \u201c' + q + '\u201d.');
-  else setState('search', '', total + (total === 1 ? ' video' : ' videos'));
+  else setState('search', '', further ? shown + '+ videos' : shown + (shown === 1 ? ' video' : ' videos'));
 }
 
 /* ---- the video page ---------------------------------------------------- */

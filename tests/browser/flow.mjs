@@ -202,6 +202,8 @@ await run(profile, { timeout: 30000, viewport: SIZES.desktop }, async (page) => 
   await page.waitForFunction(() => [...document.querySelectorAll('#search-grid img')].every((i) => i.complete));
   check(await page.$eval('#search-grid .card img', (i) => i.naturalWidth) > 0, 'result poster');
   check(await page.$$eval('#search-grid .card', (c) => c.length) === 1, 'one hit');
+  await page.waitForFunction(() => document.querySelector('#search-state').textContent === '1 video');
+  check(await page.isHidden('#search-more'), 'no more results button for one hit');
   await shot('search');
   await page.fill('#search-input', 'qqqzzzx');
   await page.waitForSelector('#search-state[data-state="empty"]');
