@@ -1310,6 +1310,9 @@ sws_probe(void)
 	double best[2] = { 1e9, 1e9 }, t;
 	int i, n;
 
+#if !defined(__x86_64__) && !defined(__i386__)
+	return; /* the flags below are x86's */
+#endif
 	if (lean == all || (n = av_image_alloc(src, sl, SWS_PROBE_W,
 	    SWS_PROBE_H, AV_PIX_FMT_YUV420P, 64)) < 0)
 		return;
