@@ -1280,6 +1280,8 @@ out:
  * and the pictures are the same to the bit (FFmpeg holds its SIMD
  * versions to the C code's result).
  */
+#if defined(__x86_64__) || defined(__i386__) /* the flags are x86's */
+#define SWS_PROBE_X86 1
 #define SWS_PROBE_W 1920
 #define SWS_PROBE_H 128
 static pthread_once_t sws_once = PTHREAD_ONCE_INIT;
@@ -1310,9 +1312,6 @@ sws_probe(void)
 	double best[2] = { 1e9, 1e9 }, t;
 	int i, n;
 
-#if !defined(__x86_64__) && !defined(__i386__)
-	return; /* the flags below are x86's */
-#endif
 	if (lean == all || (n = av_image_alloc(src, sl, SWS_PROBE_W,
 	    SWS_PROBE_H, AV_PIX_FMT_YUV420P, 64)) < 0)
 		return;
@@ -1342,6 +1341,8 @@ out:
 	av_freep(&src[0]);
 	av_freep(&dst[0]);
 }
+
+#endif
 
 /* The main thread's graph, if any (see below), and a scaling graph per
  * rung (its thread). A rung exactly half the size of another is scaled
@@ -2102,7 +2103,9 @@ setup(struct tc *tc, struct msp_err *e)
 	pthread_t ath;
 	int i, rc, vi, aon = 0;
 
+#ifdef SWS_PROBE_X86
 	(void)pthread_once(&sws_once, sws_probe);
+#endif
 	if ((rc = open_input(tc->in, &tc->ic, e)) != 0)
 		return rc;
 	/* the streams msp-ingest checked */
